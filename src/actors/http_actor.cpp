@@ -1,0 +1,52 @@
+#include "actors/http_actor.hpp"
+
+namespace txrelay {
+
+namespace {
+
+struct http_state {
+  static inline const char* name = "http";
+  http_actor_options options;
+  actor_metrics* self_metrics = nullptr;
+};
+
+using http_self = caf::stateful_actor<http_state>;
+
+/// Asks the persistence actor and passes the typed answer or the error on.
+template <class T, class Reply, class... Ts>
+void ask(http_self* self, Reply reply, Ts&&... xs) {
+  auto& st = self->state;
+  st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+  self->request(st.options.persistence, st.options.timeout, std::forward<Ts>(xs)...)
+    .then([reply](T& value) { reply(std::move(value)); },
+          [reply](caf::error& err) { reply(unexpected{to_api_error(err)}); });
+}
+
+caf::behavior http_behavior(http_self* self, http_actor_options options) {
+  self->state.options = std::move(options);
+  self->state.self_metrics = &self->state.options.metrics->actor("http");
+  self->send(self, tick_atom::value);
+  return {
+    [=](ingest_atom, event_submission& ev, ingest_reply& reply) {
+      ask<pg::ingest_receipt>(self, std::move(reply), ingest_atom::value, std::move(ev));
+    },
+    [=](get_event_atom, const std::string& id, event_reply& reply) {
+      ask<event_lookup>(self, std::move(reply), get_event_atom::value, id);
+    },
+    [=](counts_atom, counts_reply& reply) { ask<pending_counts>(self, std::move(reply), counts_atom::value); },
+    [=](health_atom, health_reply& reply) { ask<bool>(self, std::move(reply), health_atom::value); },
+    [=](tick_atom) {
+      self->state.self_metrics->mailbox_size.store(static_cast<std::int64_t>(self->mailbox().size()),
+                                                   std::memory_order_relaxed);
+      self->delayed_send(self, std::chrono::seconds{1}, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_http_actor(caf::actor_system& sys, http_actor_options options) {
+  return sys.spawn(http_behavior, std::move(options));
+}
+
+} // namespace txrelay

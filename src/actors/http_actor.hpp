@@ -1,0 +1,21 @@
+#pragma once
+// The HTTP actor is where HTTP connections enter the actor world. Connections
+// (on Asio threads) send it a request with a reply callback; it asks the
+// persistence actor and hands the answer, or the error, to the callback.
+#include "actors/protocol.hpp"
+#include "metrics/metrics.hpp"
+
+#include <chrono>
+#include <memory>
+
+namespace txrelay {
+
+struct http_actor_options {
+  caf::actor persistence;
+  std::shared_ptr<metrics_registry> metrics;
+  std::chrono::seconds timeout{30};
+};
+
+caf::actor spawn_http_actor(caf::actor_system& sys, http_actor_options options);
+
+} // namespace txrelay

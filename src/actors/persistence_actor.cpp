@@ -1,0 +1,274 @@
+#include "actors/persistence_actor.hpp"
+
+#include "core/ids.hpp"
+#include "logging/log.hpp"
+#include "persistence/outbox.hpp"
+
+#include <map>
+#include <random>
+
+namespace txrelay {
+
+namespace {
+
+struct pending_ingest {
+  event_submission event;
+  caf::typed_response_promise<pg::ingest_receipt> promise;
+};
+
+struct persistence_state {
+  static inline const char* name = "persistence";
+
+  persistence_options options;
+  // Acknowledged events are committed on this connection with the server's
+  // durable default (synchronous_commit = on).
+  std::optional<pg::connection> ingest_conn;
+  // Outcomes and reads use this one, with synchronous_commit = off: losing
+  // the last few outcome records in a server crash only means a delivery is
+  // attempted again (at-least-once), never that an event is lost.
+  std::optional<pg::connection> bookkeeping_conn;
+  std::vector<pending_ingest> ingests;
+  delivery_outcomes outcomes;
+  bool flush_scheduled = false;
+  caf::actor dispatcher;
+  std::mt19937_64 rng{std::random_device{}()};
+  actor_metrics* self_metrics = nullptr;
+};
+
+using persistence_self = caf::stateful_actor<persistence_state>;
+
+result<pg::connection*, pg::pg_error> ensure(std::optional<pg::connection>& conn, const std::string& url,
+                                             bool bookkeeping) {
+  if (conn && conn->healthy())
+    return &*conn;
+  conn.reset();
+  auto opened = pg::connection::open(url);
+  if (!opened)
+    return unexpected{opened.error()};
+  if (bookkeeping) {
+    if (auto r = opened->exec("SET synchronous_commit = off"); !r)
+      return unexpected{r.error()};
+  }
+  conn.emplace(std::move(*opened));
+  return &*conn;
+}
+
+caf::error to_caf(const pg::pg_error& err) {
+  return make_persistence_error(err.connection_lost ? persistence_errc::unavailable : persistence_errc::rejected,
+                                err.message);
+}
+
+void schedule_flush(persistence_self* self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+pg::ingest_item make_item(persistence_self* self, event_submission ev, time_point now) {
+  auto& st = self->state;
+  pg::ingest_item item;
+  item.event_id = new_uuid_v7(now, st.rng);
+  item.created_at = format_rfc3339(now);
+  item.delivery_ids.reserve(ev.sinks.size());
+  for (std::size_t i = 0; i < ev.sinks.size(); ++i)
+    item.delivery_ids.push_back(new_uuid_v7(now, st.rng));
+  item.event = std::move(ev);
+  return item;
+}
+
+void dispatch(persistence_self* self, const std::vector<pg::ingest_item>& items,
+              const std::vector<pg::ingest_receipt>& receipts, time_point now) {
+  auto& st = self->state;
+  std::map<std::string, delivery_jobs> by_sink;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!receipts[i].created)
+      continue;
+    const auto& item = items[i];
+    for (std::size_t s = 0; s < item.delivery_ids.size(); ++s) {
+      delivery_job job;
+      job.id = item.delivery_ids[s];
+      job.event_id = item.event_id;
+      job.sink = item.event.sinks[s];
+      job.topic = item.event.topic;
+      job.key = item.event.key;
+      job.payload_json = item.event.payload_json;
+      job.created_at = item.created_at;
+      job.next_attempt_at = now;
+      by_sink[job.sink].push_back(std::move(job));
+    }
+  }
+  if (!st.dispatcher)
+    return; // senders find these rows when they start and sweep
+  for (auto& [sink, jobs] : by_sink)
+    self->send(st.dispatcher, dispatch_atom::value, sink, std::move(jobs));
+}
+
+/// Commits `batch` in one statement; on a data error in a multi-event batch,
+/// commits each event alone so one bad event cannot fail its neighbours.
+void commit_ingests(persistence_self* self, std::vector<pending_ingest> batch) {
+  auto& st = self->state;
+  auto now = st.options.clock->now();
+  std::vector<pg::ingest_item> items;
+  items.reserve(batch.size());
+  for (auto& p : batch)
+    items.push_back(make_item(self, std::move(p.event), now));
+
+  auto conn = ensure(st.ingest_conn, st.options.database_url, false);
+  if (!conn) {
+    for (auto& p : batch)
+      p.promise.deliver(to_caf(conn.error()));
+    return;
+  }
+  auto receipts = pg::ingest_events(**conn, items);
+  if (!receipts) {
+    const auto& err = receipts.error();
+    if (!err.connection_lost && batch.size() > 1) {
+      log::warn("ingest batch of " + std::to_string(batch.size()) + " failed (" + err.message +
+                "); committing its events one by one");
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        std::vector<pending_ingest> one;
+        one.push_back({std::move(items[i].event), std::move(batch[i].promise)});
+        commit_ingests(self, std::move(one));
+      }
+      return;
+    }
+    log::error("ingest failed: " + err.message);
+    for (auto& p : batch)
+      p.promise.deliver(to_caf(err));
+    return;
+  }
+  st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& counter = (*receipts)[i].created ? st.options.metrics->events_accepted : st.options.metrics->events_replayed;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    batch[i].promise.deliver((*receipts)[i]);
+  }
+  dispatch(self, items, *receipts, now);
+}
+
+void flush_outcomes(persistence_self* self) {
+  auto& st = self->state;
+  if (st.outcomes.empty())
+    return;
+  auto conn = ensure(st.bookkeeping_conn, st.options.database_url, true);
+  if (!conn) {
+    // Keep them and try again shortly: the database may come back.
+    log::error("cannot record " + std::to_string(st.outcomes.size()) + " outcomes: " + conn.error().message);
+    self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
+    return;
+  }
+  auto done = pg::record_outcomes(**conn, st.outcomes);
+  if (!done && done.error().connection_lost) {
+    log::error("recording outcomes lost the connection; retrying: " + done.error().message);
+    self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
+    return;
+  }
+  if (!done)
+    log::error("recording " + std::to_string(st.outcomes.size()) + " outcomes failed: " + done.error().message);
+  else
+    st.options.metrics->outcome_batches.fetch_add(1, std::memory_order_relaxed);
+  st.outcomes.clear();
+}
+
+void flush(persistence_self* self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  while (!st.ingests.empty()) {
+    std::vector<pending_ingest> batch;
+    auto n = std::min(st.ingests.size(), st.options.max_batch);
+    batch.reserve(n);
+    std::move(st.ingests.begin(), st.ingests.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(batch));
+    st.ingests.erase(st.ingests.begin(), st.ingests.begin() + static_cast<std::ptrdiff_t>(n));
+    commit_ingests(self, std::move(batch));
+  }
+  flush_outcomes(self);
+}
+
+template <class T, class F>
+caf::result<T> with_bookkeeping(persistence_self* self, F&& query) {
+  auto& st = self->state;
+  auto conn = ensure(st.bookkeeping_conn, st.options.database_url, true);
+  if (!conn)
+    return to_caf(conn.error());
+  auto r = query(**conn);
+  if (!r)
+    return to_caf(r.error());
+  return T{std::move(*r)};
+}
+
+caf::behavior persistence_behavior(persistence_self* self, persistence_options options) {
+  self->state.options = std::move(options);
+  self->state.self_metrics = &self->state.options.metrics->actor("persistence");
+  self->send(self, tick_atom::value);
+  return {
+    [=](ingest_atom, event_submission& ev) -> caf::result<pg::ingest_receipt> {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      auto promise = self->make_response_promise<pg::ingest_receipt>();
+      self->state.ingests.push_back({std::move(ev), promise});
+      schedule_flush(self);
+      return promise;
+    },
+    [=](outcome_atom, delivery_outcomes& outcomes) {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      auto& mine = self->state.outcomes;
+      if (mine.empty())
+        mine = std::move(outcomes);
+      else
+        std::move(outcomes.begin(), outcomes.end(), std::back_inserter(mine));
+      schedule_flush(self);
+    },
+    [=](flush_atom) { flush(self); },
+    [=](load_pending_atom, const std::string& sink, const std::string& after_id,
+        int limit) -> caf::result<delivery_jobs> {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      // Outcomes reported before this request must be visible to it, or a
+      // delivery finished a moment ago would be loaded (and sent) again.
+      flush_outcomes(self);
+      return with_bookkeeping<delivery_jobs>(
+        self, [&](pg::connection& c) { return pg::load_pending(c, sink, after_id, limit); });
+    },
+    [=](get_event_atom, const std::string& id) -> caf::result<event_lookup> {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      flush_outcomes(self);
+      return with_bookkeeping<event_lookup>(self, [&](pg::connection& c) {
+        auto r = pg::find_event(c, id);
+        if (!r)
+          return result<event_lookup, pg::pg_error>{unexpected{r.error()}};
+        return result<event_lookup, pg::pg_error>{event_lookup{std::move(*r)}};
+      });
+    },
+    [=](counts_atom) -> caf::result<pending_counts> {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      return with_bookkeeping<pending_counts>(self, [&](pg::connection& c) {
+        using counts = std::vector<std::pair<std::string, long long>>;
+        auto r = pg::pending_counts(c);
+        if (!r)
+          return result<pending_counts, pg::pg_error>{unexpected{r.error()}};
+        return result<pending_counts, pg::pg_error>{pending_counts{counts{std::move(*r)}}};
+      });
+    },
+    [=](health_atom) -> caf::result<bool> {
+      return with_bookkeeping<bool>(self, [&](pg::connection& c) {
+        auto r = c.exec("SELECT 1");
+        if (!r)
+          return result<bool, pg::pg_error>{unexpected{r.error()}};
+        return result<bool, pg::pg_error>{true};
+      });
+    },
+    [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
+    [=](tick_atom) {
+      self->state.self_metrics->mailbox_size.store(static_cast<std::int64_t>(self->mailbox().size()),
+                                                   std::memory_order_relaxed);
+      self->delayed_send(self, std::chrono::seconds{1}, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_persistence_actor(caf::actor_system& sys, persistence_options options) {
+  return sys.spawn<caf::detached>(persistence_behavior, std::move(options));
+}
+
+} // namespace txrelay

@@ -1,0 +1,88 @@
+#pragma once
+// The whole protocol between txrelay's actors, in one place.
+//
+//   HTTP side --(ingest / get_event / counts / health, with a reply callback)--> http_actor
+//   http_actor --request(ingest, event_submission)--> persistence_actor   (answers after COMMIT)
+//   persistence_actor --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
+//   sender --request(load_pending, sink, after_id, limit)--> persistence_actor (recovery, paging)
+//   sender --(outcome, [delivery_outcome])--> persistence_actor             (recorded in batches)
+//   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
+//
+// Every type here is local-only: txrelay runs in one process, so messages are
+// never serialized and CAF_ALLOW_UNSAFE_MESSAGE_TYPE suffices.
+#include "core/api_error.hpp"
+#include "core/delivery.hpp"
+#include "core/result.hpp"
+#include "persistence/outbox.hpp"
+
+#include <caf/all.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace txrelay {
+
+// -- atoms (at most 10 characters) --------------------------------------------
+
+using ingest_atom = caf::atom_constant<caf::atom("ingest")>;
+using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using load_pending_atom = caf::atom_constant<caf::atom("loadpend")>;
+using get_event_atom = caf::atom_constant<caf::atom("getevent")>;
+using counts_atom = caf::atom_constant<caf::atom("counts")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
+using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
+using attempted_atom = caf::atom_constant<caf::atom("attempted")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+// -- message types --------------------------------------------------------------
+
+using delivery_jobs = std::vector<delivery_job>;
+using delivery_outcomes = std::vector<delivery_outcome>;
+
+struct event_lookup {
+  std::optional<pg::event_record> record; // empty: no such event
+};
+
+struct pending_counts {
+  std::vector<std::pair<std::string, long long>> by_sink;
+};
+
+// Replies from the actor world back to an HTTP connection. Called exactly once,
+// from a CAF thread; implementations post to the connection's own executor.
+using ingest_reply = std::function<void(result<pg::ingest_receipt, api_error>)>;
+using event_reply = std::function<void(result<event_lookup, api_error>)>;
+using counts_reply = std::function<void(result<pending_counts, api_error>)>;
+using health_reply = std::function<void(result<bool, api_error>)>;
+
+// -- errors -----------------------------------------------------------------------
+
+/// Failures of the persistence actor, as caf::error (category "txrdb").
+enum class persistence_errc : std::uint8_t {
+  unavailable = 1, // no connection to PostgreSQL
+  rejected = 2,    // the statement failed for this input
+};
+
+caf::error make_persistence_error(persistence_errc code, std::string message);
+
+/// The HTTP reply for an error that crossed an actor boundary.
+api_error to_api_error(const caf::error& err);
+
+} // namespace txrelay
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_submission)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_jobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pg::ingest_receipt)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_lookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pending_counts)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::counts_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::health_reply)

@@ -1,0 +1,48 @@
+#pragma once
+// txrelay's REST API: maps HTTP requests to actor requests and results to
+// HTTP responses. Thin by design: parsing and routing are pure functions in
+// core/, the work happens in the actors.
+//
+//   POST /v1/events        201 {"id","topic","deliveries":[{"id","sink"}]} after COMMIT
+//                          200 with the original ids for a repeated Idempotency-Key
+//   GET  /v1/events/{id}   the event and each delivery's status, attempts, last error
+//   GET  /metrics          Prometheus text
+//   GET  /healthz          200 when the database answers, 503 otherwise
+#include "core/event_parser.hpp"
+#include "core/routing.hpp"
+#include "http/message.hpp"
+#include "metrics/metrics.hpp"
+
+#include <caf/actor.hpp>
+
+#include <memory>
+
+namespace txrelay {
+
+struct api_options {
+  caf::actor http_actor;
+  routing_table routes;
+  event_limits limits;
+  std::shared_ptr<metrics_registry> metrics;
+};
+
+class api {
+public:
+  explicit api(api_options options) : options_(std::move(options)) {}
+
+  /// Called on an I/O thread for every request; `respond` may run later, on any thread.
+  void handle(http::request&& req, http::respond_fn respond) const;
+
+private:
+  void post_event(http::request&& req, http::respond_fn respond) const;
+  void get_event(std::string id, http::respond_fn respond) const;
+  void get_metrics(http::respond_fn respond) const;
+  void get_health(http::respond_fn respond) const;
+
+  api_options options_;
+};
+
+/// The JSON document for an error reply.
+http::response error_response(const api_error& err);
+
+} // namespace txrelay

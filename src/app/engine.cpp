@@ -1,0 +1,151 @@
+#include "app/engine.hpp"
+
+#include "actors/http_actor.hpp"
+#include "actors/persistence_actor.hpp"
+#include "app/api.hpp"
+#include "http/server.hpp"
+#include "logging/log.hpp"
+#include "persistence/migrations.hpp"
+#include "sinks/sink_transport.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <thread>
+
+namespace txrelay {
+
+struct engine::parts {
+  engine_options options;
+  std::shared_ptr<metrics_registry> metrics = std::make_shared<metrics_registry>();
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> io_threads;
+  std::unique_ptr<caf::actor_system_config> caf_config;
+  std::unique_ptr<caf::actor_system> system;
+  caf::actor persistence;
+  caf::actor supervisor;
+  caf::actor http;
+  std::unique_ptr<api> rest;
+  std::unique_ptr<http::server> server;
+  std::uint16_t port = 0;
+  bool stopped = false;
+};
+
+engine::engine(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
+
+engine::~engine() { stop(); }
+
+std::uint16_t engine::port() const { return parts_->port; }
+
+metrics_registry& engine::metrics() { return *parts_->metrics; }
+
+result<std::unique_ptr<engine>, std::string> engine::start(engine_options options) {
+  // Schema first, on this (non-actor) thread: nothing starts on an old schema.
+  {
+    auto conn = pg::connection::open(options.database_url);
+    if (!conn)
+      return unexpected{conn.error().message};
+    auto version = pg::migrate(*conn);
+    if (!version)
+      return unexpected{"schema migration failed: " + version.error().message};
+  }
+
+  auto p = std::make_unique<parts>();
+  p->options = std::move(options);
+  auto& opts = p->options;
+  transport_factory make_transport = [io = &p->io, clock = opts.clock, wrap = opts.wrap_transport](
+                                       const sink_config& sink) {
+    auto built = make_sink_transport(sink, *io, clock);
+    return wrap ? wrap(sink, std::move(built)) : built;
+  };
+
+  p->work.emplace(p->io.get_executor());
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.io_threads); ++i)
+    p->io_threads.emplace_back([io = &p->io] { io->run(); });
+
+  // txrelay's CLI and YAML are its own; CAF's config is built by hand so CAF
+  // neither reads argv nor looks for caf-application.ini.
+  p->caf_config = std::make_unique<caf::actor_system_config>();
+  if (opts.scheduler_threads > 0)
+    p->caf_config->set("scheduler.max-threads", opts.scheduler_threads);
+  p->system = std::make_unique<caf::actor_system>(*p->caf_config);
+
+  persistence_options popts;
+  popts.database_url = opts.database_url;
+  popts.clock = opts.clock;
+  popts.metrics = p->metrics;
+  p->persistence = spawn_persistence_actor(*p->system, std::move(popts));
+
+  std::vector<std::string> sink_order;
+  for (const auto& s : opts.config.sinks) {
+    sink_order.push_back(s.name);
+    p->metrics->sink(s.name); // every sink shows in /metrics from the start
+  }
+  supervisor_options sopts;
+  sopts.sinks = opts.config.sinks;
+  sopts.make_transport = std::move(make_transport);
+  sopts.persistence = p->persistence;
+  sopts.clock = opts.clock;
+  sopts.metrics = p->metrics;
+  sopts.window = opts.sender_window;
+  p->supervisor = spawn_supervisor(*p->system, std::move(sopts));
+  caf::anon_send(p->persistence, dispatch_atom::value, p->supervisor);
+
+  http_actor_options hopts;
+  hopts.persistence = p->persistence;
+  hopts.metrics = p->metrics;
+  p->http = spawn_http_actor(*p->system, std::move(hopts));
+
+  api_options aopts;
+  aopts.http_actor = p->http;
+  aopts.routes = routing_table{opts.config.routes, sink_order};
+  aopts.metrics = p->metrics;
+  p->rest = std::make_unique<api>(std::move(aopts));
+
+  http::server_options server_opts;
+  server_opts.host = opts.config.server.listen.host;
+  server_opts.port = opts.config.server.listen.port;
+  server_opts.max_body_bytes = opts.config.server.max_body_bytes;
+  p->server = std::make_unique<http::server>(
+    p->io, server_opts, [rest = p->rest.get()](http::request&& req, http::respond_fn respond) {
+      rest->handle(std::move(req), std::move(respond));
+    },
+    [metrics = p->metrics](int status) { metrics->count_http_response(status); });
+  auto bound = p->server->start();
+  std::unique_ptr<engine> e{new engine(std::move(p))};
+  if (!bound) {
+    auto why = "cannot listen on " + e->parts_->options.config.server.listen.host + ":" +
+               std::to_string(e->parts_->options.config.server.listen.port) + ": " + bound.error();
+    e->stop();
+    return unexpected{why};
+  }
+  e->parts_->port = *bound;
+  return e;
+}
+
+void engine::stop() {
+  auto& p = *parts_;
+  if (p.stopped)
+    return;
+  p.stopped = true;
+  if (p.server)
+    p.server->stop();
+  for (auto* a : {&p.http, &p.supervisor, &p.persistence})
+    if (*a)
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+  // I/O first: once its threads are joined no connection or sink callback
+  // runs, so the actors can go without anyone calling into them.
+  p.work.reset();
+  p.io.stop();
+  for (auto& t : p.io_threads)
+    t.join();
+  p.io_threads.clear();
+  p.server.reset();
+  p.rest.reset();
+  p.http = p.supervisor = p.persistence = caf::actor{};
+  p.system.reset(); // waits for every actor
+  log::flush();
+}
+
+} // namespace txrelay

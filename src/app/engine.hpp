@@ -1,0 +1,51 @@
+#pragma once
+// The running engine: one actor system, one I/O context, one HTTP server,
+// wired together. `txrelay serve` and the integration tests both use it.
+#include "actors/supervisor_actor.hpp"
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "metrics/metrics.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace txrelay {
+
+struct engine_options {
+  txrelay_config config;
+  std::string database_url; // resolved: flag, environment, config, or the embedded server
+  std::shared_ptr<const txrelay::clock> clock = default_clock();
+  /// Optional: receives each sink's transport as built and returns the one to
+  /// use (tests wrap it to inject faults).
+  std::function<std::shared_ptr<sink_transport>(const sink_config&, std::shared_ptr<sink_transport>)> wrap_transport;
+  std::size_t io_threads = 1;
+  std::size_t scheduler_threads = 0; // 0: one per core
+  std::size_t sender_window = 1000;
+};
+
+class engine {
+public:
+  /// Migrates the schema, starts the actors and the HTTP server.
+  static result<std::unique_ptr<engine>, std::string> start(engine_options options);
+
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  std::uint16_t port() const;
+  metrics_registry& metrics();
+
+  /// Stops accepting, stops the actors, joins the threads. Idempotent.
+  void stop();
+
+  struct parts;
+
+private:
+  explicit engine(std::unique_ptr<parts> p);
+  std::unique_ptr<parts> parts_;
+};
+
+} // namespace txrelay

@@ -1,0 +1,231 @@
+#include "cli/command_line.hpp"
+
+#include "app/engine.hpp"
+#include "config/config.hpp"
+#include "logging/log.hpp"
+#include "persistence/embedded_postgres.hpp"
+#include "persistence/migrations.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace txrelay::cli {
+
+namespace {
+
+constexpr const char* usage = R"(txrelay: commit events to PostgreSQL, deliver them to sinks after the commit.
+
+usage:
+  txrelay serve --config FILE [--listen HOST:PORT] [--database-url URL] [--data-dir DIR]
+  txrelay check-config --config FILE
+  txrelay migrate [--config FILE] [--database-url URL] [--data-dir DIR]
+  txrelay --help | --version
+
+The database is --database-url, else $TXRELAY_DATABASE_URL, else database.url from
+the config; when none is set, txrelay starts its own PostgreSQL under --data-dir
+(default ./.txrelay) and stops it on exit.
+)";
+
+constexpr const char* version_text = "txrelay 0.1.0";
+
+/// The embedded server when no URL is configured; `holder` keeps it running.
+result<std::string, std::string> database_url_for(const options& opts, const txrelay_config* config,
+                                                  std::unique_ptr<embedded_postgres>& holder) {
+  std::optional<std::string> env_url;
+  if (const char* v = std::getenv("TXRELAY_DATABASE_URL"); v && *v)
+    env_url = v;
+  auto url = resolve_database_url(opts, config ? config->database.url : std::string{}, env_url);
+  if (!url.empty())
+    return url;
+  auto dir = opts.data_dir.value_or(".txrelay");
+  log::info("no database configured: starting the embedded PostgreSQL in " + dir);
+  auto started = embedded_postgres::start(dir, [](const std::string& line) { log::info(line); });
+  if (!started)
+    return unexpected{"embedded PostgreSQL: " + started.error()};
+  holder = std::move(*started);
+  return holder->connection_url();
+}
+
+int fail(const std::string& message) {
+  log::error(message);
+  log::flush();
+  return 1;
+}
+
+int check_config(const options& opts) {
+  auto config = load_config_file(opts.config_path, process_env());
+  if (!config) {
+    std::cerr << config.error().to_string() << '\n';
+    return 1;
+  }
+  std::cout << opts.config_path << ": ok (" << config->sinks.size() << " sinks, " << config->routes.size()
+            << " routes";
+  if (!config->disabled_sinks.empty())
+    std::cout << ", " << config->disabled_sinks.size() << " optional sinks disabled";
+  std::cout << ")\n";
+  return 0;
+}
+
+int migrate_command(const options& opts) {
+  std::optional<txrelay_config> config;
+  if (!opts.config_path.empty()) {
+    auto loaded = load_config_file(opts.config_path, process_env());
+    if (!loaded)
+      return fail(loaded.error().to_string());
+    config = std::move(*loaded);
+  }
+  std::unique_ptr<embedded_postgres> embedded;
+  auto url = database_url_for(opts, config ? &*config : nullptr, embedded);
+  if (!url)
+    return fail(url.error());
+  auto conn = pg::connection::open(*url);
+  if (!conn)
+    return fail(conn.error().message);
+  auto version = pg::migrate(*conn);
+  if (!version)
+    return fail("migration failed: " + version.error().message);
+  log::info("schema is at version " + std::to_string(*version));
+  log::flush();
+  return 0;
+}
+
+int serve(const options& opts) {
+  auto config = load_config_file(opts.config_path, process_env());
+  if (!config)
+    return fail(config.error().to_string());
+  if (opts.listen) {
+    auto listen = parse_listen_address(*opts.listen);
+    if (!listen)
+      return fail("--listen: " + listen.error());
+    config->server.listen = *listen;
+  }
+  for (const auto& name : config->disabled_sinks)
+    log::info("sink " + name + " is disabled: it is optional and its url is empty");
+
+  // Signals are taken synchronously by this thread (sigwait), so they are
+  // blocked before any other thread starts and inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<embedded_postgres> embedded;
+  auto url = database_url_for(opts, &*config, embedded);
+  if (!url)
+    return fail(url.error());
+
+  engine_options eopts;
+  eopts.config = std::move(*config);
+  eopts.database_url = *url;
+  auto running = engine::start(std::move(eopts));
+  if (!running)
+    return fail(running.error());
+  log::info("txrelay listening on port " + std::to_string((*running)->port()) + " (config " + opts.config_path + ")");
+  log::flush();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info(std::string{"received "} + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+  (*running)->stop();
+  if (embedded)
+    embedded->stop();
+  log::info("stopped");
+  log::flush();
+  return 0;
+}
+
+} // namespace
+
+std::string resolve_database_url(const options& opts, const std::string& config_url,
+                                 const std::optional<std::string>& env_url) {
+  if (opts.database_url && !opts.database_url->empty())
+    return *opts.database_url;
+  if (env_url && !env_url->empty())
+    return *env_url;
+  return config_url;
+}
+
+result<options, std::string> parse_arguments(const std::vector<std::string>& args) {
+  options opts;
+  if (args.empty())
+    return unexpected{std::string{"no command given (serve, check-config, migrate; --help for usage)"}};
+  std::size_t i = 0;
+  const auto& first = args[0];
+  if (first == "--help" || first == "-h" || first == "help") {
+    opts.command = "help";
+    return opts;
+  }
+  if (first == "--version" || first == "version") {
+    opts.command = "version";
+    return opts;
+  }
+  if (first != "serve" && first != "check-config" && first != "migrate")
+    return unexpected{"unknown command \"" + first + "\" (serve, check-config, migrate; --help for usage)"};
+  opts.command = first;
+  for (i = 1; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> value;
+    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    auto take = [&]() -> result<std::string, std::string> {
+      if (value)
+        return *value;
+      if (i + 1 >= args.size())
+        return unexpected{flag + " needs a value"};
+      return args[++i];
+    };
+    std::optional<std::string>* target = nullptr;
+    std::optional<std::string> config;
+    if (flag == "--config" || flag == "-c")
+      target = &config;
+    else if (flag == "--listen" && opts.command == "serve")
+      target = &opts.listen;
+    else if (flag == "--database-url" && opts.command != "check-config")
+      target = &opts.database_url;
+    else if (flag == "--data-dir" && opts.command != "check-config")
+      target = &opts.data_dir;
+    else if (flag == "--help" || flag == "-h") {
+      opts.command = "help";
+      return opts;
+    } else
+      return unexpected{"unknown option \"" + flag + "\" for " + opts.command + " (--help for usage)"};
+    auto v = take();
+    if (!v)
+      return unexpected{v.error()};
+    *target = *v;
+    if (config)
+      opts.config_path = *config;
+  }
+  if (opts.config_path.empty() && opts.command != "migrate")
+    return unexpected{opts.command + " needs --config FILE"};
+  return opts;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto opts = parse_arguments(args);
+  if (!opts) {
+    std::cerr << "txrelay: " << opts.error() << '\n';
+    return 2;
+  }
+  if (opts->command == "help") {
+    std::cout << usage;
+    return 0;
+  }
+  if (opts->command == "version") {
+    std::cout << version_text << '\n';
+    return 0;
+  }
+  if (opts->command == "check-config")
+    return check_config(*opts);
+  if (opts->command == "migrate")
+    return migrate_command(*opts);
+  return serve(*opts);
+}
+
+} // namespace txrelay::cli

@@ -1,0 +1,79 @@
+#pragma once
+// txrelay's configuration as plain data. This part depends on core only:
+// it knows no actor, socket or database.
+#include "core/backoff.hpp"
+#include "core/result.hpp"
+#include "core/routing.hpp"
+#include "core/url.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace txrelay {
+
+struct listen_address {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+};
+
+struct server_config {
+  listen_address listen;
+  std::size_t max_body_bytes = 1 << 20;
+};
+
+struct database_config {
+  std::string url; // libpq connection string or postgresql:// URL; empty = embedded
+};
+
+enum class sink_kind { webhook, log };
+
+const char* to_string(sink_kind k);
+
+struct sink_config {
+  std::string name;
+  sink_kind kind = sink_kind::log;
+  std::optional<url> endpoint;       // webhook: required
+  std::vector<std::string> secrets;  // webhook: "whsec_..." (several during rotation)
+  retry_policy retry;
+  millis request_timeout{10'000};
+  int max_in_flight = 8;
+};
+
+struct txrelay_config {
+  std::string source_file;
+  server_config server;
+  database_config database;
+  std::vector<sink_config> sinks;   // enabled sinks only, in file order
+  std::vector<route_rule> routes;
+  std::vector<std::string> disabled_sinks; // `optional: true` sinks whose url was empty
+};
+
+/// Every config error names the file, the key (a path such as "sinks[1].url")
+/// and what is wrong with it.
+struct config_error {
+  std::string file;
+  std::string key;
+  std::string problem;
+  std::string to_string() const; // "config/txrelay.yaml: sinks[1].url: ..."
+};
+
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// "HOST:PORT", "[v6]:PORT"; port 0 means any free port.
+result<listen_address, std::string> parse_listen_address(std::string_view text);
+
+/// The process environment.
+env_lookup process_env();
+
+/// Replaces ${VAR}, ${VAR:-default} and ${VAR:+word} in `text`. An unset VAR with
+/// no default is an error naming VAR. "$$" is a literal "$".
+result<std::string, std::string> interpolate_env(std::string_view text, const env_lookup& env);
+
+result<txrelay_config, config_error> load_config_file(const std::string& path, const env_lookup& env);
+result<txrelay_config, config_error> load_config_text(const std::string& text, const std::string& file_name,
+                                                      const env_lookup& env);
+
+} // namespace txrelay

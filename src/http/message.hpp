@@ -1,0 +1,38 @@
+#pragma once
+// HTTP requests and responses as plain data, so routing and handlers are
+// testable without sockets and Beast stays inside server.cpp.
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace txrelay::http {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// Case-insensitive lookup; empty when absent.
+std::string_view find_header(const header_list& headers, std::string_view name);
+
+struct request {
+  std::string method; // "GET", "POST", ...
+  std::string target; // path and query as sent
+  header_list headers;
+  std::string body;
+
+  std::string_view header(std::string_view name) const { return find_header(headers, name); }
+  std::string_view path() const; // target without the query
+};
+
+struct response {
+  int status = 200;
+  std::string content_type = "application/json";
+  header_list headers;
+  std::string body;
+};
+
+/// Called exactly once, from any thread.
+using respond_fn = std::function<void(response)>;
+using request_handler = std::function<void(request&&, respond_fn)>;
+
+} // namespace txrelay::http

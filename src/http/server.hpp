@@ -1,0 +1,49 @@
+#pragma once
+// An asynchronous HTTP/1.1 server (Boost.Beast): keep-alive, body limits in the
+// parser, a timeout on every read and write. It knows nothing about txrelay's
+// endpoints: every parsed request goes to the request_handler.
+#include "core/result.hpp"
+#include "http/message.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace txrelay::http {
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080; // 0 = any free port
+  std::size_t max_body_bytes = 1 << 20;
+  std::chrono::seconds idle_timeout{30};
+};
+
+class server {
+public:
+  /// `on_response(status)` is called for every response written, including the
+  /// ones the server produces itself (413, 400 for malformed HTTP).
+  server(boost::asio::io_context& io, server_options options, request_handler handler,
+         std::function<void(int)> on_response = {});
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and starts accepting; returns the bound port or a description of why not.
+  result<std::uint16_t, std::string> start();
+
+  /// Stops accepting and closes open connections (call from any thread).
+  void stop();
+
+  struct impl; // in server.cpp
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace txrelay::http

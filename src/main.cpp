@@ -1,0 +1,8 @@
+// txrelay: a transactional outbox engine.
+//
+//   txrelay serve --config FILE [--listen HOST:PORT] [--database-url URL] [--data-dir DIR]
+//   txrelay check-config --config FILE
+//   txrelay migrate [--config FILE] [--database-url URL] [--data-dir DIR]
+#include "cli/command_line.hpp"
+
+int main(int argc, char** argv) { return txrelay::cli::run(argc, argv); }

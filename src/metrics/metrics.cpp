@@ -1,0 +1,145 @@
+#include "metrics/metrics.hpp"
+
+#include <set>
+
+namespace txrelay {
+
+sink_metrics& metrics_registry::sink(const std::string& name) {
+  std::lock_guard guard{mutex_};
+  auto& slot = sinks_[name];
+  if (!slot)
+    slot = std::make_unique<sink_metrics>();
+  return *slot;
+}
+
+actor_metrics& metrics_registry::actor(const std::string& name) {
+  std::lock_guard guard{mutex_};
+  auto& slot = actors_[name];
+  if (!slot)
+    slot = std::make_unique<actor_metrics>();
+  return *slot;
+}
+
+void metrics_registry::count_http_response(int status) {
+  std::lock_guard guard{mutex_};
+  auto& slot = http_responses_[status];
+  if (!slot)
+    slot = std::make_unique<std::atomic<std::uint64_t>>(0);
+  slot->fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+// Label values here are config names ([a-z0-9_-]) and actor names; escape anyway.
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+template <class T>
+void sample(std::string& out, const char* name, const char* label_name, std::string_view label_value, T value) {
+  out += name;
+  if (label_name) {
+    out += '{';
+    out += label_name;
+    out += "=\"";
+    out += label(label_value);
+    out += "\"}";
+  }
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+} // namespace
+
+std::string metrics_registry::render(const std::vector<std::pair<std::string, long long>>& pending) const {
+  std::string out;
+  out.reserve(4096);
+  auto rel = std::memory_order_relaxed;
+  header(out, "txrelay_events_accepted_total", "counter", "Events committed and acknowledged with 201.");
+  sample(out, "txrelay_events_accepted_total", nullptr, "", events_accepted.load(rel));
+  header(out, "txrelay_events_replayed_total", "counter", "Requests answered with an earlier event (same Idempotency-Key).");
+  sample(out, "txrelay_events_replayed_total", nullptr, "", events_replayed.load(rel));
+  header(out, "txrelay_ingest_batches_total", "counter", "Ingest transactions (group commits).");
+  sample(out, "txrelay_ingest_batches_total", nullptr, "", ingest_batches.load(rel));
+  header(out, "txrelay_outcome_batches_total", "counter", "Outcome-recording transactions.");
+  sample(out, "txrelay_outcome_batches_total", nullptr, "", outcome_batches.load(rel));
+
+  std::lock_guard guard{mutex_};
+  header(out, "txrelay_http_requests_total", "counter", "HTTP responses by status code.");
+  for (const auto& [status, n] : http_responses_)
+    sample(out, "txrelay_http_requests_total", "status", std::to_string(status), n->load(rel));
+
+  // Every configured sink appears, with 0 pending when the database has none.
+  std::set<std::string> sink_names;
+  for (const auto& [name, _] : sinks_)
+    sink_names.insert(name);
+  for (const auto& [name, _] : pending)
+    sink_names.insert(name);
+  header(out, "txrelay_sink_pending_deliveries", "gauge", "Deliveries not yet delivered or dead, per sink.");
+  for (const auto& name : sink_names) {
+    long long n = 0;
+    for (const auto& [s, count] : pending)
+      if (s == name)
+        n = count;
+    sample(out, "txrelay_sink_pending_deliveries", "sink", name, n);
+  }
+  struct sink_series {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::int64_t (*read)(const sink_metrics&);
+  };
+  static const sink_series series[] = {
+    {"txrelay_sink_delivered_total", "counter", "Deliveries the sink accepted.",
+     [](const sink_metrics& m) { return static_cast<std::int64_t>(m.delivered.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_failed_attempts_total", "counter", "Attempts that failed (each retry counts).",
+     [](const sink_metrics& m) { return static_cast<std::int64_t>(m.failed_attempts.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_dead_total", "counter", "Deliveries given up (attempts exhausted or permanent failure).",
+     [](const sink_metrics& m) { return static_cast<std::int64_t>(m.dead.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_in_flight", "gauge", "Attempts under way.",
+     [](const sink_metrics& m) { return m.in_flight.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_in_memory", "gauge", "Deliveries held in the sender's window.",
+     [](const sink_metrics& m) { return m.in_memory.load(std::memory_order_relaxed); }},
+  };
+  for (const auto& s : series) {
+    header(out, s.name, s.type, s.help);
+    for (const auto& [name, m] : sinks_)
+      sample(out, s.name, "sink", name, s.read(*m));
+  }
+
+  header(out, "txrelay_actor_mailbox_size", "gauge", "Messages waiting in the actor's mailbox (sampled each second).");
+  for (const auto& [name, m] : actors_)
+    sample(out, "txrelay_actor_mailbox_size", "actor", name, m->mailbox_size.load(rel));
+  header(out, "txrelay_actor_messages_total", "counter", "Messages the actor has handled.");
+  for (const auto& [name, m] : actors_)
+    sample(out, "txrelay_actor_messages_total", "actor", name, m->messages.load(rel));
+  header(out, "txrelay_actor_restarts_total", "counter", "Times the supervisor restarted the actor.");
+  for (const auto& [name, m] : actors_)
+    sample(out, "txrelay_actor_restarts_total", "actor", name, m->restarts.load(rel));
+  return out;
+}
+
+} // namespace txrelay

@@ -1,0 +1,53 @@
+#pragma once
+// What every actor and sink is doing, as lock-free counters that any thread
+// may bump, rendered in the Prometheus text format on /metrics.
+// Label values are sink and actor names from the config, never URLs.
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace txrelay {
+
+struct sink_metrics {
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> failed_attempts{0};
+  std::atomic<std::uint64_t> dead{0};
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::int64_t> in_memory{0}; // deliveries the sender holds (its window)
+};
+
+struct actor_metrics {
+  std::atomic<std::int64_t> mailbox_size{0};
+  std::atomic<std::uint64_t> restarts{0};
+  std::atomic<std::uint64_t> messages{0};
+};
+
+class metrics_registry {
+public:
+  std::atomic<std::uint64_t> events_accepted{0};
+  std::atomic<std::uint64_t> events_replayed{0}; // idempotent repeats answered 200
+  std::atomic<std::uint64_t> ingest_batches{0};  // group commits
+  std::atomic<std::uint64_t> outcome_batches{0};
+
+  /// Stable references: entries are never removed.
+  sink_metrics& sink(const std::string& name);
+  actor_metrics& actor(const std::string& name);
+  void count_http_response(int status);
+
+  /// Prometheus text exposition; `pending` is pending deliveries per sink
+  /// as read from the database at scrape time.
+  std::string render(const std::vector<std::pair<std::string, long long>>& pending) const;
+
+private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<sink_metrics>> sinks_;
+  std::map<std::string, std::unique_ptr<actor_metrics>> actors_;
+  std::map<int, std::unique_ptr<std::atomic<std::uint64_t>>> http_responses_;
+};
+
+} // namespace txrelay

@@ -1,0 +1,283 @@
+#include "persistence/outbox.hpp"
+
+#include "core/json.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace txrelay::pg {
+
+namespace {
+
+// Timestamps leave the database in the same RFC 3339 form format_rfc3339 writes.
+#define TXR_RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+const std::string ingest_sql = R"sql(
+WITH inserted AS (
+  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
+  SELECT id, topic, key, payload, idempotency_key, created_at
+  FROM json_to_recordset($1::json)
+       AS x(id uuid, topic text, key text, payload jsonb, idempotency_key text, created_at timestamptz)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id
+), new_deliveries AS (
+  INSERT INTO txrelay.deliveries (id, event_id, sink, next_attempt_at, created_at, updated_at)
+  SELECT d.id, d.event_id, d.sink, d.created_at, d.created_at, d.created_at
+  FROM json_to_recordset($2::json) AS d(id uuid, event_id uuid, sink text, created_at timestamptz)
+  WHERE d.event_id IN (SELECT id FROM inserted)
+)
+SELECT id::text FROM inserted)sql";
+
+const std::string existing_sql = R"sql(
+SELECT e.idempotency_key, e.id::text, e.topic, )sql" TXR_RFC3339("e.created_at") R"sql(, d.id::text, d.sink
+FROM txrelay.events e
+LEFT JOIN txrelay.deliveries d ON d.event_id = e.id
+WHERE e.idempotency_key IN (SELECT json_array_elements_text($1::json))
+ORDER BY e.id, d.id)sql";
+
+const std::string outcomes_sql = R"sql(
+UPDATE txrelay.deliveries AS d
+SET status = o.status,
+    attempts = greatest(d.attempts, o.attempts),
+    next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+    last_status = o.last_status,
+    last_error = o.last_error,
+    updated_at = now()
+FROM json_to_recordset($1::json)
+     AS o(id uuid, status text, attempts integer, next_attempt_at timestamptz, last_status integer, last_error text)
+WHERE d.id = o.id AND d.status = 'pending')sql";
+
+const std::string pending_sql = R"sql(
+SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
+       d.attempts, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint
+FROM txrelay.deliveries d
+JOIN txrelay.events e ON e.id = d.event_id
+WHERE d.sink = $1 AND d.status = 'pending' AND d.id > $2::uuid
+ORDER BY d.id
+LIMIT $3)sql";
+
+const std::string event_sql = R"sql(
+SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
+FROM txrelay.events e WHERE e.id = $1::uuid)sql";
+
+const std::string event_deliveries_sql = R"sql(
+SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attempt_at") R"sql(,
+       d.last_status, d.last_error, )sql" TXR_RFC3339("d.updated_at") R"sql(
+FROM txrelay.deliveries d WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
+
+const std::string counts_sql =
+  "SELECT sink, count(*) FROM txrelay.deliveries WHERE status = 'pending' GROUP BY sink ORDER BY sink";
+
+#undef TXR_RFC3339
+
+void append_field(std::string& out, const char* name, std::string_view value, bool first = false) {
+  if (!first)
+    out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+  append_json_string(out, value);
+}
+
+void append_optional(std::string& out, const char* name, const std::optional<std::string>& value) {
+  if (value) {
+    append_field(out, name, *value);
+  } else {
+    out += ",\"";
+    out += name;
+    out += "\":null";
+  }
+}
+
+} // namespace
+
+result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items) {
+  std::string events = "[";
+  std::string deliveries = "[";
+  for (const auto& item : items) {
+    if (events.size() > 1)
+      events += ',';
+    events += '{';
+    append_field(events, "id", item.event_id, true);
+    append_field(events, "topic", item.event.topic);
+    append_optional(events, "key", item.event.key);
+    events += ",\"payload\":";
+    events += item.event.payload_json; // validated JSON object text
+    append_optional(events, "idempotency_key", item.event.idempotency_key);
+    append_field(events, "created_at", item.created_at);
+    events += '}';
+    for (std::size_t i = 0; i < item.delivery_ids.size(); ++i) {
+      if (deliveries.size() > 1)
+        deliveries += ',';
+      deliveries += '{';
+      append_field(deliveries, "id", item.delivery_ids[i], true);
+      append_field(deliveries, "event_id", item.event_id);
+      append_field(deliveries, "sink", item.event.sinks[i]);
+      append_field(deliveries, "created_at", item.created_at);
+      deliveries += '}';
+    }
+  }
+  events += ']';
+  deliveries += ']';
+
+  auto inserted = conn.exec_prepared("txr_ingest", ingest_sql, {events, deliveries});
+  if (!inserted)
+    return unexpected{inserted.error()};
+
+  std::vector<std::string> inserted_ids;
+  inserted_ids.reserve(inserted->rows());
+  for (int r = 0; r < inserted->rows(); ++r)
+    inserted_ids.emplace_back(inserted->get(r, 0));
+  std::sort(inserted_ids.begin(), inserted_ids.end());
+
+  std::vector<ingest_receipt> receipts(items.size());
+  std::string replay_keys = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    if (std::binary_search(inserted_ids.begin(), inserted_ids.end(), item.event_id)) {
+      auto& rc = receipts[i];
+      rc.event_id = item.event_id;
+      rc.topic = item.event.topic;
+      rc.created_at = item.created_at;
+      for (std::size_t s = 0; s < item.delivery_ids.size(); ++s)
+        rc.deliveries.push_back({item.delivery_ids[s], item.event.sinks[s]});
+      std::sort(rc.deliveries.begin(), rc.deliveries.end(),
+                [](const auto& a, const auto& b) { return a.id < b.id; });
+    } else if (item.event.idempotency_key) {
+      if (replay_keys.size() > 1)
+        replay_keys += ',';
+      append_json_string(replay_keys, *item.event.idempotency_key);
+    } else {
+      return unexpected{pg_error{"", "event " + item.event_id + " was not inserted and has no idempotency key"}};
+    }
+  }
+  replay_keys += ']';
+  if (replay_keys.size() == 2)
+    return receipts;
+
+  // Replays: the earlier event's ids, exactly as first answered.
+  auto existing = conn.exec_prepared("txr_existing", existing_sql, {replay_keys});
+  if (!existing)
+    return unexpected{existing.error()};
+  std::unordered_map<std::string, ingest_receipt> by_key;
+  for (int r = 0; r < existing->rows(); ++r) {
+    auto& rc = by_key[std::string{existing->get(r, 0)}];
+    rc.created = false;
+    rc.event_id = existing->get(r, 1);
+    rc.topic = existing->get(r, 2);
+    rc.created_at = existing->get(r, 3);
+    if (!existing->is_null(r, 4))
+      rc.deliveries.push_back({std::string{existing->get(r, 4)}, std::string{existing->get(r, 5)}});
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!receipts[i].event_id.empty())
+      continue;
+    auto it = by_key.find(*items[i].event.idempotency_key);
+    if (it == by_key.end())
+      return unexpected{pg_error{"", "idempotency key conflict but no earlier event found"}};
+    receipts[i] = it->second;
+  }
+  return receipts;
+}
+
+result<long long, pg_error> record_outcomes(connection& conn, const std::vector<delivery_outcome>& outcomes) {
+  // The last report for a delivery wins: a sender reports in attempt order.
+  std::unordered_map<std::string_view, std::size_t> last;
+  for (std::size_t i = 0; i < outcomes.size(); ++i)
+    last[outcomes[i].delivery_id] = i;
+  std::string rows = "[";
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    if (last[o.delivery_id] != i)
+      continue;
+    if (rows.size() > 1)
+      rows += ',';
+    rows += '{';
+    append_field(rows, "id", o.delivery_id, true);
+    append_field(rows, "status", to_string(o.status));
+    rows += ",\"attempts\":" + std::to_string(o.attempts);
+    if (o.status == delivery_status::pending)
+      append_field(rows, "next_attempt_at", format_rfc3339(o.next_attempt_at));
+    else
+      rows += ",\"next_attempt_at\":null";
+    if (o.http_status != 0)
+      rows += ",\"last_status\":" + std::to_string(o.http_status);
+    else
+      rows += ",\"last_status\":null";
+    append_optional(rows, "last_error", o.error.empty() ? std::nullopt : std::optional<std::string>{o.error});
+    rows += '}';
+  }
+  rows += ']';
+  auto res = conn.exec_prepared("txr_outcomes", outcomes_sql, {rows});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows();
+}
+
+result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const std::string& sink,
+                                                         const std::string& after_id, int limit) {
+  static const std::string nil_uuid = "00000000-0000-0000-0000-000000000000";
+  auto res = conn.exec_prepared("txr_pending", pending_sql,
+                                {sink, after_id.empty() ? nil_uuid : after_id, std::to_string(limit)});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<delivery_job> jobs;
+  jobs.reserve(res->rows());
+  for (int r = 0; r < res->rows(); ++r) {
+    delivery_job job;
+    job.id = res->get(r, 0);
+    job.event_id = res->get(r, 1);
+    job.sink = sink;
+    job.topic = res->get(r, 2);
+    job.key = res->get_optional(r, 3);
+    job.payload_json = res->get(r, 4);
+    job.created_at = res->get(r, 5);
+    job.attempts = static_cast<int>(res->get_int(r, 6));
+    job.next_attempt_at = time_point{std::chrono::microseconds{res->get_int(r, 7)}};
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+result<std::optional<event_record>, pg_error> find_event(connection& conn, const std::string& event_id) {
+  auto ev = conn.exec_prepared("txr_event", event_sql, {event_id});
+  if (!ev)
+    return unexpected{ev.error()};
+  if (ev->rows() == 0)
+    return std::optional<event_record>{};
+  event_record rec;
+  rec.id = ev->get(0, 0);
+  rec.topic = ev->get(0, 1);
+  rec.key = ev->get_optional(0, 2);
+  rec.payload_json = ev->get(0, 3);
+  rec.created_at = ev->get(0, 4);
+  auto ds = conn.exec_prepared("txr_event_deliveries", event_deliveries_sql, {event_id});
+  if (!ds)
+    return unexpected{ds.error()};
+  for (int r = 0; r < ds->rows(); ++r) {
+    delivery_record d;
+    d.id = ds->get(r, 0);
+    d.sink = ds->get(r, 1);
+    d.status = ds->get(r, 2);
+    d.attempts = static_cast<int>(ds->get_int(r, 3));
+    d.next_attempt_at = ds->get(r, 4);
+    if (!ds->is_null(r, 5))
+      d.last_status = static_cast<int>(ds->get_int(r, 5));
+    d.last_error = ds->get_optional(r, 6);
+    d.updated_at = ds->get(r, 7);
+    rec.deliveries.push_back(std::move(d));
+  }
+  return std::optional<event_record>{std::move(rec)};
+}
+
+result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn) {
+  auto res = conn.exec_prepared("txr_counts", counts_sql, {});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<std::pair<std::string, long long>> counts;
+  for (int r = 0; r < res->rows(); ++r)
+    counts.emplace_back(std::string{res->get(r, 0)}, res->get_int(r, 1));
+  return counts;
+}
+
+} // namespace txrelay::pg

@@ -1,0 +1,75 @@
+#pragma once
+// The transactional outbox in SQL: events, their deliveries, and outcomes.
+// Each function is one round trip where it can be: batches travel as one JSON
+// parameter expanded by json_to_recordset, so a group of N events costs one
+// statement and one commit, not N.
+#include "core/delivery.hpp"
+#include "persistence/pg_connection.hpp"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace txrelay::pg {
+
+/// One event to commit, with its ids already chosen by the caller.
+struct ingest_item {
+  std::string event_id;
+  std::string created_at; // RFC 3339
+  event_submission event;
+  std::vector<std::string> delivery_ids; // parallel to event.sinks
+};
+
+struct delivery_ref {
+  std::string id;
+  std::string sink;
+};
+
+struct ingest_receipt {
+  bool created = true; // false: an earlier event with the same idempotency key
+  std::string event_id;
+  std::string topic;
+  std::string created_at;
+  std::vector<delivery_ref> deliveries; // ordered by id
+};
+
+struct delivery_record {
+  std::string id;
+  std::string sink;
+  std::string status;
+  int attempts = 0;
+  std::string next_attempt_at; // RFC 3339
+  std::optional<int> last_status;
+  std::optional<std::string> last_error;
+  std::string updated_at;
+};
+
+struct event_record {
+  std::string id;
+  std::string topic;
+  std::optional<std::string> key;
+  std::string payload_json;
+  std::string created_at;
+  std::vector<delivery_record> deliveries; // ordered by id
+};
+
+/// Commits every item in one statement (so one transaction): each event and
+/// one delivery row per sink. Items whose idempotency key exists already get
+/// the earlier event's receipt (created = false). Receipts are in item order.
+result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items);
+
+/// Applies the outcomes of attempts, one statement. Only pending rows change:
+/// a finished delivery is never reopened by a late or duplicate report.
+result<long long, pg_error> record_outcomes(connection& conn, const std::vector<delivery_outcome>& outcomes);
+
+/// Pending deliveries of `sink` with id > `after_id` ("" = from the start), by id.
+result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const std::string& sink,
+                                                         const std::string& after_id, int limit);
+
+result<std::optional<event_record>, pg_error> find_event(connection& conn, const std::string& event_id);
+
+/// Pending deliveries per sink.
+result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn);
+
+} // namespace txrelay::pg

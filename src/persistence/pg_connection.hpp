@@ -1,0 +1,71 @@
+#pragma once
+// A thin, owning wrapper over one libpq connection. Blocking: only the
+// persistence actor's own (detached) thread and start-up code call it.
+#include "core/result.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace txrelay::pg {
+
+struct pg_error {
+  std::string sqlstate; // five characters, empty when the server sent none
+  std::string message;
+  bool connection_lost = false;
+
+  /// Class 23: integrity constraint violation (unique, foreign key, check).
+  bool is_integrity_violation() const { return sqlstate.rfind("23", 0) == 0; }
+  /// Class 22: data exception (bad input value).
+  bool is_data_exception() const { return sqlstate.rfind("22", 0) == 0; }
+};
+
+class result_set {
+public:
+  result_set() = default;
+  explicit result_set(pg_result* res);
+  int rows() const;
+  int columns() const;
+  bool is_null(int row, int col) const;
+  std::string_view get(int row, int col) const;
+  std::optional<std::string> get_optional(int row, int col) const;
+  long long get_int(int row, int col) const;
+  long long affected_rows() const;
+
+private:
+  std::shared_ptr<pg_result> res_;
+};
+
+using param = std::optional<std::string_view>; // nullopt = SQL NULL
+
+class connection {
+public:
+  static result<connection, pg_error> open(const std::string& conninfo);
+
+  connection(connection&&) noexcept = default;
+  connection& operator=(connection&&) noexcept = default;
+
+  /// One statement (or several, without parameters).
+  result<result_set, pg_error> exec(const std::string& sql);
+  /// One statement with text parameters.
+  result<result_set, pg_error> exec(const std::string& sql, const std::vector<param>& params);
+  /// Prepares `sql` under `name` the first time it is seen on this connection.
+  result<result_set, pg_error> exec_prepared(const std::string& name, const std::string& sql,
+                                             const std::vector<param>& params);
+
+  bool healthy() const;
+
+private:
+  explicit connection(pg_conn* c);
+  result<result_set, pg_error> check(pg_result* res);
+
+  std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
+  std::vector<std::string> prepared_;
+};
+
+} // namespace txrelay::pg

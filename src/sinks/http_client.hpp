@@ -1,0 +1,55 @@
+#pragma once
+// An asynchronous HTTP/1.1 client for one origin (scheme, host, port), with a
+// pool of keep-alive connections. Used by the HTTP sinks; completions run on
+// the io_context's threads and must not block.
+#include "core/clock.hpp"
+#include "core/url.hpp"
+#include "http/message.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace txrelay {
+
+struct http_call {
+  std::string method = "POST";
+  std::string target; // path and query
+  http::header_list headers;
+  std::string body;
+  millis timeout{10'000}; // connect + write + read, the whole call
+};
+
+struct http_outcome {
+  bool transport_ok = false;   // false: no complete response (resolve, connect, timeout, reset)
+  std::string transport_error; // set when !transport_ok; names the step, never the URL's path
+  int status = 0;
+  http::header_list headers;
+  std::string body;
+};
+
+class http_client {
+public:
+  /// `origin.target` is ignored; each call carries its own target.
+  http_client(boost::asio::io_context& io, url origin, std::size_t max_idle_connections = 16);
+  ~http_client();
+  http_client(const http_client&) = delete;
+  http_client& operator=(const http_client&) = delete;
+
+  /// Sends one request; `done` is called exactly once. A pooled connection that
+  /// turns out closed by the peer before any response byte is retried once on a
+  /// fresh connection. Redirects are not followed (a 3xx is returned as is).
+  void send(http_call call, std::function<void(http_outcome)> done);
+
+  struct impl; // in http_client.cpp
+
+private:
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace txrelay

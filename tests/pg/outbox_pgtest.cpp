@@ -1,0 +1,160 @@
+// The outbox SQL against a real PostgreSQL: migrations, group ingest,
+// idempotency, outcome recording and paging of pending deliveries.
+#include "core/ids.hpp"
+#include "persistence/migrations.hpp"
+#include "persistence/outbox.hpp"
+#include "support/test_database.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+using namespace txrelay;
+using txrelay::testing::test_database;
+
+namespace {
+
+class outbox_pgtest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    TXRELAY_REQUIRE_DATABASE();
+    db = std::make_unique<test_database>();
+    auto c = pg::connection::open(db->url());
+    ASSERT_TRUE(c) << c.error().message;
+    conn.emplace(std::move(*c));
+    auto v = pg::migrate(*conn);
+    ASSERT_TRUE(v) << v.error().message;
+  }
+
+  pg::ingest_item item(const std::string& topic, std::vector<std::string> sinks,
+                       std::optional<std::string> idem = std::nullopt) {
+    now += std::chrono::milliseconds{1};
+    pg::ingest_item it;
+    it.event_id = new_uuid_v7(now, rng);
+    it.created_at = format_rfc3339(now);
+    it.event.topic = topic;
+    it.event.key = "k";
+    it.event.payload_json = R"({"n":1,"s":"quote \" and ünïcode"})";
+    it.event.idempotency_key = std::move(idem);
+    it.event.sinks = std::move(sinks);
+    for (std::size_t i = 0; i < it.event.sinks.size(); ++i)
+      it.delivery_ids.push_back(new_uuid_v7(now, rng));
+    return it;
+  }
+
+  std::unique_ptr<test_database> db;
+  std::optional<pg::connection> conn;
+  std::mt19937_64 rng{42};
+  time_point now = wall_clock::now();
+};
+
+TEST_F(outbox_pgtest, migrate_is_idempotent_and_versioned) {
+  auto again = pg::migrate(*conn);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, pg::schema_migrations().back().version);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.schema_migrations"),
+            std::to_string(pg::schema_migrations().size()));
+}
+
+TEST_F(outbox_pgtest, ingests_a_batch_with_one_delivery_row_per_sink) {
+  std::vector<pg::ingest_item> items{item("feedback", {"a", "b"}), item("feedback", {"a"}), item("other", {"b"})};
+  auto receipts = pg::ingest_events(*conn, items);
+  ASSERT_TRUE(receipts) << receipts.error().message;
+  ASSERT_EQ(receipts->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE((*receipts)[i].created);
+    EXPECT_EQ((*receipts)[i].event_id, items[i].event_id);
+    EXPECT_EQ((*receipts)[i].deliveries.size(), items[i].delivery_ids.size());
+  }
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "3");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'"), "4");
+  EXPECT_EQ(db->scalar("SELECT payload->>'s' FROM txrelay.events WHERE id = '" + items[0].event_id + "'"),
+            "quote \" and ünïcode");
+}
+
+TEST_F(outbox_pgtest, repeated_idempotency_key_returns_the_first_event_even_within_one_batch) {
+  auto first = item("feedback", {"a", "b"}, "key-1");
+  auto r1 = pg::ingest_events(*conn, {first});
+  ASSERT_TRUE(r1);
+  auto again = item("feedback", {"a", "b"}, "key-1");
+  auto twice = item("feedback", {"a"}, "key-2");
+  auto twice_dup = item("feedback", {"a"}, "key-2");
+  auto r2 = pg::ingest_events(*conn, {again, twice, twice_dup});
+  ASSERT_TRUE(r2) << r2.error().message;
+  EXPECT_FALSE((*r2)[0].created);
+  EXPECT_EQ((*r2)[0].event_id, first.event_id);
+  ASSERT_EQ((*r2)[0].deliveries.size(), 2u);
+  auto ids = (*r1)[0].deliveries;
+  EXPECT_EQ((*r2)[0].deliveries[0].id, ids[0].id);
+  EXPECT_EQ((*r2)[0].deliveries[1].id, ids[1].id);
+  EXPECT_TRUE((*r2)[1].created);
+  EXPECT_FALSE((*r2)[2].created);
+  EXPECT_EQ((*r2)[2].event_id, twice.event_id);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "2");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "3");
+}
+
+TEST_F(outbox_pgtest, outcomes_change_only_pending_rows_and_last_report_wins) {
+  auto it = item("feedback", {"a"});
+  ASSERT_TRUE(pg::ingest_events(*conn, {it}));
+  const auto& id = it.delivery_ids[0];
+  delivery_outcome retry{id, "a", delivery_status::pending, 1, now + std::chrono::seconds{30}, 500, "HTTP 500"};
+  delivery_outcome done{id, "a", delivery_status::delivered, 2, {}, 204, ""};
+  auto n = pg::record_outcomes(*conn, {retry, done});
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1);
+  EXPECT_EQ(db->scalar("SELECT status || ':' || attempts || ':' || last_status FROM txrelay.deliveries"),
+            "delivered:2:204");
+  // A late report for a finished delivery does not reopen it.
+  auto late = pg::record_outcomes(*conn, {retry});
+  ASSERT_TRUE(late);
+  EXPECT_EQ(*late, 0);
+  EXPECT_EQ(db->scalar("SELECT status FROM txrelay.deliveries"), "delivered");
+}
+
+TEST_F(outbox_pgtest, load_pending_pages_by_id_per_sink) {
+  std::vector<pg::ingest_item> items;
+  for (int i = 0; i < 25; ++i)
+    items.push_back(item("feedback", {"a", "b"}));
+  ASSERT_TRUE(pg::ingest_events(*conn, items));
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (;;) {
+    auto page = pg::load_pending(*conn, "a", cursor, 10);
+    ASSERT_TRUE(page) << page.error().message;
+    for (const auto& job : *page) {
+      EXPECT_EQ(job.sink, "a");
+      EXPECT_EQ(job.topic, "feedback");
+      EXPECT_EQ(job.attempts, 0);
+      seen.push_back(job.id);
+    }
+    if (page->size() < 10)
+      break;
+    cursor = page->back().id;
+  }
+  ASSERT_EQ(seen.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 25u);
+  auto counts = pg::pending_counts(*conn);
+  ASSERT_TRUE(counts);
+  ASSERT_EQ(counts->size(), 2u);
+  EXPECT_EQ((*counts)[0], (std::pair<std::string, long long>{"a", 25}));
+}
+
+TEST_F(outbox_pgtest, find_event_reports_each_delivery) {
+  auto it = item("feedback", {"a", "b"});
+  ASSERT_TRUE(pg::ingest_events(*conn, {it}));
+  auto found = pg::find_event(*conn, it.event_id);
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->topic, "feedback");
+  EXPECT_EQ((*found)->deliveries.size(), 2u);
+  EXPECT_EQ((*found)->deliveries[0].status, "pending");
+  auto missing = pg::find_event(*conn, "00000000-0000-7000-8000-000000000000");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+} // namespace

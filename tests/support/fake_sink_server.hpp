@@ -1,0 +1,64 @@
+#pragma once
+// A fake sink: a real HTTP/1.1 server on 127.0.0.1 (an ephemeral port) whose
+// replies a test scripts. It records every request, and can stall requests
+// (hold them without answering) to simulate a hung sink.
+#include "http/message.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace txrelay::testing {
+
+struct recorded_request {
+  std::string method;
+  std::string target;
+  http::header_list headers;
+  std::string body;
+  std::chrono::system_clock::time_point received_at;
+  std::string_view header(std::string_view name) const { return http::find_header(headers, name); }
+};
+
+struct fake_reply {
+  int status = 204;
+  http::header_list headers;
+  std::string body;
+  bool stall = false; // hold the request unanswered until release_stalled() or stop()
+};
+
+/// Decides the reply to the n-th request (0-based, counting every request received).
+using fake_behaviour = std::function<fake_reply(const recorded_request&, std::size_t n)>;
+
+class fake_sink_server {
+public:
+  explicit fake_sink_server(fake_behaviour behaviour = {}); // default: 204 to everything
+  ~fake_sink_server();
+  fake_sink_server(const fake_sink_server&) = delete;
+  fake_sink_server& operator=(const fake_sink_server&) = delete;
+
+  std::uint16_t port() const;
+  std::string url(const std::string& path = "/hook") const; // http://127.0.0.1:PORT/path
+
+  void set_behaviour(fake_behaviour behaviour);
+  std::vector<recorded_request> requests() const;
+  std::size_t request_count() const;
+
+  /// Blocks until at least `n` requests were received or `timeout` passes
+  /// (a condition-variable wait, not a polling sleep). Returns whether n arrived.
+  bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
+
+  /// Stalled requests are answered with `reply` (connections stay usable).
+  void release_stalled(fake_reply reply = {});
+
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace txrelay::testing
