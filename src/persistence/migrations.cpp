@@ -47,6 +47,7 @@ result<int, pg_error> migrate(connection& conn) {
   const char* prelude = R"sql(
 -- An arbitrary constant that names "txrelay schema migration".
 SELECT pg_advisory_xact_lock(7346327265);
+SET LOCAL client_min_messages = warning;
 CREATE SCHEMA IF NOT EXISTS txrelay;
 CREATE TABLE IF NOT EXISTS txrelay.schema_migrations (
   version     integer PRIMARY KEY,

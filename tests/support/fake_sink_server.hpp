@@ -46,6 +46,7 @@ public:
   void set_behaviour(fake_behaviour behaviour);
   std::vector<recorded_request> requests() const;
   std::size_t request_count() const;
+  std::size_t connection_count() const; // connections accepted so far
 
   /// Blocks until at least `n` requests were received or `timeout` passes
   /// (a condition-variable wait, not a polling sleep). Returns whether n arrived.
