@@ -39,8 +39,9 @@ TEST(uuid_v7, sorts_by_millisecond_across_milliseconds) {
   std::string previous;
   for (long long ms = 1'700'000'000'000; ms < 1'700'000'000'000 + 300; ++ms) {
     auto id = new_uuid_v7(time_point{milliseconds{ms}}, rng);
-    if (!previous.empty())
+    if (!previous.empty()) {
       EXPECT_LT(previous, id);
+    }
     previous = id;
   }
 }
