@@ -27,8 +27,8 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
   self->state.self_metrics = &self->state.options.metrics->actor("http");
   self->send(self, tick_atom::value);
   return {
-    [=](ingest_atom, event_submission& ev, ingest_reply& reply) {
-      ask<pg::ingest_receipt>(self, std::move(reply), ingest_atom::value, std::move(ev));
+    [=](ingest_atom, event_batch& events, ingest_reply& reply) {
+      ask<ingest_receipts>(self, std::move(reply), ingest_atom::value, std::move(events));
     },
     [=](get_event_atom, const std::string& id, event_reply& reply) {
       ask<event_lookup>(self, std::move(reply), get_event_atom::value, id);

@@ -11,9 +11,10 @@ namespace txrelay {
 
 namespace {
 
+/// One request: its events are committed together or not at all.
 struct pending_ingest {
-  event_submission event;
-  caf::typed_response_promise<pg::ingest_receipt> promise;
+  event_batch events;
+  caf::typed_response_promise<ingest_receipts> promise;
 };
 
 struct persistence_state {
@@ -104,45 +105,56 @@ void dispatch(persistence_self* self, const std::vector<pg::ingest_item>& items,
     self->send(st.dispatcher, dispatch_atom::value, sink, std::move(jobs));
 }
 
-/// Commits `batch` in one statement; on a data error in a multi-event batch,
-/// commits each event alone so one bad event cannot fail its neighbours.
-void commit_ingests(persistence_self* self, std::vector<pending_ingest> batch) {
+/// Commits every request of `group` in one statement; on a data error in a
+/// group of several requests, commits each request alone so one bad request
+/// cannot fail its neighbours.
+void commit_ingests(persistence_self* self, std::vector<pending_ingest> group) {
   auto& st = self->state;
   auto now = st.options.clock->now();
   std::vector<pg::ingest_item> items;
-  items.reserve(batch.size());
-  for (auto& p : batch)
-    items.push_back(make_item(self, std::move(p.event), now));
+  for (auto& request : group)
+    for (auto& ev : request.events)
+      items.push_back(make_item(self, std::move(ev), now));
 
   auto conn = ensure(st.ingest_conn, st.options.database_url, false);
   if (!conn) {
-    for (auto& p : batch)
-      p.promise.deliver(to_caf(conn.error()));
+    for (auto& request : group)
+      request.promise.deliver(to_caf(conn.error()));
     return;
   }
   auto receipts = pg::ingest_events(**conn, items);
   if (!receipts) {
     const auto& err = receipts.error();
-    if (!err.connection_lost && batch.size() > 1) {
-      log::warn("ingest batch of " + std::to_string(batch.size()) + " failed (" + err.message +
-                "); committing its events one by one");
-      for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!err.connection_lost && group.size() > 1) {
+      log::warn("ingest of " + std::to_string(group.size()) + " requests failed (" + err.message +
+                "); committing them one by one");
+      std::size_t next = 0;
+      for (auto& request : group) {
+        for (auto& ev : request.events)
+          ev = std::move(items[next++].event);
         std::vector<pending_ingest> one;
-        one.push_back({std::move(items[i].event), std::move(batch[i].promise)});
+        one.push_back(std::move(request));
         commit_ingests(self, std::move(one));
       }
       return;
     }
     log::error("ingest failed: " + err.message);
-    for (auto& p : batch)
-      p.promise.deliver(to_caf(err));
+    for (auto& request : group)
+      request.promise.deliver(to_caf(err));
     return;
   }
   st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    auto& counter = (*receipts)[i].created ? st.options.metrics->events_accepted : st.options.metrics->events_replayed;
-    counter.fetch_add(1, std::memory_order_relaxed);
-    batch[i].promise.deliver((*receipts)[i]);
+  std::size_t next = 0;
+  for (auto& request : group) {
+    ingest_receipts mine;
+    mine.reserve(request.events.size());
+    for (std::size_t k = 0; k < request.events.size(); ++k) {
+      auto& rc = (*receipts)[next++];
+      auto& counter = rc.created ? st.options.metrics->events_accepted : st.options.metrics->events_replayed;
+      counter.fetch_add(1, std::memory_order_relaxed);
+      mine.push_back(std::move(rc));
+    }
+    request.promise.deliver(std::move(mine));
   }
   dispatch(self, items, *receipts, now);
 }
@@ -174,14 +186,19 @@ void flush_outcomes(persistence_self* self) {
 void flush(persistence_self* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  while (!st.ingests.empty()) {
-    std::vector<pending_ingest> batch;
-    auto n = std::min(st.ingests.size(), st.options.max_batch);
-    batch.reserve(n);
-    std::move(st.ingests.begin(), st.ingests.begin() + static_cast<std::ptrdiff_t>(n), std::back_inserter(batch));
-    st.ingests.erase(st.ingests.begin(), st.ingests.begin() + static_cast<std::ptrdiff_t>(n));
-    commit_ingests(self, std::move(batch));
+  // Requests are grouped until a group holds max_batch events; a request
+  // is never split, so its events stay all-or-nothing.
+  std::size_t first = 0;
+  while (first < st.ingests.size()) {
+    std::vector<pending_ingest> group;
+    std::size_t events = 0;
+    while (first < st.ingests.size() && (group.empty() || events + st.ingests[first].events.size() <= st.options.max_batch)) {
+      events += st.ingests[first].events.size();
+      group.push_back(std::move(st.ingests[first++]));
+    }
+    commit_ingests(self, std::move(group));
   }
+  st.ingests.clear();
   flush_outcomes(self);
 }
 
@@ -202,10 +219,10 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
   self->state.self_metrics = &self->state.options.metrics->actor("persistence");
   self->send(self, tick_atom::value);
   return {
-    [=](ingest_atom, event_submission& ev) -> caf::result<pg::ingest_receipt> {
+    [=](ingest_atom, event_batch& events) -> caf::result<ingest_receipts> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-      auto promise = self->make_response_promise<pg::ingest_receipt>();
-      self->state.ingests.push_back({std::move(ev), promise});
+      auto promise = self->make_response_promise<ingest_receipts>();
+      self->state.ingests.push_back({std::move(events), promise});
       schedule_flush(self);
       return promise;
     },

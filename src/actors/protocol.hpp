@@ -2,7 +2,7 @@
 // The whole protocol between txrelay's actors, in one place.
 //
 //   HTTP side --(ingest / get_event / counts / health, with a reply callback)--> http_actor
-//   http_actor --request(ingest, event_submission)--> persistence_actor   (answers after COMMIT)
+//   http_actor --request(ingest, event_batch)--> persistence_actor        (answers after COMMIT)
 //   persistence_actor --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
 //   sender --request(load_pending, sink, after_id, limit)--> persistence_actor (recovery, paging)
 //   sender --(outcome, [delivery_outcome])--> persistence_actor             (recorded in batches)
@@ -42,6 +42,9 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 // -- message types --------------------------------------------------------------
 
+/// The events of one request: committed all together or not at all.
+using event_batch = std::vector<event_submission>;
+using ingest_receipts = std::vector<pg::ingest_receipt>;
 using delivery_jobs = std::vector<delivery_job>;
 using delivery_outcomes = std::vector<delivery_outcome>;
 
@@ -55,7 +58,7 @@ struct pending_counts {
 
 // Replies from the actor world back to an HTTP connection. Called exactly once,
 // from a CAF thread; implementations post to the connection's own executor.
-using ingest_reply = std::function<void(result<pg::ingest_receipt, api_error>)>;
+using ingest_reply = std::function<void(result<ingest_receipts, api_error>)>;
 using event_reply = std::function<void(result<event_lookup, api_error>)>;
 using counts_reply = std::function<void(result<pending_counts, api_error>)>;
 using health_reply = std::function<void(result<bool, api_error>)>;
@@ -75,11 +78,11 @@ api_error to_api_error(const caf::error& err);
 
 } // namespace txrelay
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_submission)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_jobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pg::ingest_receipt)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_receipts)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_lookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pending_counts)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_reply)

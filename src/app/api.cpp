@@ -16,6 +16,7 @@ http::response error_response(const api_error& err) {
 namespace {
 
 constexpr std::size_t max_idempotency_key = 200;
+constexpr std::size_t max_batch_events = 1000;
 
 bool is_json_content_type(std::string_view ct) {
   auto semi = ct.find(';');
@@ -98,6 +99,25 @@ std::string event_json(const pg::event_record& e) {
   return out;
 }
 
+std::string batch_error_json(const batch_error& err) {
+  std::string out = "{\"error\":{\"code\":";
+  append_json_string(out, err.error.code);
+  out += ",\"message\":";
+  append_json_string(out, err.error.message);
+  out += ",\"items\":[";
+  for (std::size_t i = 0; i < err.items.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += "{\"index\":" + std::to_string(err.items[i].index) + ",\"code\":";
+    append_json_string(out, err.items[i].error.code);
+    out += ",\"message\":";
+    append_json_string(out, err.items[i].error.message);
+    out += '}';
+  }
+  out += "]}}";
+  return out;
+}
+
 http::response method_not_allowed(std::string_view allow) {
   auto res = error_response({405, "method_not_allowed", "use " + std::string{allow} + " on this path"});
   res.headers.emplace_back("Allow", std::string{allow});
@@ -108,10 +128,10 @@ http::response method_not_allowed(std::string_view allow) {
 
 void api::handle(http::request&& req, http::respond_fn respond) const {
   auto path = req.path();
-  if (path == "/v1/events") {
+  if (path == "/v1/events" || path == "/v1/events:batch") {
     if (req.method != "POST")
       return respond(method_not_allowed("POST"));
-    return post_event(std::move(req), std::move(respond));
+    return post_events(std::move(req), path == "/v1/events:batch", std::move(respond));
   }
   if (path.rfind("/v1/events/", 0) == 0) {
     if (req.method != "GET")
@@ -134,36 +154,85 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
   respond(error_response({404, "not_found", "no such endpoint"}));
 }
 
-void api::post_event(http::request&& req, http::respond_fn respond) const {
+void api::post_events(http::request&& req, bool batch, http::respond_fn respond) const {
   if (!is_json_content_type(req.header("content-type")))
-    return respond(error_response({415, "unsupported_media_type", "send the event as application/json"}));
-  event_submission submission;
+    return respond(error_response({415, "unsupported_media_type", "send events as application/json"}));
   auto idem = req.header("idempotency-key");
-  if (!idem.empty()) {
-    if (idem.size() > max_idempotency_key)
-      return respond(error_response(
-        {400, "invalid_idempotency_key", "Idempotency-Key is longer than " + std::to_string(max_idempotency_key)}));
-    submission.idempotency_key = std::string{idem};
+  if (idem.size() > max_idempotency_key)
+    return respond(error_response(
+      {400, "invalid_idempotency_key", "Idempotency-Key is longer than " + std::to_string(max_idempotency_key)}));
+
+  std::vector<parsed_event> parsed;
+  if (batch) {
+    auto events = parse_event_batch(req.body, options_.limits, max_batch_events);
+    if (!events) {
+      http::response res;
+      res.status = events.error().error.status;
+      res.body = batch_error_json(events.error());
+      return respond(std::move(res));
+    }
+    parsed = std::move(*events);
+  } else {
+    auto event = parse_event_body(req.body, options_.limits);
+    if (!event)
+      return respond(error_response(event.error()));
+    parsed.push_back(std::move(*event));
   }
-  auto parsed = parse_event_body(req.body, options_.limits);
-  if (!parsed)
-    return respond(error_response(parsed.error()));
-  const auto& sinks = options_.routes.sinks_for(parsed->topic);
-  if (sinks.empty())
-    return respond(error_response({422, "no_route", "no route for topic \"" + parsed->topic + "\""}));
-  submission.topic = std::move(parsed->topic);
-  submission.key = std::move(parsed->key);
-  submission.payload_json = std::move(parsed->payload_json);
-  submission.sinks = sinks;
-  ingest_reply reply = [respond = std::move(respond)](result<pg::ingest_receipt, api_error> r) {
+
+  event_batch submissions;
+  submissions.reserve(parsed.size());
+  batch_error unrouted{{422, "no_route", ""}, {}};
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    auto& ev = parsed[i];
+    const auto& sinks = options_.routes.sinks_for(ev.topic);
+    if (sinks.empty()) {
+      unrouted.items.push_back({i, {422, "no_route", "no route for topic \"" + ev.topic + "\""}});
+      continue;
+    }
+    event_submission sub;
+    sub.topic = std::move(ev.topic);
+    sub.key = std::move(ev.key);
+    sub.payload_json = std::move(ev.payload_json);
+    sub.sinks = sinks;
+    // A batch's key covers all its events: each gets "<key>#<index>", so a
+    // repeated batch finds every one of its earlier events.
+    if (!idem.empty())
+      sub.idempotency_key = batch ? std::string{idem} + "#" + std::to_string(i) : std::string{idem};
+    submissions.push_back(std::move(sub));
+  }
+  if (!unrouted.items.empty()) {
+    if (!batch)
+      return respond(error_response(unrouted.items.front().error));
+    unrouted.error.message = std::to_string(unrouted.items.size()) + " of " + std::to_string(parsed.size()) +
+                             " events have no route; nothing was stored";
+    http::response res;
+    res.status = 422;
+    res.body = batch_error_json(unrouted);
+    return respond(std::move(res));
+  }
+
+  ingest_reply reply = [batch, respond = std::move(respond)](result<ingest_receipts, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
+    bool any_created = false;
+    for (const auto& rc : *r)
+      any_created |= rc.created;
     http::response res;
-    res.status = r->created ? 201 : 200;
-    res.body = receipt_json(*r);
+    res.status = any_created ? 201 : 200;
+    if (batch) {
+      res.body = "{\"events\":[";
+      for (std::size_t i = 0; i < r->size(); ++i) {
+        if (i > 0)
+          res.body += ',';
+        res.body += receipt_json((*r)[i]);
+      }
+      res.body += "]}";
+    } else {
+      res.body = receipt_json(r->front());
+    }
     respond(std::move(res));
   };
-  caf::anon_send(options_.http_actor, ingest_atom::value, std::move(submission), std::move(reply));
+  caf::anon_send(options_.http_actor, ingest_atom::value, std::move(submissions), std::move(reply));
 }
 
 void api::get_event(std::string id, http::respond_fn respond) const {

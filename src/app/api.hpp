@@ -5,6 +5,7 @@
 //
 //   POST /v1/events        201 {"id","topic","deliveries":[{"id","sink"}]} after COMMIT
 //                          200 with the original ids for a repeated Idempotency-Key
+//   POST /v1/events:batch  {"events":[...]} up to 1000, all or nothing: 201 {"events":[receipt...]}
 //   GET  /v1/events/{id}   the event and each delivery's status, attempts, last error
 //   GET  /metrics          Prometheus text
 //   GET  /healthz          200 when the database answers, 503 otherwise
@@ -34,7 +35,7 @@ public:
   void handle(http::request&& req, http::respond_fn respond) const;
 
 private:
-  void post_event(http::request&& req, http::respond_fn respond) const;
+  void post_events(http::request&& req, bool batch, http::respond_fn respond) const;
   void get_event(std::string id, http::respond_fn respond) const;
   void get_metrics(http::respond_fn respond) const;
   void get_health(http::respond_fn respond) const;

@@ -16,19 +16,21 @@ bool has_control_characters(std::string_view s) {
   return false;
 }
 
-} // namespace
-
-result<parsed_event, api_error> parse_event_body(std::string_view body, const event_limits& limits) {
+/// One parser per thread: it keeps its buffers between calls.
+result<simdjson::dom::element, api_error> parse_json(std::string_view body) {
   if (body.empty())
     return unexpected{invalid_json("empty body: send a JSON object")};
-  // One parser per thread: it keeps its buffers between calls.
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto err = parser.parse(body.data(), body.size()).get(doc); err != simdjson::SUCCESS)
     return unexpected{invalid_json(std::string{"the body is not valid JSON: "} + simdjson::error_message(err))};
+  return doc;
+}
+
+result<parsed_event, api_error> read_event(simdjson::dom::element element, const event_limits& limits) {
   simdjson::dom::object object;
-  if (doc.get_object().get(object) != simdjson::SUCCESS)
-    return unexpected{invalid_event("the body must be a JSON object {\"topic\", \"payload\", \"key\"?}")};
+  if (element.get_object().get(object) != simdjson::SUCCESS)
+    return unexpected{invalid_event("an event must be a JSON object {\"topic\", \"payload\", \"key\"?}")};
 
   parsed_event ev;
   bool seen_topic = false, seen_payload = false, seen_key = false;
@@ -77,6 +79,49 @@ result<parsed_event, api_error> parse_event_body(std::string_view body, const ev
   if (!seen_payload)
     return unexpected{invalid_event("\"payload\" is required and must be a JSON object")};
   return ev;
+}
+
+} // namespace
+
+result<parsed_event, api_error> parse_event_body(std::string_view body, const event_limits& limits) {
+  auto doc = parse_json(body);
+  if (!doc)
+    return unexpected{doc.error()};
+  return read_event(*doc, limits);
+}
+
+result<std::vector<parsed_event>, batch_error> parse_event_batch(std::string_view body, const event_limits& limits,
+                                                                 std::size_t max_events) {
+  auto doc = parse_json(body);
+  if (!doc)
+    return unexpected{batch_error{doc.error(), {}}};
+  simdjson::dom::object object;
+  simdjson::dom::array events;
+  auto shape = invalid_event("a batch is {\"events\": [event, ...]} with 1 to " + std::to_string(max_events) +
+                             " events");
+  if (doc->get_object().get(object) != simdjson::SUCCESS || object.size() != 1 ||
+      object["events"].get_array().get(events) != simdjson::SUCCESS)
+    return unexpected{batch_error{shape, {}}};
+  if (events.size() == 0 || events.size() > max_events)
+    return unexpected{batch_error{shape, {}}};
+  std::vector<parsed_event> out;
+  out.reserve(events.size());
+  batch_error failed{{400, "invalid_batch", ""}, {}};
+  std::size_t index = 0;
+  for (auto element : events) {
+    auto ev = read_event(element, limits);
+    if (ev)
+      out.push_back(std::move(*ev));
+    else
+      failed.items.push_back({index, ev.error()});
+    ++index;
+  }
+  if (!failed.items.empty()) {
+    failed.error.message = std::to_string(failed.items.size()) + " of " + std::to_string(events.size()) +
+                           " events are invalid; nothing was stored";
+    return unexpected{std::move(failed)};
+  }
+  return out;
 }
 
 } // namespace txrelay
