@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages txrelay needs, only when some are missing.
+# Installs the Debian 12 packages txrelay needs, only when some are missing
+# (one dpkg query when everything is there). Runs as root, or through sudo.
 set -euo pipefail
 
 packages=(
   build-essential cmake ccache pkg-config
   libcaf-dev libboost1.81-dev libpq-dev libsimdjson-dev libyaml-cpp-dev libgtest-dev libssl-dev
-  postgresql-15 util-linux
+  postgresql-15 # server binaries in /usr/lib/postgresql/15/bin: the embedded default and the test server
+  util-linux    # runuser: PostgreSQL refuses to run as root
 )
 
+# "install ok installed" only: a removed package whose config files remain is missing.
+installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |
+  awk '$2 == "install" && $4 == "installed" { print $1 }' || true)"
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  grep -qxF "$p" <<<"$installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}" >&2
-sudo=""
+sudo=()
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "deps: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
-  sudo="sudo"
+  command -v sudo >/dev/null || { echo "deps: not root and no sudo; as root run: apt-get install ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
 fi
-$sudo apt-get update -q
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
