@@ -67,8 +67,13 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   // txrelay's CLI and YAML are its own; CAF's config is built by hand so CAF
   // neither reads argv nor looks for caf-application.ini.
   p->caf_config = std::make_unique<caf::actor_system_config>();
-  if (opts.scheduler_threads > 0)
-    p->caf_config->set("scheduler.max-threads", opts.scheduler_threads);
+  // CAF 0.17's default work-stealing workers spin-poll when idle. On a small
+  // machine that spinning takes the cores PostgreSQL and the I/O thread
+  // need; the sharing policy's workers sleep on a condition variable.
+  p->caf_config->set("scheduler.policy", caf::atom("sharing"));
+  p->caf_config->set("scheduler.max-threads",
+                     opts.scheduler_threads > 0 ? opts.scheduler_threads
+                                                : std::max(2u, std::thread::hardware_concurrency()));
   p->system = std::make_unique<caf::actor_system>(*p->caf_config);
 
   persistence_options popts;

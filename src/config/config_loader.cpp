@@ -1,189 +1,120 @@
+// Loads txrelay.yaml into a txrelay_config. Every value goes through
+// interpolate_env before it is interpreted; keys never do. Every error names
+// the key path (e.g. "sinks[1].retry.base") and never a secret's value.
 #include "config/config.hpp"
 
 #include "core/duration.hpp"
+#include "core/event_parser.hpp"
 #include "core/standard_webhooks.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
-#include <cstdlib>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <regex>
+#include <initializer_list>
+#include <map>
 #include <set>
 #include <sstream>
 
 namespace txrelay {
-
-std::string config_error::to_string() const {
-  std::string out = file;
-  if (!key.empty())
-    out += ": " + key;
-  return out + ": " + problem;
-}
-
-const char* to_string(sink_kind k) {
-  switch (k) {
-    case sink_kind::webhook: return "webhook";
-    case sink_kind::log: return "log";
-  }
-  return "log";
-}
-
-env_lookup process_env() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    if (const char* v = std::getenv(name.c_str()))
-      return std::string{v};
-    return std::nullopt;
-  };
-}
-
-result<std::string, std::string> interpolate_env(std::string_view text, const env_lookup& env) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c != '$') {
-      out += c;
-      continue;
-    }
-    if (i + 1 < text.size() && text[i + 1] == '$') {
-      out += '$';
-      ++i;
-      continue;
-    }
-    if (i + 1 >= text.size() || text[i + 1] != '{') {
-      out += c;
-      continue;
-    }
-    auto close = text.find('}', i + 2);
-    if (close == std::string_view::npos)
-      return unexpected{std::string{"unterminated ${...}"}};
-    auto inner = text.substr(i + 2, close - i - 2);
-    std::string_view name = inner;
-    std::optional<std::string_view> fallback;
-    std::optional<std::string_view> alternative;
-    if (auto op = inner.find(":-"); op != std::string_view::npos) {
-      name = inner.substr(0, op);
-      fallback = inner.substr(op + 2);
-    } else if (auto alt = inner.find(":+"); alt != std::string_view::npos) {
-      name = inner.substr(0, alt);
-      alternative = inner.substr(alt + 2);
-    }
-    static const std::regex valid_name{"[A-Za-z_][A-Za-z0-9_]*"};
-    if (!std::regex_match(name.begin(), name.end(), valid_name))
-      return unexpected{"\"${" + std::string{inner} + "}\" does not name an environment variable"};
-    auto value = env(std::string{name});
-    bool set = value && !value->empty();
-    if (alternative) {
-      if (set)
-        out += *alternative;
-    } else if (set) {
-      out += *value;
-    } else if (fallback) {
-      out += *fallback;
-    } else if (value) {
-      // Set but empty, with no default: the empty string.
-    } else {
-      return unexpected{"environment variable " + std::string{name} + " is not set (use ${" + std::string{name} +
-                        ":-default} for a default)"};
-    }
-    i = close;
-  }
-  return out;
-}
-
-result<listen_address, std::string> parse_listen_address(std::string_view text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 == text.size())
-    return unexpected{"expected HOST:PORT, got \"" + std::string{text} + "\""};
-  listen_address addr;
-  addr.host = std::string{text.substr(0, colon)};
-  if (addr.host.size() >= 2 && addr.host.front() == '[' && addr.host.back() == ']')
-    addr.host = addr.host.substr(1, addr.host.size() - 2);
-  if (addr.host.empty())
-    return unexpected{"expected HOST:PORT, the host is empty in \"" + std::string{text} + "\""};
-  unsigned long port = 0;
-  for (char c : text.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535)
-      return unexpected{"the port in \"" + std::string{text} + "\" must be a number from 0 to 65535"};
-    port = port * 10 + static_cast<unsigned long>(c - '0');
-  }
-  if (port > 65535)
-    return unexpected{"the port in \"" + std::string{text} + "\" must be a number from 0 to 65535"};
-  addr.port = static_cast<std::uint16_t>(port);
-  return addr;
-}
-
 namespace {
 
-/// Walks the YAML tree with the path of the node in hand, so every error
-/// can name its key. Errors are thrown inside the loader only, as this
-/// type, and turned into a config_error at its boundary.
+/// Thrown inside this file only, so the tree walk can stop at the first
+/// problem without threading a result through every level; load_config_text
+/// turns it into a config_error.
 struct load_failure {
   std::string key;
   std::string problem;
 };
 
-class reader {
-public:
-  reader(const env_lookup& env) : env_(env) {}
+[[noreturn]] void fail(std::string key, std::string problem) {
+  throw load_failure{std::move(key), std::move(problem)};
+}
 
-  [[noreturn]] static void fail(const std::string& key, std::string problem) {
-    throw load_failure{key, std::move(problem)};
+std::string child_path(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string{key} : path + "." + std::string{key};
+}
+
+std::string item_path(const std::string& path, std::size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "no value";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Undefined: break;
   }
+  return "nothing";
+}
 
-  static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-
-  /// Refuses keys outside `allowed`, so typos are caught.
-  static void only_keys(const YAML::Node& node, const std::string& path, std::set<std::string> allowed) {
-    if (!node.IsMap())
-      fail(path, "expected a mapping");
-    for (const auto& kv : node) {
-      auto key = kv.first.as<std::string>();
-      if (allowed.count(key) == 0) {
-        std::string known;
-        for (const auto& a : allowed)
-          known += (known.empty() ? "" : ", ") + a;
-        fail(join(path, key), "unknown key (expected one of: " + known + ")");
-      }
+/// A mapping whose keys are all plain strings from `allowed`, each once:
+/// a misspelt key is an error rather than a silently ignored setting.
+void check_keys(const YAML::Node& node, const std::string& path, std::initializer_list<std::string_view> allowed) {
+  if (!node.IsMap())
+    fail(path, "expected a mapping, got " + describe(node));
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar())
+      fail(path, "keys must be plain strings, got " + describe(entry.first));
+    const std::string& key = entry.first.Scalar();
+    bool known = false;
+    for (auto a : allowed)
+      known = known || a == key;
+    if (!known) {
+      std::string expected;
+      for (auto a : allowed)
+        expected += (expected.empty() ? "" : ", ") + std::string{a};
+      fail(child_path(path, key), "unknown key (expected one of: " + expected + ")");
     }
+    if (!seen.insert(key).second)
+      fail(child_path(path, key), "duplicate key");
   }
+}
 
-  std::string text(const YAML::Node& node, const std::string& key) const {
+/// Reads scalar values, interpolated. Values are strings after interpolation
+/// whatever their YAML style, so `8` and "8" are the same integer: that is what
+/// lets a number come from the environment ("${MAX_IN_FLIGHT:-8}").
+class value_reader {
+public:
+  explicit value_reader(const env_lookup& env) : env_(env) {}
+
+  std::string text(const YAML::Node& node, const std::string& key, const char* expected = "a string") const {
     if (!node.IsScalar())
-      fail(key, "expected a string");
+      fail(key, std::string{"expected "} + expected + ", got " + describe(node));
     auto value = interpolate_env(node.Scalar(), env_);
     if (!value)
       fail(key, value.error());
-    return *value;
+    return std::move(*value);
   }
 
   long long integer(const YAML::Node& node, const std::string& key, long long min, long long max) const {
-    auto t = text(node, key);
-    char* end = nullptr;
-    errno = 0;
-    auto v = std::strtoll(t.c_str(), &end, 10);
-    if (t.empty() || *end != '\0' || errno == ERANGE)
+    auto t = text(node, key, "an integer");
+    long long v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec == std::errc::invalid_argument || end != t.data() + t.size())
       fail(key, "expected an integer, got \"" + t + "\"");
-    if (v < min || v > max)
-      fail(key, std::to_string(v) + " is out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")");
+    if (ec == std::errc::result_out_of_range || v < min || v > max)
+      fail(key, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + t);
     return v;
   }
 
   bool boolean(const YAML::Node& node, const std::string& key) const {
-    auto t = text(node, key);
-    if (t == "true" || t == "yes" || t == "on")
+    auto t = text(node, key, "true or false");
+    if (t == "true" || t == "True" || t == "TRUE" || t == "yes" || t == "on")
       return true;
-    if (t == "false" || t == "no" || t == "off")
+    if (t == "false" || t == "False" || t == "FALSE" || t == "no" || t == "off")
       return false;
     fail(key, "expected true or false, got \"" + t + "\"");
   }
 
   millis duration(const YAML::Node& node, const std::string& key) const {
-    auto d = parse_duration(text(node, key));
+    auto d = parse_duration(text(node, key, "a duration"));
     if (!d)
       fail(key, d.error());
     return *d;
@@ -193,205 +124,278 @@ private:
   const env_lookup& env_;
 };
 
-listen_address parse_listen(const std::string& text, const std::string& key) {
-  auto addr = parse_listen_address(text);
-  if (!addr)
-    reader::fail(key, addr.error());
-  return *addr;
+void load_server(const value_reader& r, const YAML::Node& node, server_config& out) {
+  check_keys(node, "server", {"listen", "max_body_bytes"});
+  if (const auto listen = node["listen"]) {
+    auto addr = parse_listen_address(r.text(listen, "server.listen"));
+    if (!addr)
+      fail("server.listen", addr.error());
+    out.listen = *addr;
+  }
+  // Bodies are buffered whole before parsing, so the ceiling is a memory bound.
+  if (const auto max = node["max_body_bytes"])
+    out.max_body_bytes = static_cast<std::size_t>(r.integer(max, "server.max_body_bytes", 1, 1LL << 30));
 }
 
-void load_server(const reader& r, const YAML::Node& node, server_config& out) {
-  reader::only_keys(node, "server", {"listen", "max_body_bytes"});
-  if (node["listen"])
-    out.listen = parse_listen(r.text(node["listen"], "server.listen"), "server.listen");
-  if (node["max_body_bytes"])
-    out.max_body_bytes =
-      static_cast<std::size_t>(r.integer(node["max_body_bytes"], "server.max_body_bytes", 1, 1LL << 30));
+void load_database(const value_reader& r, const YAML::Node& node, database_config& out) {
+  check_keys(node, "database", {"url"});
+  // Not validated here (libpq accepts URLs and key=value strings, and says
+  // what is wrong at connect time); never echoed, since it may hold a password.
+  if (const auto url = node["url"])
+    out.url = r.text(url, "database.url");
 }
 
-void load_database(const reader& r, const YAML::Node& node, database_config& out) {
-  reader::only_keys(node, "database", {"url"});
-  if (node["url"])
-    out.url = r.text(node["url"], "database.url");
-}
-
-void load_retry(const reader& r, const YAML::Node& node, const std::string& path, retry_policy& out) {
-  reader::only_keys(node, path, {"max_attempts", "base", "cap"});
-  if (node["max_attempts"])
-    out.max_attempts = static_cast<int>(r.integer(node["max_attempts"], path + ".max_attempts", 1, 100));
-  if (node["base"])
-    out.base = r.duration(node["base"], path + ".base");
-  if (node["cap"])
-    out.cap = r.duration(node["cap"], path + ".cap");
+void load_retry(const value_reader& r, const YAML::Node& node, const std::string& path, retry_policy& out) {
+  check_keys(node, path, {"max_attempts", "base", "cap"});
+  if (const auto n = node["max_attempts"])
+    out.max_attempts = static_cast<int>(r.integer(n, path + ".max_attempts", 1, 100));
+  if (const auto n = node["base"])
+    out.base = r.duration(n, path + ".base");
+  if (const auto n = node["cap"])
+    out.cap = r.duration(n, path + ".cap");
   if (out.base.count() <= 0)
-    reader::fail(path + ".base", "must be greater than zero");
+    fail(path + ".base", "must be greater than 0");
   if (out.cap < out.base)
-    reader::fail(path + ".cap", "must be at least base");
+    fail(path + ".cap", "must be at least base (" + std::to_string(out.base.count()) + "ms)");
 }
 
-/// Returns nullopt for an optional sink whose url came out empty.
-std::optional<sink_config> load_sink(const reader& r, const YAML::Node& node, const std::string& path) {
-  reader::only_keys(node, path,
-                    {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry"});
-  sink_config sink;
-  if (!node["name"])
-    reader::fail(path + ".name", "is required");
-  sink.name = r.text(node["name"], path + ".name");
-  static const std::regex valid_name{"[a-z0-9_-]{1,64}"};
-  if (!std::regex_match(sink.name, valid_name))
-    reader::fail(path + ".name", "\"" + sink.name + "\" must be 1 to 64 of a-z, 0-9, _ and -");
-  if (!node["kind"])
-    reader::fail(path + ".kind", "is required (webhook or log)");
-  auto kind = r.text(node["kind"], path + ".kind");
-  if (kind == "webhook")
-    sink.kind = sink_kind::webhook;
-  else if (kind == "log")
-    sink.kind = sink_kind::log;
-  else
-    reader::fail(path + ".kind", "unknown sink kind \"" + kind + "\" (webhook or log)");
+bool valid_sink_name(const std::string& name) {
+  if (name.empty() || name.size() > 64)
+    return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return false;
+  return true;
+}
 
-  bool optional = node["optional"] ? r.boolean(node["optional"], path + ".optional") : false;
-  if (sink.kind == sink_kind::log) {
-    for (const char* key : {"url", "secret", "secrets"})
-      if (node[key])
-        reader::fail(path + "." + key, "a log sink takes no " + std::string{key});
+struct loaded_sink {
+  sink_config sink;
+  bool disabled = false; // optional webhook whose url is empty
+};
+
+/// Every key is checked even for a sink that ends up disabled, so a typo in
+/// an optional sink shows up before the day its url is set.
+void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std::string& path, bool optional,
+                        loaded_sink& out) {
+  const auto url_node = node["url"];
+  if (!url_node)
+    fail(path + ".url", "is required for a webhook sink");
+  auto url_text = r.text(url_node, path + ".url");
+  if (url_text.empty()) {
+    if (!optional)
+      fail(path + ".url", "is empty (set it, or mark the sink `optional: true` to disable it while the url is empty)");
+    out.disabled = true;
   } else {
-    if (!node["url"])
-      reader::fail(path + ".url", "is required for a webhook sink");
-    auto url_text = r.text(node["url"], path + ".url");
-    if (url_text.empty()) {
-      if (optional)
-        return std::nullopt;
-      reader::fail(path + ".url", "is empty (mark the sink `optional: true` to disable it when empty)");
-    }
-    auto parsed = parse_url(url_text);
+    auto parsed = parse_url(url_text); // its errors never echo the path, which may be a credential
     if (!parsed)
-      reader::fail(path + ".url", parsed.error());
+      fail(path + ".url", parsed.error());
+    // Refused here rather than failing every delivery later: TLS to sinks
+    // arrives with the provider sinks.
     if (parsed->scheme == "https")
-      reader::fail(path + ".url", "https sinks are not supported yet (TLS arrives with the provider sinks)");
-    sink.endpoint = *parsed;
-    if (node["secret"] && node["secrets"])
-      reader::fail(path + ".secrets", "give either secret or secrets, not both");
-    std::vector<std::pair<std::string, std::string>> secrets; // key, value
-    if (node["secret"])
-      secrets.emplace_back(path + ".secret", r.text(node["secret"], path + ".secret"));
-    if (node["secrets"]) {
-      const auto& list = node["secrets"];
-      if (!list.IsSequence())
-        reader::fail(path + ".secrets", "expected a list of whsec_ secrets");
-      for (std::size_t i = 0; i < list.size(); ++i) {
-        auto key = path + ".secrets[" + std::to_string(i) + "]";
-        secrets.emplace_back(key, r.text(list[i], key));
-      }
-    }
-    for (auto& [key, value] : secrets) {
-      if (value.empty())
-        continue; // an unset ${SECRET:-} means "unsigned"
-      auto decoded = decode_webhook_secret(value);
-      if (!decoded)
-        reader::fail(key, "is not a valid whsec_ secret: " + decoded.error());
-      sink.secrets.push_back(std::move(value));
+      fail(path + ".url", "https sinks are not supported yet; use an http URL (TLS is on the way)");
+    out.sink.endpoint = std::move(*parsed);
+  }
+
+  const auto secret = node["secret"];
+  const auto secrets = node["secrets"];
+  if (secret && secrets)
+    fail(path + ".secrets", "give either secret or secrets, not both");
+  std::vector<std::pair<std::string, std::string>> candidates; // key path, value
+  if (secret)
+    candidates.emplace_back(path + ".secret", r.text(secret, path + ".secret"));
+  if (secrets) {
+    if (!secrets.IsSequence())
+      fail(path + ".secrets", "expected a list of whsec_ secrets, got " + describe(secrets));
+    for (std::size_t i = 0; i < secrets.size(); ++i) {
+      auto key = item_path(path + ".secrets", i);
+      candidates.emplace_back(key, r.text(secrets[i], key));
     }
   }
-  if (node["timeout"])
-    sink.request_timeout = r.duration(node["timeout"], path + ".timeout");
-  if (sink.request_timeout.count() <= 0)
-    reader::fail(path + ".timeout", "must be greater than zero");
-  if (node["max_in_flight"])
-    sink.max_in_flight = static_cast<int>(r.integer(node["max_in_flight"], path + ".max_in_flight", 1, 1024));
-  if (node["retry"])
-    load_retry(r, node["retry"], path + ".retry", sink.retry);
-  return sink;
+  for (auto& [key, value] : candidates) {
+    // Empty means "no secret": `secret: "${HOOK_SECRET:-}"` leaves the sink
+    // unsigned until the variable is set.
+    if (value.empty())
+      continue;
+    auto decoded = decode_webhook_secret(value); // its errors never echo the secret
+    if (!decoded)
+      fail(key, "is not a valid whsec_ secret: " + decoded.error());
+    out.sink.secrets.push_back(std::move(value));
+  }
+
+  if (const auto timeout = node["timeout"]) {
+    out.sink.request_timeout = r.duration(timeout, path + ".timeout");
+    if (out.sink.request_timeout.count() <= 0)
+      fail(path + ".timeout", "must be greater than 0");
+  }
+}
+
+loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
+  check_keys(node, path,
+             {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry"});
+  loaded_sink out;
+  const auto name = node["name"];
+  if (!name)
+    fail(path + ".name", "is required");
+  out.sink.name = r.text(name, path + ".name");
+  if (!valid_sink_name(out.sink.name))
+    fail(path + ".name", "\"" + out.sink.name + "\" is not a valid sink name (1 to 64 of a-z, 0-9, _ and -)");
+
+  const auto kind = node["kind"];
+  if (!kind)
+    fail(path + ".kind", "is required (webhook or log)");
+  auto kind_text = r.text(kind, path + ".kind");
+  if (kind_text == "webhook")
+    out.sink.kind = sink_kind::webhook;
+  else if (kind_text == "log")
+    out.sink.kind = sink_kind::log;
+  else
+    fail(path + ".kind", "unknown sink kind \"" + kind_text + "\" (expected webhook or log)");
+
+  bool optional = false;
+  if (const auto n = node["optional"])
+    optional = r.boolean(n, path + ".optional");
+
+  if (out.sink.kind == sink_kind::log) {
+    // These only mean something for a webhook; accepting them on a log sink
+    // would hide a sink declared with the wrong kind.
+    for (const char* key : {"url", "secret", "secrets", "optional", "timeout"})
+      if (node[key])
+        fail(path + "." + key, std::string{"a log sink takes no "} + key + " (it only applies to webhook sinks)");
+  } else {
+    load_webhook_parts(r, node, path, optional, out);
+  }
+
+  if (const auto n = node["max_in_flight"])
+    out.sink.max_in_flight = static_cast<int>(r.integer(n, path + ".max_in_flight", 1, 1024));
+  if (const auto n = node["retry"])
+    load_retry(r, n, path + ".retry", out.sink.retry);
+  return out;
+}
+
+void load_sinks(const value_reader& r, const YAML::Node& node, txrelay_config& config,
+                std::map<std::string, std::string>& declared) {
+  if (!node.IsSequence())
+    fail("sinks", "expected a list of sinks, got " + describe(node));
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto path = item_path("sinks", i);
+    auto loaded = load_sink(r, node[i], path);
+    auto [previous, inserted] = declared.emplace(loaded.sink.name, path);
+    if (!inserted)
+      fail(path + ".name", "sink \"" + loaded.sink.name + "\" is already declared by " + previous->second);
+    if (loaded.disabled)
+      config.disabled_sinks.push_back(loaded.sink.name);
+    else
+      config.sinks.push_back(std::move(loaded.sink));
+  }
+}
+
+void load_routes(const value_reader& r, const YAML::Node& node, txrelay_config& config,
+                 const std::map<std::string, std::string>& declared) {
+  if (!node.IsSequence())
+    fail("routes", "expected a list of routes, got " + describe(node));
+  const std::size_t max_topic = event_limits{}.max_topic_length;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto path = item_path("routes", i);
+    const auto route = node[i];
+    check_keys(route, path, {"topic", "sinks"});
+    route_rule rule;
+    const auto topic = route["topic"];
+    if (!topic)
+      fail(path + ".topic", "is required");
+    rule.topic = r.text(topic, path + ".topic");
+    if (rule.topic.empty())
+      fail(path + ".topic", "must not be empty");
+    if (rule.topic.size() > max_topic)
+      fail(path + ".topic", "is longer than " + std::to_string(max_topic) + " characters, so no event can match it");
+
+    const auto names = route["sinks"];
+    if (!names)
+      fail(path + ".sinks", "is required (a list of sink names)");
+    if (!names.IsSequence() || names.size() == 0)
+      fail(path + ".sinks", "expected a non-empty list of sink names, got " +
+                              (names.IsSequence() ? std::string{"an empty list"} : describe(names)));
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      auto key = item_path(path + ".sinks", k);
+      auto name = r.text(names[k], key);
+      if (declared.count(name) == 0) {
+        std::string known;
+        for (const auto& [n, where] : declared)
+          known += (known.empty() ? "" : ", ") + n;
+        fail(key, "no sink named \"" + name + "\" is declared" +
+                    (known.empty() ? std::string{" (no sinks are declared)"} : " (declared: " + known + ")"));
+      }
+      for (const auto& earlier : rule.sinks)
+        if (earlier == name)
+          fail(key, "sink \"" + name + "\" is listed twice in this route");
+      // A disabled optional sink stays in the rule on purpose: the rule then
+      // reads as written, and routing_table skips names that are not among
+      // the enabled sinks, so nothing is ever routed to it.
+      rule.sinks.push_back(std::move(name));
+    }
+    config.routes.push_back(std::move(rule));
+  }
 }
 
 txrelay_config load(const YAML::Node& root, const env_lookup& env) {
-  reader r{env};
   txrelay_config config;
   if (!root || root.IsNull())
-    return config;
-  reader::only_keys(root, "", {"server", "database", "sinks", "routes"});
-  if (root["server"])
-    load_server(r, root["server"], config.server);
-  if (root["database"])
-    load_database(r, root["database"], config.database);
-
-  std::set<std::string> declared;
-  if (const auto& sinks = root["sinks"]) {
-    if (!sinks.IsSequence())
-      reader::fail("sinks", "expected a list of sinks");
-    for (std::size_t i = 0; i < sinks.size(); ++i) {
-      auto path = "sinks[" + std::to_string(i) + "]";
-      auto name_node = sinks[i].IsMap() ? sinks[i]["name"] : YAML::Node{};
-      auto sink = load_sink(r, sinks[i], path);
-      auto name = sink ? sink->name : r.text(name_node, path + ".name");
-      if (!declared.insert(name).second)
-        reader::fail(path + ".name", "sink \"" + name + "\" is declared twice");
-      if (sink)
-        config.sinks.push_back(std::move(*sink));
-      else
-        config.disabled_sinks.push_back(name);
-    }
-  }
-  if (const auto& routes = root["routes"]) {
-    if (!routes.IsSequence())
-      reader::fail("routes", "expected a list of routes");
-    for (std::size_t i = 0; i < routes.size(); ++i) {
-      auto path = "routes[" + std::to_string(i) + "]";
-      const auto& node = routes[i];
-      reader::only_keys(node, path, {"topic", "sinks"});
-      route_rule rule;
-      if (!node["topic"])
-        reader::fail(path + ".topic", "is required");
-      rule.topic = r.text(node["topic"], path + ".topic");
-      if (rule.topic.empty())
-        reader::fail(path + ".topic", "must not be empty");
-      const auto& names = node["sinks"];
-      if (!names || !names.IsSequence() || names.size() == 0)
-        reader::fail(path + ".sinks", "expected a non-empty list of sink names");
-      for (std::size_t k = 0; k < names.size(); ++k) {
-        auto key = path + ".sinks[" + std::to_string(k) + "]";
-        auto name = r.text(names[k], key);
-        if (declared.count(name) == 0)
-          reader::fail(key, "no sink named \"" + name + "\" is declared");
-        // A disabled optional sink stays in the rule; routing_table skips
-        // names that are not enabled sinks.
-        rule.sinks.push_back(std::move(name));
-      }
-      config.routes.push_back(std::move(rule));
-    }
-  }
+    return config; // an empty file: all defaults, nothing routed
+  value_reader r{env};
+  check_keys(root, "", {"server", "database", "sinks", "routes"});
+  if (const auto n = root["server"])
+    load_server(r, n, config.server);
+  if (const auto n = root["database"])
+    load_database(r, n, config.database);
+  std::map<std::string, std::string> declared; // sink name -> key path, disabled sinks included
+  if (const auto n = root["sinks"])
+    load_sinks(r, n, config, declared);
+  if (const auto n = root["routes"])
+    load_routes(r, n, config, declared);
   return config;
+}
+
+std::string yaml_problem(const YAML::Exception& e) {
+  if (e.mark.is_null())
+    return "invalid YAML: " + e.msg;
+  return "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1) +
+         ": " + e.msg;
 }
 
 } // namespace
 
 result<txrelay_config, config_error> load_config_text(const std::string& text, const std::string& file_name,
                                                       const env_lookup& env) {
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
-    return unexpected{config_error{file_name, "",
-                                   "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                                     std::to_string(e.mark.column + 1) + ": " + e.msg}};
+    return unexpected{config_error{file_name, "", yaml_problem(e)}};
   }
+  if (documents.size() > 1)
+    return unexpected{config_error{file_name, "", "expected one YAML document, found " +
+                                                    std::to_string(documents.size()) + " (separated by ---)"}};
   try {
-    auto config = load(root, env);
+    auto config = load(documents.empty() ? YAML::Node{} : documents.front(), env);
     config.source_file = file_name;
     return config;
   } catch (const load_failure& f) {
     return unexpected{config_error{file_name, f.key, f.problem}};
-  } catch (const YAML::Exception& e) {
-    return unexpected{config_error{file_name, "", "line " + std::to_string(e.mark.line + 1) + ": " + e.msg}};
+  } catch (const YAML::Exception& e) { // not expected: the walk above checks node types first
+    return unexpected{config_error{file_name, "", yaml_problem(e)}};
   }
 }
 
 result<txrelay_config, config_error> load_config_file(const std::string& path, const env_lookup& env) {
-  std::ifstream in{path};
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return unexpected{config_error{path, "", "cannot read the config file: it is a directory"}};
+  std::ifstream in{path, std::ios::binary};
   if (!in)
-    return unexpected{config_error{path, "", std::string{"cannot read the file: "} + std::strerror(errno)}};
-  std::stringstream buffer;
+    return unexpected{config_error{path, "", std::string{"cannot read the config file: "} + std::strerror(errno)}};
+  std::ostringstream buffer;
   buffer << in.rdbuf();
+  if (in.bad())
+    return unexpected{config_error{path, "", "cannot read the config file: read error"}};
   return load_config_text(buffer.str(), path, env);
 }
 

@@ -1,0 +1,457 @@
+#include "config/config.hpp"
+
+#include "core/routing.hpp"
+#include "env_map.hpp"
+
+#include <gtest/gtest.h>
+
+
+namespace txrelay {
+namespace {
+
+using testing::env_map;
+
+// Known-good secrets (24 and 32 bytes after "whsec_").
+const std::string secret_a = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const std::string secret_b = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+const std::string file = "test.yaml";
+
+txrelay_config load_ok(const std::string& yaml, const env_lookup& env = env_map()) {
+  auto r = load_config_text(yaml, file, env);
+  EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
+  return r ? *r : txrelay_config{};
+}
+
+/// Asserts the load fails with exactly `key` and a problem containing `problem`.
+config_error expect_error(const std::string& yaml, const std::string& key, const std::string& problem,
+                          const env_lookup& env = env_map()) {
+  auto r = load_config_text(yaml, file, env);
+  EXPECT_FALSE(r) << "loaded without error:\n" << yaml;
+  if (r)
+    return {};
+  EXPECT_EQ(r.error().file, file);
+  EXPECT_EQ(r.error().key, key) << r.error().to_string();
+  EXPECT_NE(r.error().problem.find(problem), std::string::npos)
+    << "expected \"" << problem << "\" in: " << r.error().to_string();
+  return r.error();
+}
+
+// --- valid configurations -------------------------------------------------
+
+TEST(load_config, full_valid_config) {
+  auto c = load_ok(R"(
+server:
+  listen: "0.0.0.0:9090"
+  max_body_bytes: 4096
+database:
+  url: "postgresql://txrelay@db/txrelay"
+sinks:
+  - name: audit_log
+    kind: log
+    max_in_flight: 2
+    retry: {max_attempts: 3}
+  - name: hook-1
+    kind: webhook
+    url: "http://hooks.example.com:8443/in/abc?x=1"
+    secrets: [")" + secret_a + R"(", ")" + secret_b + R"("]
+    timeout: 250ms
+    max_in_flight: 16
+    retry: {max_attempts: 12, base: 2s, cap: 5m}
+routes:
+  - topic: order.created
+    sinks: [hook-1, audit_log]
+  - topic: feedback
+    sinks: [audit_log]
+)");
+  EXPECT_EQ(c.source_file, file);
+  EXPECT_EQ(c.server.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.server.listen.port, 9090);
+  EXPECT_EQ(c.server.max_body_bytes, 4096u);
+  EXPECT_EQ(c.database.url, "postgresql://txrelay@db/txrelay");
+  ASSERT_EQ(c.sinks.size(), 2u);
+  EXPECT_TRUE(c.disabled_sinks.empty());
+
+  const auto& log = c.sinks[0];
+  EXPECT_EQ(log.name, "audit_log");
+  EXPECT_EQ(log.kind, sink_kind::log);
+  EXPECT_FALSE(log.endpoint);
+  EXPECT_TRUE(log.secrets.empty());
+  EXPECT_EQ(log.max_in_flight, 2);
+  EXPECT_EQ(log.retry.max_attempts, 3);
+  EXPECT_EQ(log.retry.base, millis{1000}); // defaults kept for keys not given
+  EXPECT_EQ(log.retry.cap, millis{3'600'000});
+
+  const auto& hook = c.sinks[1];
+  EXPECT_EQ(hook.name, "hook-1");
+  EXPECT_EQ(hook.kind, sink_kind::webhook);
+  ASSERT_TRUE(hook.endpoint);
+  EXPECT_EQ(hook.endpoint->scheme, "http");
+  EXPECT_EQ(hook.endpoint->host, "hooks.example.com");
+  EXPECT_EQ(hook.endpoint->port, 8443);
+  EXPECT_EQ(hook.endpoint->target, "/in/abc?x=1");
+  EXPECT_EQ(hook.secrets, (std::vector<std::string>{secret_a, secret_b}));
+  EXPECT_EQ(hook.request_timeout, millis{250});
+  EXPECT_EQ(hook.max_in_flight, 16);
+  EXPECT_EQ(hook.retry.max_attempts, 12);
+  EXPECT_EQ(hook.retry.base, millis{2000});
+  EXPECT_EQ(hook.retry.cap, millis{300'000});
+
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[0].topic, "order.created");
+  EXPECT_EQ(c.routes[0].sinks, (std::vector<std::string>{"hook-1", "audit_log"}));
+  EXPECT_EQ(c.routes[1].topic, "feedback");
+  EXPECT_EQ(c.routes[1].sinks, (std::vector<std::string>{"audit_log"}));
+}
+
+TEST(load_config, empty_file_gives_defaults) {
+  for (const char* text : {"", "# only a comment\n", "---\n"}) {
+    auto c = load_ok(text);
+    EXPECT_EQ(c.server.listen.host, "127.0.0.1") << text;
+    EXPECT_EQ(c.server.listen.port, 8080) << text;
+    EXPECT_EQ(c.server.max_body_bytes, 1u << 20) << text;
+    EXPECT_EQ(c.database.url, "") << text;
+    EXPECT_TRUE(c.sinks.empty()) << text;
+    EXPECT_TRUE(c.routes.empty()) << text;
+  }
+}
+
+TEST(load_config, sink_defaults) {
+  auto c = load_ok("sinks:\n  - {name: h, kind: webhook, url: 'http://127.0.0.1:9/x'}\n");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  const auto& s = c.sinks[0];
+  EXPECT_EQ(s.request_timeout, millis{10'000});
+  EXPECT_EQ(s.max_in_flight, 8);
+  EXPECT_EQ(s.retry.max_attempts, 8);
+  EXPECT_EQ(s.retry.base, millis{1000});
+  EXPECT_EQ(s.retry.cap, millis{3'600'000});
+  EXPECT_TRUE(s.secrets.empty());
+}
+
+TEST(load_config, ipv6_listen_and_port_zero) {
+  auto c = load_ok("server: {listen: '[::1]:0'}\n");
+  EXPECT_EQ(c.server.listen.host, "::1");
+  EXPECT_EQ(c.server.listen.port, 0);
+}
+
+// --- interpolation --------------------------------------------------------
+
+TEST(load_config, values_are_interpolated_before_they_are_interpreted) {
+  auto env = env_map({{"LISTEN", "10.0.0.1:7000"}, {"INFLIGHT", "3"}, {"HOOK", "http://h.example/p"},
+                      {"SECRET", secret_a}, {"WAIT", "5s"}, {"TOPIC", "orders"}, {"OPT", "false"}});
+  auto c = load_ok(R"(
+server: {listen: "${LISTEN}", max_body_bytes: "${BODY:-512}"}
+sinks:
+  - name: "${NAME:-hook}"
+    kind: "${KIND:-webhook}"
+    url: ${HOOK}
+    optional: ${OPT}
+    secret: ${SECRET}
+    timeout: ${WAIT}
+    max_in_flight: ${INFLIGHT}
+routes:
+  - {topic: "${TOPIC}", sinks: ["${NAME:-hook}"]}
+)",
+                   env);
+  EXPECT_EQ(c.server.listen.host, "10.0.0.1");
+  EXPECT_EQ(c.server.listen.port, 7000);
+  EXPECT_EQ(c.server.max_body_bytes, 512u);
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].name, "hook");
+  EXPECT_EQ(c.sinks[0].endpoint->host, "h.example");
+  EXPECT_EQ(c.sinks[0].secrets, std::vector<std::string>{secret_a});
+  EXPECT_EQ(c.sinks[0].request_timeout, millis{5000});
+  EXPECT_EQ(c.sinks[0].max_in_flight, 3);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].topic, "orders");
+}
+
+TEST(load_config, alternative_word_and_literal_dollar_in_values) {
+  auto c = load_ok("database: {url: 'host=db password=pa$$word${SSL:+ sslmode=require}'}\n",
+                   env_map({{"SSL", "1"}}));
+  EXPECT_EQ(c.database.url, "host=db password=pa$word sslmode=require");
+  c = load_ok("database: {url: 'host=db password=pa$$word${SSL:+ sslmode=require}'}\n");
+  EXPECT_EQ(c.database.url, "host=db password=pa$word");
+}
+
+TEST(load_config, unset_variable_error_names_the_key_and_the_variable) {
+  auto e = expect_error("sinks:\n  - {name: h, kind: webhook, url: '${HOOK_URL}'}\n", "sinks[0].url", "HOOK_URL");
+  EXPECT_NE(e.problem.find("not set"), std::string::npos) << e.problem;
+  expect_error("server: {listen: '${LISTEN}'}\n", "server.listen", "LISTEN");
+  expect_error("routes:\n  - {topic: t, sinks: [a, '${SECOND}']}\nsinks: [{name: a, kind: log}]\n",
+               "routes[0].sinks[1]", "SECOND");
+}
+
+TEST(load_config, keys_are_not_interpolated) {
+  expect_error("server:\n  ${KEY}: 1\n", "server.${KEY}", "unknown key", env_map({{"KEY", "max_body_bytes"}}));
+}
+
+// --- unknown keys, duplicates, types ------------------------------------------
+
+TEST(load_config, unknown_keys_are_errors_everywhere) {
+  expect_error("serverr: {}\n", "serverr", "unknown key");
+  expect_error("server: {listen: '127.0.0.1:1', max_body: 5}\n", "server.max_body", "unknown key");
+  expect_error("database: {uri: x}\n", "database.uri", "unknown key");
+  expect_error("sinks:\n  - {name: a, kind: log, colour: red}\n", "sinks[0].colour", "unknown key");
+  expect_error("sinks:\n  - {name: a, kind: log, retry: {attempts: 3}}\n", "sinks[0].retry.attempts",
+               "unknown key");
+  auto e = expect_error("routes:\n  - {topic: t, sink: [a]}\n", "routes[0].sink", "unknown key");
+  EXPECT_NE(e.problem.find("topic, sinks"), std::string::npos) << e.problem; // says what is allowed
+}
+
+TEST(load_config, duplicate_keys_are_errors) {
+  expect_error("server:\n  listen: '127.0.0.1:1'\n  listen: '127.0.0.1:2'\n", "server.listen", "duplicate key");
+}
+
+TEST(load_config, wrong_types_are_errors) {
+  expect_error("server: {max_body_bytes: lots}\n", "server.max_body_bytes", "expected an integer");
+  expect_error("server: {max_body_bytes: 1.5}\n", "server.max_body_bytes", "expected an integer");
+  expect_error("server: {max_body_bytes: [1]}\n", "server.max_body_bytes", "expected an integer, got a list");
+  expect_error("server: [listen]\n", "server", "expected a mapping, got a list");
+  expect_error("server: {listen: {host: x}}\n", "server.listen", "expected a string, got a mapping");
+  expect_error("server: {listen: }\n", "server.listen", "expected a string, got no value");
+  expect_error("sinks: {name: a}\n", "sinks", "expected a list of sinks");
+  expect_error("sinks: [log]\n", "sinks[0]", "expected a mapping, got a scalar");
+  expect_error("routes: feedback\n", "routes", "expected a list of routes");
+  expect_error("routes:\n  - {topic: [a, b], sinks: [x]}\n", "routes[0].topic", "expected a string");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', optional: maybe}\n", "sinks[0].optional",
+               "expected true or false");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', timeout: soon}\n", "sinks[0].timeout",
+               "not a duration");
+  expect_error("sinks:\n  - {name: a, kind: log, retry: 3}\n", "sinks[0].retry", "expected a mapping");
+  expect_error("just text\n", "", "expected a mapping");
+}
+
+// --- ranges ----------------------------------------------------------------
+
+TEST(load_config, numbers_out_of_range_are_errors) {
+  expect_error("server: {max_body_bytes: 0}\n", "server.max_body_bytes", "must be from 1");
+  expect_error("server: {max_body_bytes: -5}\n", "server.max_body_bytes", "must be from 1");
+  expect_error("server: {max_body_bytes: 99999999999999999999999}\n", "server.max_body_bytes", "must be from 1");
+  expect_error("sinks:\n  - {name: a, kind: log, max_in_flight: 0}\n", "sinks[0].max_in_flight", "1 to 1024");
+  expect_error("sinks:\n  - {name: a, kind: log, max_in_flight: 1025}\n", "sinks[0].max_in_flight", "1 to 1024");
+  expect_error("sinks:\n  - {name: a, kind: log, retry: {max_attempts: 0}}\n", "sinks[0].retry.max_attempts",
+               "1 to 100");
+  expect_error("sinks:\n  - {name: a, kind: log, retry: {max_attempts: 101}}\n", "sinks[0].retry.max_attempts",
+               "1 to 100");
+  auto c = load_ok("sinks:\n  - {name: a, kind: log, max_in_flight: 1024, retry: {max_attempts: 100}}\n");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].max_in_flight, 1024);
+  EXPECT_EQ(c.sinks[0].retry.max_attempts, 100);
+}
+
+TEST(load_config, retry_base_must_be_positive_and_cap_at_least_base) {
+  expect_error("sinks:\n  - {name: a, kind: log}\n  - {name: b, kind: log, retry: {base: 0ms}}\n",
+               "sinks[1].retry.base", "greater than 0");
+  expect_error("sinks:\n  - {name: b, kind: log, retry: {base: 2s, cap: 1s}}\n", "sinks[0].retry.cap",
+               "at least base");
+  expect_error("sinks:\n  - {name: b, kind: log, retry: {cap: 500ms}}\n", "sinks[0].retry.cap", "at least base");
+  auto c = load_ok("sinks:\n  - {name: b, kind: log, retry: {base: 1s, cap: 1s}}\n");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].retry.cap, millis{1000});
+}
+
+TEST(load_config, webhook_timeout_must_be_positive) {
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', timeout: 0s}\n", "sinks[0].timeout",
+               "greater than 0");
+}
+
+TEST(load_config, bad_listen_address_is_an_error) {
+  expect_error("server: {listen: localhost}\n", "server.listen", "no port");
+  expect_error("server: {listen: '::1:8080'}\n", "server.listen", "brackets");
+  expect_error("server: {listen: '127.0.0.1:70000'}\n", "server.listen", "out of range");
+}
+
+// --- sinks -------------------------------------------------------------------
+
+TEST(load_config, sink_name_is_required_valid_and_unique) {
+  expect_error("sinks:\n  - {kind: log}\n", "sinks[0].name", "is required");
+  expect_error("sinks:\n  - {name: Feedback, kind: log}\n", "sinks[0].name", "not a valid sink name");
+  expect_error("sinks:\n  - {name: 'a b', kind: log}\n", "sinks[0].name", "not a valid sink name");
+  expect_error("sinks:\n  - {name: '', kind: log}\n", "sinks[0].name", "not a valid sink name");
+  expect_error("sinks:\n  - {name: " + std::string(65, 'a') + ", kind: log}\n", "sinks[0].name",
+               "not a valid sink name");
+  auto c = load_ok("sinks:\n  - {name: " + std::string(64, 'a') + ", kind: log}\n  - {name: a_b-9, kind: log}\n");
+  EXPECT_EQ(c.sinks.size(), 2u);
+  auto e = expect_error("sinks:\n  - {name: a, kind: log}\n  - {name: b, kind: log}\n  - {name: a, kind: log}\n",
+                        "sinks[2].name", "already declared");
+  EXPECT_NE(e.problem.find("sinks[0]"), std::string::npos) << e.problem;
+}
+
+TEST(load_config, a_disabled_sink_still_claims_its_name) {
+  expect_error("sinks:\n  - {name: a, kind: webhook, url: '', optional: true}\n  - {name: a, kind: log}\n",
+               "sinks[1].name", "already declared");
+}
+
+TEST(load_config, sink_kind_is_required_and_known) {
+  expect_error("sinks:\n  - {name: a}\n", "sinks[0].kind", "is required");
+  expect_error("sinks:\n  - {name: a, kind: discord}\n", "sinks[0].kind", "unknown sink kind");
+}
+
+TEST(load_config, log_sinks_take_no_webhook_keys) {
+  expect_error("sinks:\n  - {name: a, kind: log, url: 'http://h/x'}\n", "sinks[0].url", "a log sink takes no url");
+  auto e = expect_error("sinks:\n  - {name: a, kind: log, secret: '" + secret_a + "'}\n", "sinks[0].secret",
+                        "a log sink takes no secret");
+  EXPECT_EQ(e.to_string().find(secret_a), std::string::npos);
+  expect_error("sinks:\n  - {name: a, kind: log, secrets: []}\n", "sinks[0].secrets", "a log sink takes no secrets");
+  expect_error("sinks:\n  - {name: a, kind: log, optional: true}\n", "sinks[0].optional",
+               "a log sink takes no optional");
+  expect_error("sinks:\n  - {name: a, kind: log, timeout: 1s}\n", "sinks[0].timeout", "a log sink takes no timeout");
+}
+
+TEST(load_config, webhook_url_is_required_and_must_be_http) {
+  expect_error("sinks:\n  - {name: h, kind: webhook}\n", "sinks[0].url", "is required");
+  expect_error("sinks:\n  - {name: h, kind: webhook, optional: true}\n", "sinks[0].url", "is required");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: ''}\n", "sinks[0].url", "optional: true");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: '${EMPTY_URL:-}'}\n", "sinks[0].url", "is empty");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: 'ftp://h/x'}\n", "sinks[0].url", "scheme");
+  // Until TLS to sinks exists, an https sink is refused at load time
+  // instead of failing every delivery.
+  auto e = expect_error("sinks:\n  - {name: h, kind: webhook, url: 'https://discord.example/webhooks/1/TOKEN'}\n",
+                        "sinks[0].url", "https");
+  EXPECT_EQ(e.to_string().find("TOKEN"), std::string::npos) << e.to_string();
+}
+
+TEST(load_config, url_errors_do_not_echo_the_url_path) {
+  // A Discord-style URL: the path is the credential.
+  auto e = expect_error("sinks:\n  - {name: h, kind: webhook, url: 'https://discord.example:notaport/webhooks/1/"
+                        "TOKEN123'}\n",
+                        "sinks[0].url", "port");
+  EXPECT_EQ(e.to_string().find("TOKEN123"), std::string::npos) << e.to_string();
+}
+
+TEST(load_config, optional_webhook_with_empty_url_is_disabled_and_skipped_by_routing) {
+  auto c = load_ok(R"(
+sinks:
+  - {name: log, kind: log}
+  - name: hook
+    kind: webhook
+    url: "${HOOK_URL:-}"
+    optional: true
+    secret: "${HOOK_SECRET:-}"
+routes:
+  - {topic: feedback, sinks: [log, hook]}
+  - {topic: only-hook, sinks: [hook]}
+)");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].name, "log");
+  EXPECT_EQ(c.disabled_sinks, std::vector<std::string>{"hook"});
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[0].sinks, (std::vector<std::string>{"log", "hook"})); // the rule reads as written
+
+  std::vector<std::string> enabled;
+  for (const auto& s : c.sinks)
+    enabled.push_back(s.name);
+  routing_table table{c.routes, enabled};
+  EXPECT_EQ(table.sinks_for("feedback"), std::vector<std::string>{"log"});
+  EXPECT_TRUE(table.sinks_for("only-hook").empty());
+}
+
+TEST(load_config, optional_webhook_with_a_url_is_enabled) {
+  auto c = load_ok("sinks:\n  - {name: hook, kind: webhook, url: '${HOOK_URL:-}', optional: true}\n",
+                   env_map({{"HOOK_URL", "http://127.0.0.1:9000/in"}}));
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_TRUE(c.disabled_sinks.empty());
+  ASSERT_TRUE(c.sinks[0].endpoint);
+  EXPECT_EQ(c.sinks[0].endpoint->port, 9000);
+  EXPECT_EQ(c.sinks[0].endpoint->target, "/in");
+}
+
+TEST(load_config, a_disabled_sink_is_still_checked) {
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: '', optional: true, secret: 'nope'}\n", "sinks[0].secret",
+               "not a valid whsec_ secret");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: '', optional: true, max_in_flight: 0}\n",
+               "sinks[0].max_in_flight", "1 to 1024");
+}
+
+TEST(load_config, secrets) {
+  auto c = load_ok("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secret: '" + secret_a + "'}\n");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].secrets, std::vector<std::string>{secret_a});
+
+  // An empty secret means unsigned, in both forms.
+  c = load_ok("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secret: '${S:-}'}\n");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_TRUE(c.sinks[0].secrets.empty());
+  c = load_ok("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secrets: ['${NEW:-}', '" + secret_b + "']}\n");
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].secrets, std::vector<std::string>{secret_b});
+
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secret: '" + secret_a + "', secrets: ['" +
+                 secret_b + "']}\n",
+               "sinks[0].secrets", "either secret or secrets");
+  expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secrets: '" + secret_a + "'}\n",
+               "sinks[0].secrets", "expected a list");
+}
+
+TEST(load_config, an_invalid_secret_is_named_by_key_and_never_echoed) {
+  const std::string bad = "whsec_c2hvcnQ="; // base64 of "short": too few bytes
+  auto e = expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secrets: ['" + secret_a + "', '" +
+                          bad + "']}\n",
+                        "sinks[0].secrets[1]", "is not a valid whsec_ secret: ");
+  EXPECT_NE(e.problem.find("24 to 64"), std::string::npos) << e.problem; // the reason is given
+  EXPECT_EQ(e.to_string().find("c2hvcnQ"), std::string::npos) << e.to_string();
+  EXPECT_EQ(e.to_string().find(secret_a.substr(6)), std::string::npos) << e.to_string();
+
+  e = expect_error("sinks:\n  - {name: h, kind: webhook, url: 'http://h/x', secret: '${HOOK_SECRET}'}\n",
+                   "sinks[0].secret", "not a valid whsec_ secret", env_map({{"HOOK_SECRET", "hunter2-password"}}));
+  EXPECT_EQ(e.to_string().find("hunter2"), std::string::npos) << e.to_string();
+}
+
+// --- routes ------------------------------------------------------------------
+
+TEST(load_config, route_topic_is_required_and_non_empty) {
+  const std::string sinks = "sinks: [{name: a, kind: log}]\n";
+  expect_error(sinks + "routes:\n  - {sinks: [a]}\n", "routes[0].topic", "is required");
+  expect_error(sinks + "routes:\n  - {topic: a, sinks: [a]}\n  - {topic: '', sinks: [a]}\n", "routes[1].topic",
+               "must not be empty");
+  expect_error(sinks + "routes:\n  - {topic: '${T:-}', sinks: [a]}\n", "routes[0].topic", "must not be empty");
+  expect_error(sinks + "routes:\n  - {topic: " + std::string(201, 't') + ", sinks: [a]}\n", "routes[0].topic",
+               "longer than 200");
+}
+
+TEST(load_config, route_sinks_must_be_a_non_empty_list_of_declared_names) {
+  const std::string sinks = "sinks: [{name: a, kind: log}, {name: b, kind: log}]\n";
+  expect_error(sinks + "routes:\n  - {topic: t}\n", "routes[0].sinks", "is required");
+  expect_error(sinks + "routes:\n  - {topic: t, sinks: []}\n", "routes[0].sinks", "non-empty list");
+  expect_error(sinks + "routes:\n  - {topic: t, sinks: a}\n", "routes[0].sinks", "non-empty list");
+  auto e = expect_error(sinks + "routes:\n  - {topic: t, sinks: [a]}\n  - {topic: u, sinks: [b, a, c]}\n",
+                        "routes[1].sinks[2]", "no sink named \"c\"");
+  EXPECT_NE(e.problem.find("declared: a, b"), std::string::npos) << e.problem;
+  expect_error("routes:\n  - {topic: t, sinks: [a]}\n", "routes[0].sinks[0]", "no sinks are declared");
+  expect_error(sinks + "routes:\n  - {topic: t, sinks: [a, b, a]}\n", "routes[0].sinks[2]", "listed twice");
+  expect_error(sinks + "routes:\n  - [t, a]\n", "routes[0]", "expected a mapping");
+}
+
+TEST(load_config, routes_may_come_before_sinks_in_the_file) {
+  auto c = load_ok("routes:\n  - {topic: t, sinks: [a]}\nsinks:\n  - {name: a, kind: log}\n");
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].sinks, std::vector<std::string>{"a"});
+}
+
+// --- YAML and error formatting ----------------------------------------------
+
+TEST(load_config, yaml_syntax_error_gives_line_and_column) {
+  auto e = expect_error("server:\n  listen: '127.0.0.1:1'\n  max_body_bytes: [1, 2\n", "", "invalid YAML at line ");
+  EXPECT_NE(e.problem.find("column"), std::string::npos) << e.problem;
+  e = expect_error("server:\n  listen: x: y\n", "", "invalid YAML at line 2, column 12");
+}
+
+TEST(load_config, several_yaml_documents_are_an_error) {
+  expect_error("server: {}\n---\nserver: {}\n", "", "one YAML document");
+}
+
+TEST(config_error, to_string_is_file_key_problem) {
+  EXPECT_EQ((config_error{"config/txrelay.yaml", "sinks[1].retry.base", "must be greater than 0"}.to_string()),
+            "config/txrelay.yaml: sinks[1].retry.base: must be greater than 0");
+  EXPECT_EQ((config_error{"x.yaml", "", "invalid YAML at line 1, column 2: oops"}.to_string()),
+            "x.yaml: invalid YAML at line 1, column 2: oops");
+}
+
+TEST(sink_kind, names) {
+  EXPECT_STREQ(to_string(sink_kind::webhook), "webhook");
+  EXPECT_STREQ(to_string(sink_kind::log), "log");
+}
+
+} // namespace
+} // namespace txrelay
