@@ -35,11 +35,7 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
     },
     [=](counts_atom, counts_reply& reply) { ask<pending_counts>(self, std::move(reply), counts_atom::value); },
     [=](health_atom, health_reply& reply) { ask<bool>(self, std::move(reply), health_atom::value); },
-    [=](tick_atom) {
-      self->state.self_metrics->mailbox_size.store(static_cast<std::int64_t>(self->mailbox().size()),
-                                                   std::memory_order_relaxed);
-      self->delayed_send(self, std::chrono::seconds{1}, tick_atom::value);
-    },
+    [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }
 

@@ -274,11 +274,7 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       });
     },
     [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
-    [=](tick_atom) {
-      self->state.self_metrics->mailbox_size.store(static_cast<std::int64_t>(self->mailbox().size()),
-                                                   std::memory_order_relaxed);
-      self->delayed_send(self, std::chrono::seconds{1}, tick_atom::value);
-    },
+    [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }
 

@@ -17,6 +17,8 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -75,6 +77,14 @@ caf::error make_persistence_error(persistence_errc code, std::string message);
 
 /// The HTTP reply for an error that crossed an actor boundary.
 api_error to_api_error(const caf::error& err);
+
+/// Every actor answers `tick` by publishing its mailbox size and asking for
+/// the next tick a second later (a mailbox can only be measured from inside).
+template <class Self>
+void sample_mailbox(Self* self, std::atomic<std::int64_t>& gauge) {
+  gauge.store(static_cast<std::int64_t>(self->mailbox().size()), std::memory_order_relaxed);
+  self->delayed_send(self, std::chrono::seconds{1}, tick_atom::value);
+}
 
 } // namespace txrelay
 

@@ -272,10 +272,8 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
     [=](outcome_flush_atom) { send_outcomes(self); },
     [=](tick_atom) {
       auto& st = self->state;
-      st.self_metrics->mailbox_size.store(static_cast<std::int64_t>(self->mailbox().size()),
-                                          std::memory_order_relaxed);
       update_gauges(self);
-      self->delayed_send(self, std::chrono::seconds{1}, tick_atom::value);
+      sample_mailbox(self, st.self_metrics->mailbox_size);
     },
   };
 }
