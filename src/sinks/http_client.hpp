@@ -31,6 +31,7 @@ struct http_outcome {
   int status = 0;
   http::header_list headers;
   std::string body;
+  bool body_truncated = false; // the body was over the client's limit (1 MiB); `body` holds what fit, if anything
 };
 
 class http_client {

@@ -16,8 +16,25 @@ namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+namespace {
+
+bool says_close(const http::header_list& headers) {
+  auto value = http::find_header(headers, "connection");
+  return beast::iequals(value, "close");
+}
+
+} // namespace
+
 struct fake_sink_server::impl {
-  net::io_context io;
+  /// One accepted connection; `idle` while its thread waits for the next request.
+  struct connection {
+    tcp::socket socket;
+    bool idle = true;
+    bool open = true;
+    explicit connection(net::io_context& io) : socket(io) {}
+  };
+
+  net::io_context io; // only a home for the sockets; everything here is blocking
   tcp::acceptor acceptor{io};
   std::uint16_t port = 0;
   std::thread accept_thread;
@@ -26,35 +43,48 @@ struct fake_sink_server::impl {
   mutable std::condition_variable changed;
   fake_behaviour behaviour;
   std::vector<recorded_request> requests;
-  std::size_t connections = 0;
   std::uint64_t release_generation = 0;
   fake_reply release_reply;
   bool stopping = false;
   std::list<std::thread> connection_threads;
-  std::list<std::shared_ptr<tcp::socket>> sockets;
+  std::list<std::shared_ptr<connection>> connections;
 
   void accept_loop() {
     for (;;) {
-      auto socket = std::make_shared<tcp::socket>(io);
+      auto conn = std::make_shared<connection>(io);
       beast::error_code ec;
-      acceptor.accept(*socket, ec);
+      acceptor.accept(conn->socket, ec);
       std::lock_guard guard{mutex};
-      if (stopping || ec)
+      if (stopping)
         return;
-      ++connections;
-      sockets.push_back(socket);
-      connection_threads.emplace_back([this, socket] { serve(socket); });
+      if (ec)
+        continue;
+      connections.push_back(conn);
+      connection_threads.emplace_back([this, conn] { serve(*conn); });
     }
   }
 
-  void serve(const std::shared_ptr<tcp::socket>& socket) {
+  /// Other threads only shut a socket down (which wakes a blocked read); the
+  /// serving thread is the one that closes it, under the mutex.
+  void serve(connection& conn) {
+    serve_requests(conn);
+    std::lock_guard guard{mutex};
+    beast::error_code ignored;
+    conn.open = false;
+    conn.socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn.socket.close(ignored);
+  }
+
+  void serve_requests(connection& conn) {
     beast::flat_buffer buffer;
     for (;;) {
-      bhttp::request<bhttp::string_body> req;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(64 << 20);
       beast::error_code ec;
-      bhttp::read(*socket, buffer, req, ec);
+      bhttp::read(conn.socket, buffer, parser, ec);
       if (ec)
         return;
+      auto& req = parser.get();
       recorded_request rec;
       rec.method = std::string{req.method_string()};
       rec.target = std::string{req.target()};
@@ -66,6 +96,9 @@ struct fake_sink_server::impl {
       fake_reply reply;
       {
         std::unique_lock lock{mutex};
+        if (stopping)
+          return;
+        conn.idle = false;
         auto n = requests.size();
         requests.push_back(rec);
         auto decide = behaviour;
@@ -86,11 +119,14 @@ struct fake_sink_server::impl {
       for (const auto& [k, v] : reply.headers)
         res.set(k, v);
       res.body() = reply.body;
-      res.keep_alive(req.keep_alive());
+      bool keep_alive = req.keep_alive() && !says_close(reply.headers);
+      res.keep_alive(keep_alive);
       res.prepare_payload();
-      bhttp::write(*socket, res, ec);
-      if (ec || !req.keep_alive())
+      bhttp::write(conn.socket, res, ec);
+      if (ec || !keep_alive)
         return;
+      std::lock_guard guard{mutex};
+      conn.idle = true;
     }
   }
 };
@@ -131,7 +167,21 @@ std::size_t fake_sink_server::request_count() const {
 
 std::size_t fake_sink_server::connection_count() const {
   std::lock_guard guard{impl_->mutex};
-  return impl_->connections;
+  return impl_->connections.size();
+}
+
+std::size_t fake_sink_server::close_idle_connections() {
+  std::lock_guard guard{impl_->mutex};
+  std::size_t closed = 0;
+  for (auto& c : impl_->connections) {
+    if (c->open && c->idle) {
+      beast::error_code ignored;
+      c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+      c->open = false; // its thread wakes, finds the read failed, and closes it
+      ++closed;
+    }
+  }
+  return closed;
 }
 
 bool fake_sink_server::wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const {
@@ -147,30 +197,30 @@ void fake_sink_server::release_stalled(fake_reply reply) {
 }
 
 void fake_sink_server::stop() {
-  std::list<std::thread> threads;
   {
     std::lock_guard guard{impl_->mutex};
     if (impl_->stopping)
       return;
     impl_->stopping = true;
-    impl_->changed.notify_all();
-    for (auto& s : impl_->sockets) {
-      beast::error_code ec;
-      s->shutdown(tcp::socket::shutdown_both, ec);
+    impl_->changed.notify_all(); // stalled requests give up
+    for (auto& c : impl_->connections) {
+      beast::error_code ignored;
+      if (c->open)
+        c->socket.shutdown(tcp::socket::shutdown_both, ignored); // blocked reads return
     }
   }
+  // A blocking accept() is not woken by closing the acceptor from another
+  // thread (and that would race); a last connection wakes it, it sees
+  // `stopping` and returns.
   {
-    beast::error_code ec;
-    impl_->acceptor.cancel(ec);
-    impl_->acceptor.close(ec);
-  }
-  // accept() may not notice close(); a last connection wakes it.
-  {
-    beast::error_code ec;
+    beast::error_code ignored;
     tcp::socket poke{impl_->io};
-    poke.connect({net::ip::make_address("127.0.0.1"), impl_->port}, ec);
+    poke.connect({net::ip::make_address("127.0.0.1"), impl_->port}, ignored);
+    impl_->accept_thread.join();
   }
-  impl_->accept_thread.join();
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+  std::list<std::thread> threads;
   {
     std::lock_guard guard{impl_->mutex};
     threads.swap(impl_->connection_threads);

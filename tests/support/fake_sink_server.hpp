@@ -25,7 +25,7 @@ struct recorded_request {
 
 struct fake_reply {
   int status = 204;
-  http::header_list headers;
+  http::header_list headers; // "Connection: close" closes the connection after the reply
   std::string body;
   bool stall = false; // hold the request unanswered until release_stalled() or stop()
 };
@@ -51,6 +51,10 @@ public:
   /// Blocks until at least `n` requests were received or `timeout` passes
   /// (a condition-variable wait, not a polling sleep). Returns whether n arrived.
   bool wait_for_requests(std::size_t n, std::chrono::milliseconds timeout) const;
+
+  /// Closes the connections that wait for their next request, as a sink's
+  /// own idle timeout would; returns how many it closed.
+  std::size_t close_idle_connections();
 
   /// Stalled requests are answered with `reply` (connections stay usable).
   void release_stalled(fake_reply reply = {});

@@ -1,0 +1,37 @@
+// Plain-data requests: header lookup and the path without its query.
+#include "http/message.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace txrelay::http;
+
+TEST(find_header, ignores_case_and_returns_the_first_match) {
+  header_list headers{{"Content-Type", "application/json"}, {"X-Twice", "one"}, {"x-twice", "two"}};
+  EXPECT_EQ(find_header(headers, "content-type"), "application/json");
+  EXPECT_EQ(find_header(headers, "CONTENT-TYPE"), "application/json");
+  EXPECT_EQ(find_header(headers, "x-TWICE"), "one");
+}
+
+TEST(find_header, is_empty_when_absent) {
+  header_list headers{{"Content-Type", "text/plain"}};
+  EXPECT_TRUE(find_header(headers, "content-length").empty());
+  EXPECT_TRUE(find_header(headers, "content-typ").empty());
+  EXPECT_TRUE(find_header({}, "anything").empty());
+}
+
+TEST(request, path_drops_the_query) {
+  request r;
+  r.target = "/v1/events?limit=10&after=x";
+  EXPECT_EQ(r.path(), "/v1/events");
+  r.target = "/v1/events";
+  EXPECT_EQ(r.path(), "/v1/events");
+  r.target = "/?";
+  EXPECT_EQ(r.path(), "/");
+}
+
+TEST(request, header_uses_the_case_insensitive_lookup) {
+  request r;
+  r.headers = {{"Idempotency-Key", "abc"}};
+  EXPECT_EQ(r.header("idempotency-key"), "abc");
+  EXPECT_TRUE(r.header("authorization").empty());
+}
