@@ -282,6 +282,21 @@ TEST_F(delivery_pgtest, pending_deliveries_are_delivered_by_the_next_engine) {
   ASSERT_TRUE(eventually([&] { return delivery_status(e, event_id, "hook").rfind("delivered:", 0) == 0; }));
 }
 
+TEST_F(delivery_pgtest, without_the_database_posts_get_503_and_health_says_so) {
+  fake_sink_server sink;
+  engine_harness e{*db, webhook_yaml(sink.url())};
+  ASSERT_EQ(e.post_event(feedback).status, 201);
+  // The database disappears under the running engine (connections killed).
+  db->drop();
+  auto res = e.post_event(feedback);
+  EXPECT_EQ(res.status, 503) << res.body;
+  EXPECT_EQ(json_string_at(res.body, "/error/code"), "database_unavailable") << res.body;
+  auto health = e.get("/healthz");
+  EXPECT_EQ(health.status, 503) << health.body;
+  // The server itself is still answering.
+  EXPECT_EQ(e.get("/metrics").status, 200);
+}
+
 // A transport with a bug: it throws for one poisoned event. The sender dies,
 // its supervisor restarts it, and everything else keeps flowing.
 class poisoned_transport final : public sink_transport {

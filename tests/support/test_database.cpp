@@ -99,6 +99,8 @@ test_database::~test_database() {
   }
 }
 
+void test_database::drop() { run(test_server_url(), "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)"); }
+
 std::vector<std::vector<std::string>> test_database::query(const std::string& sql) const { return run(url_, sql); }
 
 std::string test_database::scalar(const std::string& sql) const {

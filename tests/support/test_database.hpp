@@ -29,6 +29,9 @@ public:
   /// The single value of a one-row, one-column query.
   std::string scalar(const std::string& sql) const;
 
+  /// Drops the database now, closing every connection to it (an outage).
+  void drop();
+
 private:
   std::string name_;
   std::string url_;
