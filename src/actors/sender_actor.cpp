@@ -87,7 +87,8 @@ void forget(sender_actor* self, const std::string& id) {
 delivery_outcome fail_attempt(sender_actor* self, delivery_job& job, const attempt_result& r) {
   auto& st = self->state;
   const auto& policy = st.options.sink.retry;
-  delivery_outcome out{job.id, job.sink, delivery_status::pending, job.attempts, {}, r.http_status, r.error};
+  delivery_outcome out{job.id, job.event_id, job.sink, delivery_status::pending, job.attempts, {}, r.http_status,
+                       r.error};
   st.metrics->failed_attempts.fetch_add(1, std::memory_order_relaxed);
   if (r.outcome == attempt_result::verdict::permanent || attempts_exhausted(policy, job.attempts)) {
     out.status = delivery_status::dead;
@@ -250,7 +251,8 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       switch (r.outcome) {
         case attempt_result::verdict::delivered: {
           st.metrics->delivered.fetch_add(1, std::memory_order_relaxed);
-          queue_outcome(self, {job.id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status, {}});
+          queue_outcome(self, {job.id, job.event_id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status,
+                              {}});
           forget(self, id);
           break;
         }

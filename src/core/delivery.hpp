@@ -51,6 +51,7 @@ struct attempt_result {
 /// What the persistence actor records for a delivery after an attempt.
 struct delivery_outcome {
   std::string delivery_id;
+  std::string event_id; // with sink, the row's key
   std::string sink;
   delivery_status status = delivery_status::pending;
   int attempts = 0;

@@ -15,9 +15,12 @@ CREATE TABLE txrelay.events (
 );
 
 CREATE TABLE txrelay.deliveries (
-  id              uuid PRIMARY KEY,
   event_id        uuid NOT NULL REFERENCES txrelay.events (id) ON DELETE CASCADE,
   sink            text NOT NULL,
+  -- The stable delivery id (webhook-id), a UUIDv7 unique by construction. The
+  -- row is keyed by (event_id, sink) instead: that one index serves inserts,
+  -- outcome updates and event lookups, where an id key would need a second.
+  id              uuid NOT NULL,
   status          text NOT NULL DEFAULT 'pending'
                   CHECK (status IN ('pending', 'delivered', 'dead')),
   attempts        integer NOT NULL DEFAULT 0,
@@ -25,10 +28,10 @@ CREATE TABLE txrelay.deliveries (
   last_status     integer,
   last_error      text,
   created_at      timestamptz NOT NULL,
-  updated_at      timestamptz NOT NULL
+  updated_at      timestamptz NOT NULL,
+  PRIMARY KEY (event_id, sink)
 );
 
-CREATE INDEX deliveries_by_event ON txrelay.deliveries (event_id);
 -- Only unfinished deliveries are ever scanned by the senders; finished rows
 -- leave this index, so its size follows the backlog, not the history.
 CREATE INDEX deliveries_pending ON txrelay.deliveries (sink, id) WHERE status = 'pending';

@@ -21,8 +21,8 @@ WITH inserted AS (
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id
 ), new_deliveries AS (
-  INSERT INTO txrelay.deliveries (id, event_id, sink, next_attempt_at, created_at, updated_at)
-  SELECT d.id, d.event_id, d.sink, d.created_at, d.created_at, d.created_at
+  INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
+  SELECT d.event_id, d.sink, d.id, d.created_at, d.created_at, d.created_at
   FROM json_to_recordset($2::json) AS d(id uuid, event_id uuid, sink text, created_at timestamptz)
   WHERE d.event_id IN (SELECT id FROM inserted)
 )
@@ -44,8 +44,9 @@ SET status = o.status,
     last_error = o.last_error,
     updated_at = now()
 FROM json_to_recordset($1::json)
-     AS o(id uuid, status text, attempts integer, next_attempt_at timestamptz, last_status integer, last_error text)
-WHERE d.id = o.id AND d.status = 'pending')sql";
+     AS o(event_id uuid, sink text, status text, attempts integer, next_attempt_at timestamptz,
+          last_status integer, last_error text)
+WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.status = 'pending')sql";
 
 const std::string pending_sql = R"sql(
 SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
@@ -193,7 +194,8 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
     if (rows.size() > 1)
       rows += ',';
     rows += '{';
-    append_field(rows, "id", o.delivery_id, true);
+    append_field(rows, "event_id", o.event_id, true);
+    append_field(rows, "sink", o.sink);
     append_field(rows, "status", to_string(o.status));
     rows += ",\"attempts\":" + std::to_string(o.attempts);
     if (o.status == delivery_status::pending)
