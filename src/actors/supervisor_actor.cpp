@@ -2,6 +2,8 @@
 
 #include "logging/log.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <random>
 
@@ -9,11 +11,26 @@ namespace txrelay {
 
 namespace {
 
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+
 struct child {
   sink_config sink;
   caf::actor actor;
   actor_metrics* metrics = nullptr;
+  sink_metrics* sink_state = nullptr;
+  std::deque<time_point> recent_restarts; // within the sink's restart_window
+  bool failed = false;
 };
+
+/// The first restart in a window is immediate; each further one waits twice
+/// as long as the one before (100 ms, 200 ms, ... at most 10 s), so a sender
+/// that crashes on start cannot spin.
+millis restart_delay(std::size_t earlier_restarts) {
+  if (earlier_restarts == 0)
+    return millis{0};
+  auto shift = std::min<std::size_t>(earlier_restarts - 1, 7);
+  return std::min(millis{100} * (1 << shift), millis{10'000});
+}
 
 struct supervisor_state {
   static inline const char* name = "supervisor";
@@ -45,6 +62,7 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     auto& c = st.children[sink.name];
     c.sink = sink;
     c.metrics = &st.options.metrics->actor("sender:" + sink.name);
+    c.sink_state = &st.options.metrics->sink(sink.name);
     start_child(self, c);
   }
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -55,10 +73,30 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       c.actor = nullptr;
       if (st.stopping || msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::kill)
         return;
+      const auto& policy = c.sink.supervision;
+      auto now = st.options.clock->now();
+      while (!c.recent_restarts.empty() && now - c.recent_restarts.front() > policy.restart_window)
+        c.recent_restarts.pop_front();
+      if (static_cast<int>(c.recent_restarts.size()) >= policy.max_restarts) {
+        // Restart intensity exceeded: stop trying. Its deliveries stay pending
+        // in PostgreSQL; the failed gauge is what an alert should watch.
+        c.failed = true;
+        c.sink_state->failed.store(1, std::memory_order_relaxed);
+        log::error("supervisor: sender for sink " + name + " crashed " + std::to_string(c.recent_restarts.size() + 1) +
+                   " times within " + std::to_string(policy.restart_window.count()) + " ms (" + to_string(msg.reason) +
+                   "); the sink is marked failed and its deliveries stay pending");
+        return;
+      }
+      auto delay = restart_delay(c.recent_restarts.size());
+      c.recent_restarts.push_back(now);
       c.metrics->restarts.fetch_add(1, std::memory_order_relaxed);
-      log::warn("supervisor: sender for sink " + name + " stopped (" + to_string(msg.reason) +
-                "); restarting it; its unfinished deliveries are still pending in PostgreSQL");
-      start_child(self, c);
+      log::warn("supervisor: sender for sink " + name + " stopped (" + to_string(msg.reason) + "); restarting it" +
+                (delay.count() > 0 ? " in " + std::to_string(delay.count()) + " ms" : std::string{}) +
+                "; its unfinished deliveries are still pending in PostgreSQL");
+      if (delay.count() == 0)
+        start_child(self, c);
+      else
+        self->delayed_send(self, delay, restart_atom::value, name);
       return;
     }
   });
@@ -71,6 +109,12 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     self->quit(msg.reason);
   });
   return {
+    [=](restart_atom, const std::string& sink) {
+      auto& st = self->state;
+      auto it = st.children.find(sink);
+      if (!st.stopping && it != st.children.end() && !it->second.actor && !it->second.failed)
+        start_child(self, it->second);
+    },
     [=](dispatch_atom, const std::string& sink, delivery_jobs& jobs) {
       auto& st = self->state;
       auto it = st.children.find(sink);

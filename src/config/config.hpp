@@ -32,12 +32,21 @@ enum class sink_kind { webhook, log };
 
 const char* to_string(sink_kind k);
 
+/// How often a sink's sender may crash before its supervisor gives up on it
+/// (OTP's restart intensity): more than max_restarts within restart_window
+/// marks the sink failed instead of restarting in a hot loop.
+struct supervision_policy {
+  int max_restarts = 5;
+  millis restart_window{60'000};
+};
+
 struct sink_config {
   std::string name;
   sink_kind kind = sink_kind::log;
   std::optional<url> endpoint;       // webhook: required
   std::vector<std::string> secrets;  // webhook: "whsec_..." (several during rotation)
   retry_policy retry;
+  supervision_policy supervision;
   millis request_timeout{10'000};
   int max_in_flight = 8;
 };

@@ -159,6 +159,17 @@ void load_retry(const value_reader& r, const YAML::Node& node, const std::string
     fail(path + ".cap", "must be at least base (" + std::to_string(out.base.count()) + "ms)");
 }
 
+void load_supervision(const value_reader& r, const YAML::Node& node, const std::string& path,
+                      supervision_policy& out) {
+  check_keys(node, path, {"max_restarts", "restart_window"});
+  if (const auto n = node["max_restarts"])
+    out.max_restarts = static_cast<int>(r.integer(n, path + ".max_restarts", 0, 1000));
+  if (const auto n = node["restart_window"])
+    out.restart_window = r.duration(n, path + ".restart_window");
+  if (out.restart_window.count() <= 0)
+    fail(path + ".restart_window", "must be greater than 0");
+}
+
 bool valid_sink_name(const std::string& name) {
   if (name.empty() || name.size() > 64)
     return false;
@@ -231,7 +242,8 @@ void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std
 
 loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
   check_keys(node, path,
-             {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry"});
+             {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry",
+              "supervision"});
   loaded_sink out;
   const auto name = node["name"];
   if (!name)
@@ -269,6 +281,8 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     out.sink.max_in_flight = static_cast<int>(r.integer(n, path + ".max_in_flight", 1, 1024));
   if (const auto n = node["retry"])
     load_retry(r, n, path + ".retry", out.sink.retry);
+  if (const auto n = node["supervision"])
+    load_supervision(r, n, path + ".supervision", out.sink.supervision);
   return out;
 }
 

@@ -123,6 +123,8 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
      [](const sink_metrics& m) { return m.in_flight.load(std::memory_order_relaxed); }},
     {"txrelay_sink_in_memory", "gauge", "Deliveries held in the sender's window.",
      [](const sink_metrics& m) { return m.in_memory.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_failed", "gauge", "1 when the sink's sender kept crashing and was stopped (alert on this).",
+     [](const sink_metrics& m) { return m.failed.load(std::memory_order_relaxed); }},
   };
   for (const auto& s : series) {
     header(out, s.name, s.type, s.help);

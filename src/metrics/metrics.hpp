@@ -19,6 +19,7 @@ struct sink_metrics {
   std::atomic<std::uint64_t> dead{0};
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::int64_t> in_memory{0}; // deliveries the sender holds (its window)
+  std::atomic<std::int64_t> failed{0};    // 1 when the supervisor gave up on the sender
 };
 
 struct actor_metrics {

@@ -102,8 +102,9 @@ protected:
     sched->run();
   }
 
-  void start(int max_attempts = 3, std::size_t window = 1000, int max_in_flight = 4) {
+  void start(int max_attempts = 3, std::size_t window = 1000, int max_in_flight = 4, int max_restarts = 5) {
     sink_config sink;
+    sink.supervision.max_restarts = max_restarts;
     sink.name = "hook";
     sink.kind = sink_kind::webhook;
     sink.retry = {max_attempts, millis{100}, millis{1000}};
@@ -252,6 +253,30 @@ TEST_F(sender_actor_test, a_crashing_sender_is_restarted_and_the_crash_counts_as
   for (const auto& a : transport->attempts)
     q_attempted |= a.job.id == "q";
   EXPECT_TRUE(q_attempted);
+}
+
+TEST_F(sender_actor_test, a_sender_that_keeps_crashing_is_stopped_and_its_sink_marked_failed) {
+  start(/*max_attempts=*/50, 1000, 4, /*max_restarts=*/2);
+  store->pending = {job("p", "poison")};
+  dispatch({job("p", "poison")});
+  // Crash 1: restarted at once. Crash 2: restarted after a back-off. Crash 3:
+  // more than max_restarts within the window, so the supervisor gives up.
+  EXPECT_EQ(transports_built, 2);
+  for (int i = 0; i < 10 && metrics->sink("hook").failed.load() == 0; ++i) {
+    sched->trigger_timeouts();
+    sched->run();
+  }
+  EXPECT_EQ(metrics->sink("hook").failed.load(), 1);
+  EXPECT_EQ(metrics->actor("sender:hook").restarts.load(), 2u);
+  EXPECT_EQ(transports_built, 3);
+  // Nothing restarts it any more, however long we wait; the row stays pending.
+  for (int i = 0; i < 5; ++i) {
+    sched->trigger_timeouts();
+    sched->run();
+  }
+  EXPECT_EQ(transports_built, 3);
+  ASSERT_EQ(store->pending.size(), 1u);
+  EXPECT_EQ(store->pending[0].attempts, 3);
 }
 
 } // namespace

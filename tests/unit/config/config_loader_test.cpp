@@ -454,4 +454,20 @@ TEST(sink_kind, names) {
 }
 
 } // namespace
+TEST(load_config, supervision_sets_restart_intensity_per_sink) {
+  auto c = load_ok("sinks:\n  - {name: a, kind: log, supervision: {max_restarts: 3, restart_window: 30s}}\n"
+                   "  - {name: b, kind: log}\n");
+  ASSERT_EQ(c.sinks.size(), 2u);
+  EXPECT_EQ(c.sinks[0].supervision.max_restarts, 3);
+  EXPECT_EQ(c.sinks[0].supervision.restart_window, millis{30'000});
+  EXPECT_EQ(c.sinks[1].supervision.max_restarts, 5); // defaults
+  EXPECT_EQ(c.sinks[1].supervision.restart_window, millis{60'000});
+  expect_error("sinks:\n  - {name: a, kind: log, supervision: {max_restarts: -1}}\n",
+               "sinks[0].supervision.max_restarts", "from 0 to 1000");
+  expect_error("sinks:\n  - {name: a, kind: log, supervision: {restart_window: 0s}}\n",
+               "sinks[0].supervision.restart_window", "greater than 0");
+  expect_error("sinks:\n  - {name: a, kind: log, supervision: {max_restart: 1}}\n",
+               "sinks[0].supervision.max_restart", "unknown");
+}
+
 } // namespace txrelay
