@@ -197,10 +197,12 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
   st.rng.seed(st.options.seed);
   st.metrics = &st.options.metrics->sink(st.options.sink.name);
   st.self_metrics = &st.options.metrics->actor("sender:" + st.options.sink.name);
-  // A throwing transport is a bug in txrelay, not in the sink. The attempt it
-  // was making counts as failed (so a poisoned delivery ends dead instead of
-  // crashing every restarted sender forever); then the actor dies and its
-  // supervisor starts a fresh one, which sweeps everything else back in.
+  // A throwing transport is a bug in txrelay, not in the sink, and retrying
+  // the same input would only crash again: the delivery being attempted is
+  // dead-lettered at once (a poison pill), visible with the crash as its
+  // error. Then the actor dies and its supervisor starts a fresh one, which
+  // sweeps everything else back in. A sender that keeps crashing anyway hits
+  // the supervisor's restart intensity.
   self->set_exception_handler([](caf::scheduled_actor* base, std::exception_ptr& eptr) -> caf::error {
     auto* self = static_cast<sender_actor*>(base);
     auto& st = self->state;
@@ -208,11 +210,12 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
     log::error("sender for sink " + st.options.sink.name + " crashed" +
                (st.attempting.empty() ? std::string{} : " on delivery " + st.attempting) + ": " + what);
     if (auto it = st.window.find(st.attempting); it != st.window.end()) {
-      it->second.attempts += 1;
-      attempt_result r;
-      r.outcome = attempt_result::verdict::retry;
-      r.error = "sender crashed: " + what;
-      st.unsent_outcomes.push_back(fail_attempt(self, it->second, r));
+      auto& job = it->second;
+      job.attempts += 1;
+      st.metrics->failed_attempts.fetch_add(1, std::memory_order_relaxed);
+      st.metrics->dead.fetch_add(1, std::memory_order_relaxed);
+      st.unsent_outcomes.push_back({job.id, job.event_id, job.sink, delivery_status::dead, job.attempts, {}, 0,
+                                    "sender crashed: " + what});
     }
     send_outcomes(self);
     return caf::exit_reason::unhandled_exception;

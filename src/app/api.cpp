@@ -146,6 +146,11 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
       return respond(method_not_allowed("GET"));
     return get_metrics(std::move(respond));
   }
+  if (path == "/v1/sinks") {
+    if (req.method != "GET")
+      return respond(method_not_allowed("GET"));
+    return get_sinks(std::move(respond));
+  }
   if (path == "/healthz") {
     if (req.method != "GET")
       return respond(method_not_allowed("GET"));
@@ -161,6 +166,9 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
   if (idem.size() > max_idempotency_key)
     return respond(error_response(
       {400, "invalid_idempotency_key", "Idempotency-Key is longer than " + std::to_string(max_idempotency_key)}));
+  for (unsigned char c : idem)
+    if (c < 0x20 || c == 0x7f)
+      return respond(error_response({400, "invalid_idempotency_key", "Idempotency-Key must be printable text"}));
 
   std::vector<parsed_event> parsed;
   if (batch) {
@@ -194,10 +202,12 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
     sub.key = std::move(ev.key);
     sub.payload_json = std::move(ev.payload_json);
     sub.sinks = sinks;
-    // A batch's key covers all its events: each gets "<key>#<index>", so a
-    // repeated batch finds every one of its earlier events.
+    // A batch's key covers all its events: each gets "<key>\x1f<index>", so
+    // a repeated batch finds every one of its earlier events. A header value
+    // cannot contain \x1f (control characters are refused above), so no
+    // single-event key can collide with a batch's.
     if (!idem.empty())
-      sub.idempotency_key = batch ? std::string{idem} + "#" + std::to_string(i) : std::string{idem};
+      sub.idempotency_key = batch ? std::string{idem} + "\x1f" + std::to_string(i) : std::string{idem};
     submissions.push_back(std::move(sub));
   }
   if (!unrouted.items.empty()) {
@@ -254,6 +264,54 @@ void api::get_metrics(http::respond_fn respond) const {
     res.content_type = "text/plain; version=0.0.4";
     // Without the database the counters still render; pending counts are omitted.
     res.body = metrics->render(r ? r->by_sink : std::vector<std::pair<std::string, long long>>{});
+    respond(std::move(res));
+  };
+  caf::anon_send(options_.http_actor, counts_atom::value, std::move(reply));
+}
+
+void api::get_sinks(http::respond_fn respond) const {
+  counts_reply reply = [sinks = options_.sinks, metrics = options_.metrics,
+                        respond = std::move(respond)](result<pending_counts, api_error> r) {
+    if (!r)
+      return respond(error_response(r.error()));
+    std::string out = "{\"sinks\":[";
+    for (std::size_t i = 0; i < sinks.size(); ++i) {
+      const auto& sink = sinks[i];
+      auto& m = metrics->sink(sink.name);
+      auto& actor = metrics->actor("sender:" + sink.name);
+      long long pending = 0;
+      for (const auto& [name, n] : r->by_sink)
+        if (name == sink.name)
+          pending = n;
+      auto rel = std::memory_order_relaxed;
+      if (i > 0)
+        out += ',';
+      out += "{\"name\":";
+      append_json_string(out, sink.name);
+      out += ",\"kind\":";
+      append_json_string(out, to_string(sink.kind));
+      // Only the redacted form: a sink URL's path is often its credential.
+      out += ",\"endpoint\":";
+      if (sink.endpoint)
+        append_json_string(out, sink.endpoint->redacted());
+      else
+        out += "null";
+      out += ",\"signed\":";
+      out += sink.secrets.empty() ? "false" : "true";
+      out += ",\"state\":";
+      out += m.failed.load(rel) != 0 ? "\"failed\"" : "\"ok\"";
+      out += ",\"pending\":" + std::to_string(pending);
+      out += ",\"in_flight\":" + std::to_string(m.in_flight.load(rel));
+      out += ",\"in_memory\":" + std::to_string(m.in_memory.load(rel));
+      out += ",\"delivered\":" + std::to_string(m.delivered.load(rel));
+      out += ",\"failed_attempts\":" + std::to_string(m.failed_attempts.load(rel));
+      out += ",\"dead\":" + std::to_string(m.dead.load(rel));
+      out += ",\"restarts\":" + std::to_string(actor.restarts.load(rel));
+      out += '}';
+    }
+    out += "]}";
+    http::response res;
+    res.body = std::move(out);
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, counts_atom::value, std::move(reply));

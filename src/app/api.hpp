@@ -9,6 +9,8 @@
 //   GET  /v1/events/{id}   the event and each delivery's status, attempts, last error
 //   GET  /metrics          Prometheus text
 //   GET  /healthz          200 when the database answers, 503 otherwise
+//   GET  /v1/sinks         each sink: state, pending, in flight, counters (URLs redacted)
+#include "config/config.hpp"
 #include "core/event_parser.hpp"
 #include "core/routing.hpp"
 #include "http/message.hpp"
@@ -25,6 +27,7 @@ struct api_options {
   routing_table routes;
   event_limits limits;
   std::shared_ptr<metrics_registry> metrics;
+  std::vector<sink_config> sinks; // for GET /v1/sinks: names, kinds, redacted endpoints
 };
 
 class api {
@@ -39,6 +42,7 @@ private:
   void get_event(std::string id, http::respond_fn respond) const;
   void get_metrics(http::respond_fn respond) const;
   void get_health(http::respond_fn respond) const;
+  void get_sinks(http::respond_fn respond) const;
 
   api_options options_;
 };

@@ -106,6 +106,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   aopts.http_actor = p->http;
   aopts.routes = routing_table{opts.config.routes, sink_order};
   aopts.metrics = p->metrics;
+  aopts.sinks = opts.config.sinks;
   p->rest = std::make_unique<api>(std::move(aopts));
 
   http::server_options server_opts;

@@ -9,6 +9,19 @@ namespace {
 api_error invalid_json(std::string message) { return {400, "invalid_json", std::move(message)}; }
 api_error invalid_event(std::string message) { return {400, "invalid_event", std::move(message)}; }
 
+/// True when JSON text holds the escape \u0000 (not an escaped backslash
+/// followed by "u0000"): escapes are skipped whole, so "\\u0000" is not one.
+bool has_escaped_nul(std::string_view json) {
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    if (json[i] != '\\')
+      continue;
+    if (json.compare(i, 6, "\\u0000") == 0)
+      return true;
+    ++i; // skip the escaped character
+  }
+  return false;
+}
+
 bool has_control_characters(std::string_view s) {
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7f)
@@ -57,6 +70,10 @@ result<parsed_event, api_error> read_event(simdjson::dom::element element, const
       if (!value.is_object())
         return unexpected{invalid_event("\"payload\" must be a JSON object")};
       ev.payload_json = simdjson::minify(value);
+      // PostgreSQL cannot store U+0000 in jsonb or text: refuse it here as bad
+      // input rather than fail at commit with a storage error.
+      if (has_escaped_nul(ev.payload_json))
+        return unexpected{invalid_event("\"payload\" must not contain the NUL character (\\u0000)")};
     } else if (name == "key") {
       if (seen_key)
         return unexpected{invalid_event("\"key\" appears twice")};
@@ -68,6 +85,8 @@ result<parsed_event, api_error> read_event(simdjson::dom::element element, const
         return unexpected{invalid_event("\"key\" must be a string or null")};
       if (key.size() > limits.max_key_length)
         return unexpected{invalid_event("\"key\" is longer than " + std::to_string(limits.max_key_length) + " bytes")};
+      if (key.find('\0') != std::string_view::npos)
+        return unexpected{invalid_event("\"key\" must not contain the NUL character (\\u0000)")};
       ev.key = std::string{key};
     } else {
       return unexpected{invalid_event("unknown field \"" + std::string{name} +

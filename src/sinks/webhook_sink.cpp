@@ -4,6 +4,7 @@
 #include "core/json.hpp"
 #include "logging/log.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -38,10 +39,13 @@ std::optional<millis> parse_retry_after(std::string_view value, time_point now) 
     return std::nullopt;
   long long seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  // A sink may ask for anything; a day is the most txrelay will wait (and
+  // keeps the arithmetic and CAF's nanosecond timers far from overflow).
+  constexpr long long max_seconds = 24 * 3600;
   if (ec == std::errc{} && end == value.data() + value.size()) {
     if (seconds < 0)
       return std::nullopt;
-    return millis{seconds * 1000};
+    return millis{std::min(seconds, max_seconds) * 1000};
   }
   // HTTP-date, IMF-fixdate form: "Sun, 06 Nov 1994 08:49:37 GMT".
   std::tm tm{};
@@ -49,9 +53,14 @@ std::optional<millis> parse_retry_after(std::string_view value, time_point now) 
   const char* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (rest == nullptr || *rest != '\0')
     return std::nullopt;
-  auto at = wall_clock::from_time_t(timegm(&tm));
-  auto delta = std::chrono::duration_cast<millis>(at - now);
-  return delta.count() > 0 ? delta : millis{0};
+  // In whole seconds of time_t: a far-future date would overflow the
+  // nanosecond system_clock.
+  auto now_ms = std::chrono::duration_cast<millis>(now.time_since_epoch()).count();
+  auto at_s = static_cast<long long>(timegm(&tm));
+  if (at_s > now_ms / 1000 + max_seconds)
+    return millis{max_seconds * 1000};
+  auto delta = millis{at_s * 1000 - now_ms};
+  return std::clamp(delta, millis{0}, millis{max_seconds * 1000});
 }
 
 attempt_result classify_webhook_response(const http_outcome& outcome, time_point now) {

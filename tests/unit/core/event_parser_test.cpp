@@ -163,3 +163,15 @@ TEST(parse_event_body, parser_is_reusable_after_errors) {
 
 } // namespace
 } // namespace txrelay
+
+TEST(event_parser_nul, nul_characters_are_refused_as_bad_input) {
+  auto p = txrelay::parse_event_body(R"({"topic":"t","payload":{"a":"x\u0000y"}})");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().status, 400);
+  EXPECT_EQ(p.error().code, "invalid_event");
+  auto k = txrelay::parse_event_body(R"({"topic":"t","key":"a\u0000","payload":{}})");
+  ASSERT_FALSE(k);
+  EXPECT_EQ(k.error().code, "invalid_event");
+  // An escaped backslash followed by "u0000" is ordinary text.
+  EXPECT_TRUE(txrelay::parse_event_body(R"({"topic":"t","payload":{"a":"\\u0000"}})"));
+}

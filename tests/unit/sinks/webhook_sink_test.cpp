@@ -68,6 +68,11 @@ TEST(retry_after, accepts_seconds_and_http_dates) {
   EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), millis{0});
 }
 
+TEST(retry_after, is_capped_at_a_day) {
+  EXPECT_EQ(parse_retry_after("99999999999", now), millis{86'400'000});
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), millis{86'400'000});
+}
+
 TEST(retry_after, rejects_garbage) {
   EXPECT_FALSE(parse_retry_after("", now));
   EXPECT_FALSE(parse_retry_after("-5", now));
