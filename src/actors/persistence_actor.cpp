@@ -32,7 +32,7 @@ struct persistence_state {
   delivery_outcomes outcomes;
   bool flush_scheduled = false;
   caf::actor dispatcher;
-  std::mt19937_64 rng{std::random_device{}()};
+  uuid_v7_generator ids{std::random_device{}()};
   actor_metrics* self_metrics = nullptr;
 };
 
@@ -69,11 +69,11 @@ void schedule_flush(persistence_self* self) {
 pg::ingest_item make_item(persistence_self* self, event_submission ev, time_point now) {
   auto& st = self->state;
   pg::ingest_item item;
-  item.event_id = new_uuid_v7(now, st.rng);
+  item.event_id = st.ids.next(now);
   item.created_at = format_rfc3339(now);
   item.delivery_ids.reserve(ev.sinks.size());
   for (std::size_t i = 0; i < ev.sinks.size(); ++i)
-    item.delivery_ids.push_back(new_uuid_v7(now, st.rng));
+    item.delivery_ids.push_back(st.ids.next(now));
   item.event = std::move(ev);
   return item;
 }
@@ -141,6 +141,11 @@ void commit_ingests(persistence_self* self, std::vector<pending_ingest> group) {
     log::error("ingest failed: " + err.message);
     for (auto& request : group)
       request.promise.deliver(to_caf(err));
+    // A connection lost mid-statement leaves the commit unknown: the rows may
+    // be there without having been dispatched. Every sender sweeps, so such
+    // rows are delivered now rather than at the next restart.
+    if (err.connection_lost && st.dispatcher)
+      self->send(st.dispatcher, sweep_atom::value);
     return;
   }
   st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
@@ -176,24 +181,47 @@ void flush_outcomes(persistence_self* self) {
     self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
     return;
   }
-  if (!done)
-    log::error("recording " + std::to_string(st.outcomes.size()) + " outcomes failed: " + done.error().message);
-  else
+  if (!done && st.outcomes.size() > 1) {
+    // One bad row must not cost every other sink its records: one by one,
+    // dropping only the outcomes that fail on their own.
+    log::error("recording " + std::to_string(st.outcomes.size()) + " outcomes failed (" + done.error().message +
+               "); recording them one by one");
+    for (const auto& outcome : st.outcomes)
+      if (auto one = pg::record_outcomes(**conn, {outcome}); !one)
+        log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + one.error().message);
+  } else if (!done) {
+    log::error("outcome of delivery " + st.outcomes.front().delivery_id + " not recorded: " + done.error().message);
+  } else {
     st.options.metrics->outcome_batches.fetch_add(1, std::memory_order_relaxed);
+  }
   st.outcomes.clear();
 }
 
 void flush(persistence_self* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  // Requests are grouped until a group holds max_batch events; a request
-  // is never split, so its events stay all-or-nothing.
+  // Requests are grouped until a group holds max_batch events or
+  // max_batch_bytes of payload; a request is never split, so its events stay
+  // all-or-nothing.
+  auto payload_bytes = [](const pending_ingest& r) {
+    std::size_t n = 0;
+    for (const auto& ev : r.events)
+      n += ev.payload_json.size();
+    return n;
+  };
   std::size_t first = 0;
   while (first < st.ingests.size()) {
     std::vector<pending_ingest> group;
     std::size_t events = 0;
-    while (first < st.ingests.size() && (group.empty() || events + st.ingests[first].events.size() <= st.options.max_batch)) {
-      events += st.ingests[first].events.size();
+    std::size_t bytes = 0;
+    while (first < st.ingests.size()) {
+      const auto& next = st.ingests[first];
+      auto next_bytes = payload_bytes(next);
+      if (!group.empty() && (events + next.events.size() > st.options.max_batch ||
+                             bytes + next_bytes > st.options.max_batch_bytes))
+        break;
+      events += next.events.size();
+      bytes += next_bytes;
       group.push_back(std::move(st.ingests[first++]));
     }
     commit_ingests(self, std::move(group));

@@ -22,7 +22,8 @@ struct persistence_options {
   std::string database_url;
   std::shared_ptr<const txrelay::clock> clock;
   std::shared_ptr<metrics_registry> metrics;
-  std::size_t max_batch = 1000; // events per ingest transaction
+  std::size_t max_batch = 1000;             // events per ingest transaction
+  std::size_t max_batch_bytes = 8u << 20;   // payload bytes per ingest transaction
 };
 
 /// Spawns the actor (detached). Send it (dispatch_atom, actor) to name the

@@ -6,6 +6,7 @@
 //   persistence_actor --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
 //   sender --request(load_pending, sink, after_id, limit)--> persistence_actor (recovery, paging)
 //   sender --(outcome, [delivery_outcome])--> persistence_actor             (recorded in batches)
+//   persistence_actor --(sweep)--> supervisor --(sweep)--> every sender      (commit state unknown)
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
 //
 // Every type here is local-only: txrelay runs in one process, so messages are

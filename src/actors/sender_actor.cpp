@@ -273,7 +273,15 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
         pump(self);
       }
     },
-    [=](sweep_atom) { maybe_sweep(self); },
+    [=](sweep_atom) {
+      // From itself (a failed sweep, retried) or the supervisor (rows may be
+      // pending that this sender does not hold).
+      auto& st = self->state;
+      st.sweep_needed = true;
+      if (st.sweeping)
+        st.overflow_during_sweep = true;
+      maybe_sweep(self);
+    },
     [=](outcome_flush_atom) { send_outcomes(self); },
     [=](tick_atom) {
       auto& st = self->state;

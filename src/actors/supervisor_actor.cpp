@@ -115,6 +115,12 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       if (!st.stopping && it != st.children.end() && !it->second.actor && !it->second.failed)
         start_child(self, it->second);
     },
+    [=](sweep_atom) {
+      // Rows may be pending that no sender holds: every sender looks again.
+      for (auto& [_, c] : self->state.children)
+        if (c.actor)
+          self->send(c.actor, sweep_atom::value);
+    },
     [=](dispatch_atom, const std::string& sink, delivery_jobs& jobs) {
       auto& st = self->state;
       auto it = st.children.find(sink);

@@ -1,9 +1,49 @@
 #include "core/ids.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
 namespace txrelay {
+
+namespace {
+
+std::string format_uuid_v7(std::uint64_t ms, std::uint32_t rand_a, std::uint64_t rand_b) {
+  std::array<std::uint8_t, 16> b{};
+  for (int i = 0; i < 6; ++i)
+    b[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+  b[6] = static_cast<std::uint8_t>(0x70 | ((rand_a >> 8) & 0x0f)); // version 7
+  b[7] = static_cast<std::uint8_t>(rand_a & 0xff);
+  b[8] = static_cast<std::uint8_t>(0x80 | ((rand_b >> 56) & 0x3f)); // variant 10
+  for (int i = 9; i < 16; ++i)
+    b[i] = static_cast<std::uint8_t>(rand_b >> (8 * (15 - i)));
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out += '-';
+    out += hex[b[i] >> 4];
+    out += hex[b[i] & 0x0f];
+  }
+  return out;
+}
+
+} // namespace
+
+std::string uuid_v7_generator::next(time_point now) {
+  auto ms = static_cast<std::uint64_t>(
+    std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()));
+  if (ms > last_ms_) {
+    last_ms_ = ms;
+    counter_ = static_cast<std::uint32_t>(rng_() & 0x7ff); // start low: room to count up
+  } else if (++counter_ > 0xfff) {
+    // Same (or an earlier) millisecond and the counter is spent: borrow the next one.
+    ++last_ms_;
+    counter_ = 0;
+  }
+  return format_uuid_v7(last_ms_, counter_, rng_());
+}
 
 std::string new_uuid_v7(time_point now, std::mt19937_64& rng) {
   auto ms = static_cast<std::uint64_t>(

@@ -3,6 +3,7 @@
 // that keyset paging by id follows commit order and index inserts stay local.
 #include "core/clock.hpp"
 
+#include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
@@ -10,6 +11,21 @@
 namespace txrelay {
 
 std::string new_uuid_v7(time_point now, std::mt19937_64& rng);
+
+/// UUIDv7s that strictly increase across calls, even within one millisecond
+/// or when the wall clock steps back (RFC 9562, method 1: the 12-bit rand_a
+/// field is a counter). Senders page pending rows by id, so an id smaller
+/// than one already handed out could be skipped by a sweep.
+class uuid_v7_generator {
+public:
+  explicit uuid_v7_generator(std::uint64_t seed) : rng_(seed) {}
+  std::string next(time_point now);
+
+private:
+  std::mt19937_64 rng_;
+  std::uint64_t last_ms_ = 0;
+  std::uint32_t counter_ = 0; // 12 bits
+};
 
 /// Canonical 8-4-4-4-12 lowercase or uppercase hex.
 bool is_uuid(std::string_view s);

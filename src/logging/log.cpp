@@ -16,6 +16,7 @@ namespace {
 struct line {
   bool to_stdout;
   std::string text;
+  std::function<void()> written;
 };
 
 class writer {
@@ -63,6 +64,9 @@ private:
       }
       std::fflush(stdout);
       std::fflush(stderr);
+      for (auto& l : batch)
+        if (l.written)
+          l.written();
       {
         std::lock_guard guard{mutex_};
         written_ += batch.size();
@@ -121,10 +125,12 @@ void write(level lvl, std::string_view message) {
   text += name(lvl);
   text += ' ';
   text += message;
-  the_writer().push({false, std::move(text)});
+  the_writer().push({false, std::move(text), {}});
 }
 
-void out(std::string text) { the_writer().push({true, std::move(text)}); }
+void out(std::string text, std::function<void()> written) {
+  the_writer().push({true, std::move(text), std::move(written)});
+}
 
 void flush() { the_writer().flush(); }
 

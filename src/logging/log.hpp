@@ -3,6 +3,7 @@
 // threads) only enqueue, so a slow terminal or pipe never stalls CAF's
 // scheduler. Messages must not contain secrets: callers log sink names and
 // url::redacted(), never raw URLs or secret values.
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -15,8 +16,9 @@ inline void info(std::string_view m) { write(level::info, m); }
 inline void warn(std::string_view m) { write(level::warn, m); }
 inline void error(std::string_view m) { write(level::error, m); }
 
-/// A line for standard output as is (the log sink's deliveries).
-void out(std::string line);
+/// A line for standard output as is (the log sink's deliveries). `written`,
+/// if given, runs on the writer thread once the line is flushed.
+void out(std::string line, std::function<void()> written = {});
 
 /// Writes everything queued so far, then returns. Called at shutdown.
 void flush();

@@ -92,6 +92,12 @@ void append_optional(std::string& out, const char* name, const std::optional<std
 
 } // namespace
 
+namespace {
+result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items,
+                                                                const std::string& events,
+                                                                const std::string& deliveries);
+} // namespace
+
 result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items) {
   std::string events = "[";
   std::string deliveries = "[";
@@ -121,6 +127,32 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
   events += ']';
   deliveries += ']';
 
+  // With idempotency keys a second statement may follow (the replays), so
+  // both run in one transaction: an error in the second must not leave the
+  // first committed behind the caller's back. Without keys the insert is the
+  // only statement and commits on its own: one round trip.
+  bool keyed = std::any_of(items.begin(), items.end(), [](const auto& i) { return i.event.idempotency_key; });
+  if (keyed) {
+    if (auto begun = conn.exec("BEGIN"); !begun)
+      return unexpected{begun.error()};
+  }
+  auto receipts = ingest_statements(conn, items, events, deliveries);
+  if (!keyed)
+    return receipts;
+  if (!receipts) {
+    conn.exec("ROLLBACK");
+    return receipts;
+  }
+  if (auto committed = conn.exec("COMMIT"); !committed)
+    return unexpected{committed.error()};
+  return receipts;
+}
+
+namespace {
+
+result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items,
+                                                                const std::string& events,
+                                                                const std::string& deliveries) {
   auto inserted = conn.exec_prepared("txr_ingest", ingest_sql, {events, deliveries});
   if (!inserted)
     return unexpected{inserted.error()};
@@ -180,6 +212,8 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
   }
   return receipts;
 }
+
+} // namespace
 
 result<long long, pg_error> record_outcomes(connection& conn, const std::vector<delivery_outcome>& outcomes) {
   // The last report for a delivery wins: a sender reports in attempt order.

@@ -114,10 +114,13 @@ void webhook_sink::attempt(const delivery_job& job, attempt_callback done) {
 void log_sink::attempt(const delivery_job& job, attempt_callback done) {
   std::string line = "[" + name_ + "] delivery " + job.id + " ";
   line += webhook_body(job);
-  log::out(std::move(line));
-  attempt_result r;
-  r.outcome = attempt_result::verdict::delivered;
-  done(std::move(r));
+  // Delivered once the line is flushed, not when it is queued: a crash in
+  // between leaves the delivery pending, so it is printed again.
+  log::out(std::move(line), [done = std::move(done)] {
+    attempt_result r;
+    r.outcome = attempt_result::verdict::delivered;
+    done(std::move(r));
+  });
 }
 
 std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, boost::asio::io_context& io,

@@ -280,4 +280,15 @@ TEST_F(sender_actor_test, a_sender_that_keeps_crashing_is_stopped_and_its_sink_m
   EXPECT_EQ(store->pending[0].id, "q");
 }
 
+TEST_F(sender_actor_test, a_sweep_request_makes_every_sender_look_for_rows_it_does_not_hold) {
+  start();
+  EXPECT_TRUE(transport->attempts.empty());
+  // A row committed but never dispatched (the commit's outcome was unknown).
+  store->pending = {job("orphan")};
+  caf::anon_send(supervisor, sweep_atom::value);
+  sched->run();
+  ASSERT_EQ(transport->attempts.size(), 1u);
+  EXPECT_EQ(transport->attempts[0].job.id, "orphan");
+}
+
 } // namespace

@@ -79,3 +79,20 @@ TEST(is_uuid, rejects_everything_else) {
 
 } // namespace
 } // namespace txrelay
+
+TEST(uuid_v7_generator, ids_strictly_increase_within_a_millisecond_and_when_the_clock_steps_back) {
+  txrelay::uuid_v7_generator gen{7};
+  auto t = txrelay::time_point{std::chrono::milliseconds{1'700'000'000'000}};
+  std::string previous = gen.next(t);
+  for (int i = 0; i < 10'000; ++i) { // far more than 4096 per millisecond: borrows ahead
+    auto id = gen.next(t);
+    ASSERT_TRUE(txrelay::is_uuid(id));
+    ASSERT_EQ(id[14], '7');
+    ASSERT_GT(id, previous) << i;
+    previous = id;
+  }
+  auto id = gen.next(t - std::chrono::seconds{5}); // the wall clock stepped back
+  EXPECT_GT(id, previous);
+  previous = id;
+  EXPECT_GT(gen.next(t + std::chrono::hours{1}), previous);
+}
