@@ -2,7 +2,9 @@
 
 #include "logging/log.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -18,6 +20,8 @@ struct sender_state {
   sink_metrics* metrics = nullptr;
   actor_metrics* self_metrics = nullptr;
 
+  std::optional<token_bucket> budget;                  // the sink's rate limit and pauses
+  bool wake_scheduled = false;                          // a pump is due when the budget allows
   std::unordered_map<std::string, delivery_job> window; // every delivery this sender holds
   std::deque<std::string> ready;                        // due now, in order
   std::size_t in_flight = 0;
@@ -36,6 +40,7 @@ struct sender_state {
 };
 
 using sender_actor = caf::stateful_actor<sender_state>;
+using pump_atom = caf::atom_constant<caf::atom("pump")>;
 
 using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
 
@@ -110,6 +115,16 @@ void maybe_sweep(sender_actor* self);
 void pump(sender_actor* self) {
   auto& st = self->state;
   while (st.in_flight < static_cast<std::size_t>(st.options.sink.max_in_flight) && !st.ready.empty()) {
+    auto now = st.options.clock->now();
+    if (!st.budget->try_take(now)) {
+      // Out of budget, or the sink said to wait: nothing goes to this sink
+      // until then; one wake-up resumes the pump.
+      if (!st.wake_scheduled) {
+        st.wake_scheduled = true;
+        self->delayed_send(self, std::max(st.budget->wait(now), millis{1}), pump_atom::value);
+      }
+      break;
+    }
     auto id = std::move(st.ready.front());
     st.ready.pop_front();
     auto it = st.window.find(id);
@@ -195,6 +210,7 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.rng.seed(st.options.seed);
+  st.budget.emplace(st.options.sink.rate, st.options.clock->now());
   st.metrics = &st.options.metrics->sink(st.options.sink.name);
   st.self_metrics = &st.options.metrics->actor("sender:" + st.options.sink.name);
   // A throwing transport is a bug in txrelay, not in the sink, and retrying
@@ -251,6 +267,10 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       }
       auto& job = it->second;
       job.attempts += 1;
+      // A wait the sink asked for (429 retry_after, Retry-After) holds back
+      // every request to it, not just this delivery's next attempt.
+      if (r.retry_after)
+        st.budget->pause_until(st.options.clock->now() + *r.retry_after);
       switch (r.outcome) {
         case attempt_result::verdict::delivered: {
           st.metrics->delivered.fetch_add(1, std::memory_order_relaxed);
@@ -272,6 +292,10 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
         st.ready.push_back(id);
         pump(self);
       }
+    },
+    [=](pump_atom) {
+      self->state.wake_scheduled = false;
+      pump(self);
     },
     [=](sweep_atom) {
       // From itself (a failed sweep, retried) or the supervisor (rows may be

@@ -4,6 +4,7 @@
 #include "core/backoff.hpp"
 #include "core/result.hpp"
 #include "core/routing.hpp"
+#include "core/token_bucket.hpp"
 #include "core/url.hpp"
 
 #include <cstdint>
@@ -47,6 +48,7 @@ struct sink_config {
   std::vector<std::string> secrets;  // webhook: "whsec_..." (several during rotation)
   retry_policy retry;
   supervision_policy supervision;
+  rate_limit rate;                   // per_second 0: unlimited
   millis request_timeout{10'000};
   int max_in_flight = 8;
 };

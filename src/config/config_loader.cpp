@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -104,6 +105,17 @@ public:
     return v;
   }
 
+  double number(const YAML::Node& node, const std::string& key, double min, double max) const {
+    auto t = text(node, key, "a number");
+    double v = 0;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc{} || end != t.data() + t.size() || !std::isfinite(v))
+      fail(key, "expected a number, got \"" + t + "\"");
+    if (v < min || v > max)
+      fail(key, "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + t);
+    return v;
+  }
+
   bool boolean(const YAML::Node& node, const std::string& key) const {
     auto t = text(node, key, "true or false");
     if (t == "true" || t == "True" || t == "TRUE" || t == "yes" || t == "on")
@@ -157,6 +169,14 @@ void load_retry(const value_reader& r, const YAML::Node& node, const std::string
     fail(path + ".base", "must be greater than 0");
   if (out.cap < out.base)
     fail(path + ".cap", "must be at least base (" + std::to_string(out.base.count()) + "ms)");
+}
+
+void load_rate_limit(const value_reader& r, const YAML::Node& node, const std::string& path, rate_limit& out) {
+  check_keys(node, path, {"per_second", "burst"});
+  if (const auto n = node["per_second"])
+    out.per_second = r.number(n, path + ".per_second", 0.001, 1e6);
+  if (const auto n = node["burst"])
+    out.burst = r.number(n, path + ".burst", 1, 1e6);
 }
 
 void load_supervision(const value_reader& r, const YAML::Node& node, const std::string& path,
@@ -243,7 +263,7 @@ void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std
 loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
   check_keys(node, path,
              {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry",
-              "supervision"});
+              "supervision", "rate_limit"});
   loaded_sink out;
   const auto name = node["name"];
   if (!name)
@@ -283,6 +303,8 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     load_retry(r, n, path + ".retry", out.sink.retry);
   if (const auto n = node["supervision"])
     load_supervision(r, n, path + ".supervision", out.sink.supervision);
+  if (const auto n = node["rate_limit"])
+    load_rate_limit(r, n, path + ".rate_limit", out.sink.rate);
   return out;
 }
 

@@ -102,8 +102,10 @@ protected:
     sched->run();
   }
 
-  void start(int max_attempts = 3, std::size_t window = 1000, int max_in_flight = 4, int max_restarts = 5) {
+  void start(int max_attempts = 3, std::size_t window = 1000, int max_in_flight = 4, int max_restarts = 5,
+             rate_limit rate = {}) {
     sink_config sink;
+    sink.rate = rate;
     sink.supervision.max_restarts = max_restarts;
     sink.name = "hook";
     sink.kind = sink_kind::webhook;
@@ -289,6 +291,44 @@ TEST_F(sender_actor_test, a_sweep_request_makes_every_sender_look_for_rows_it_do
   sched->run();
   ASSERT_EQ(transport->attempts.size(), 1u);
   EXPECT_EQ(transport->attempts[0].job.id, "orphan");
+}
+
+TEST_F(sender_actor_test, a_wait_the_sink_asked_for_holds_back_every_request_to_it) {
+  start();
+  dispatch({job("a")});
+  auto r = verdict(attempt_result::verdict::retry, 429);
+  r.retry_after = millis{2000};
+  complete_next(r);
+  // Another delivery arrives: nothing may reach the sink before 2 s have passed.
+  dispatch({job("b")});
+  for (int i = 0; i < 3; ++i) {
+    sched->trigger_timeouts();
+    sched->run();
+  }
+  EXPECT_TRUE(transport->attempts.empty());
+  clock->advance(millis{2000});
+  for (int i = 0; i < 3 && transport->attempts.size() < 2; ++i) {
+    sched->trigger_timeouts();
+    sched->run();
+  }
+  ASSERT_EQ(transport->attempts.size(), 2u); // both, once the wait is over
+}
+
+TEST_F(sender_actor_test, the_rate_limit_spaces_requests) {
+  start(3, 1000, /*max_in_flight=*/8, 5, rate_limit{1.0, 2.0}); // 1 per second, bursts of 2
+  dispatch({job("a"), job("b"), job("c"), job("d")});
+  EXPECT_EQ(transport->attempts.size(), 2u); // the burst
+  sched->trigger_timeouts();
+  sched->run();
+  EXPECT_EQ(transport->attempts.size(), 2u); // no time has passed on the clock
+  clock->advance(millis{1000});
+  sched->trigger_timeouts();
+  sched->run();
+  EXPECT_EQ(transport->attempts.size(), 3u);
+  clock->advance(millis{1000});
+  sched->trigger_timeouts();
+  sched->run();
+  EXPECT_EQ(transport->attempts.size(), 4u);
 }
 
 } // namespace

@@ -470,4 +470,15 @@ TEST(load_config, supervision_sets_restart_intensity_per_sink) {
                "sinks[0].supervision.max_restart", "unknown");
 }
 
+TEST(load_config, rate_limit_per_sink) {
+  auto c = load_ok("sinks:\n  - {name: a, kind: log, rate_limit: {per_second: 2.5, burst: 5}}\n  - {name: b, kind: log}\n");
+  EXPECT_DOUBLE_EQ(c.sinks[0].rate.per_second, 2.5);
+  EXPECT_DOUBLE_EQ(c.sinks[0].rate.burst, 5);
+  EXPECT_DOUBLE_EQ(c.sinks[1].rate.per_second, 0); // unlimited
+  expect_error("sinks:\n  - {name: a, kind: log, rate_limit: {per_second: fast}}\n",
+               "sinks[0].rate_limit.per_second", "expected a number");
+  expect_error("sinks:\n  - {name: a, kind: log, rate_limit: {per_second: 1, burst: 0}}\n",
+               "sinks[0].rate_limit.burst", "must be from");
+}
+
 } // namespace txrelay
