@@ -3,8 +3,10 @@
 // commit (its created_at) to the request's arrival.
 //
 //   txrelay_bench_sink --listen 127.0.0.1:PORT
-//   GET  /stats  {"requests":N,"first_us":..,"last_us":..,"p50_ms":..,"p99_ms":..,"max_ms":..}
+//   GET  /stats  {"requests":N,"first_us":..,"last_us":..,"p50_ms":..,"p99_ms":..,"max_ms":..,"stalled":N}
 //   POST /reset  forget everything so far
+//   POST /stall/...  never answered: a dead sink that hangs until the client's
+//                    timeout (the isolation workload); counted apart.
 #include "core/json.hpp"
 #include "http/server.hpp"
 
@@ -49,6 +51,7 @@ struct stats {
   long long requests = 0;
   long long first_us = 0;
   long long last_us = 0;
+  long long stalled = 0;
 
   std::string json() {
     std::lock_guard guard{mutex};
@@ -62,8 +65,9 @@ struct stats {
     };
     char buf[256];
     std::snprintf(buf, sizeof buf,
-                  R"({"requests":%lld,"first_us":%lld,"last_us":%lld,"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f})",
-                  requests, first_us, last_us, pct(0.5), pct(0.99), sorted.empty() ? 0.0 : sorted.back() / 1000.0);
+                  R"({"requests":%lld,"first_us":%lld,"last_us":%lld,"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"stalled":%lld})",
+                  requests, first_us, last_us, pct(0.5), pct(0.99), sorted.empty() ? 0.0 : sorted.back() / 1000.0,
+                  stalled);
     return buf;
   }
 };
@@ -98,9 +102,16 @@ int main(int argc, char** argv) {
                         if (req.method == "POST" && req.path() == "/reset") {
                           std::lock_guard guard{st.mutex};
                           st.latencies_us.clear();
-                          st.requests = st.first_us = st.last_us = 0;
+                          st.requests = st.first_us = st.last_us = st.stalled = 0;
                           res.status = 204;
                           return respond(std::move(res));
+                        }
+                        if (req.path().rfind("/stall", 0) == 0) {
+                          // Held unanswered: the respond function is dropped,
+                          // and the connection hangs until the client gives up.
+                          std::lock_guard guard{st.mutex};
+                          ++st.stalled;
+                          return;
                         }
                         auto arrived = now_us();
                         thread_local simdjson::dom::parser parser;

@@ -8,6 +8,7 @@
 //   sender --(outcome, [delivery_outcome])--> persistence_actor             (recorded in batches)
 //   persistence_actor --(sweep)--> supervisor --(sweep)--> every sender      (commit state unknown)
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
+//   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --(pause / resume)--> sender
 //
 // Every type here is local-only: txrelay runs in one process, so messages are
 // never serialized and CAF_ALLOW_UNSAFE_MESSAGE_TYPE suffices.
@@ -42,6 +43,9 @@ using attempted_atom = caf::atom_constant<caf::atom("attempted")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using sink_control_atom = caf::atom_constant<caf::atom("sinkctl")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 // -- message types --------------------------------------------------------------
 
@@ -65,6 +69,13 @@ using ingest_reply = std::function<void(result<ingest_receipts, api_error>)>;
 using event_reply = std::function<void(result<event_lookup, api_error>)>;
 using counts_reply = std::function<void(result<pending_counts, api_error>)>;
 using health_reply = std::function<void(result<bool, api_error>)>;
+
+/// What an operator can tell a sink (POST /v1/sinks/{name}/pause|resume).
+/// pause: nothing is sent until resumed; deliveries stay pending.
+/// resume: lifts a pause, clears a broken state, closes the circuit, and
+/// restarts a sender its supervisor had given up on.
+enum class sink_command { pause, resume };
+using control_reply = std::function<void(result<sink_command, api_error>)>; // the command, as applied
 
 // -- errors -----------------------------------------------------------------------
 
@@ -100,3 +111,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::counts_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::health_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_command)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::control_reply)

@@ -21,6 +21,7 @@ struct sender_options {
   std::shared_ptr<metrics_registry> metrics;
   std::size_t window = 1000; // deliveries held in memory at most; the rest wait in PostgreSQL
   std::uint64_t seed = 0;    // for backoff jitter
+  bool start_paused = false; // an operator paused the sink before this (re)start
 };
 
 /// Spawns a sender as a monitored child of `supervisor`.

@@ -20,6 +20,7 @@ struct child {
   sink_metrics* sink_state = nullptr;
   std::deque<time_point> recent_restarts; // within the sink's restart_window
   bool failed = false;
+  bool paused = false; // by an operator; survives restarts
 };
 
 /// The first restart in a window is immediate; each further one waits twice
@@ -52,7 +53,41 @@ void start_child(supervisor_self* self, child& c) {
   opts.metrics = st.options.metrics;
   opts.window = st.options.window;
   opts.seed = st.seeds();
+  opts.start_paused = c.paused;
   c.actor = spawn_monitored_sender(self, std::move(opts));
+}
+
+/// POST /v1/sinks/{name}/pause|resume. Resuming a failed sink is how an
+/// operator says "fixed": its restart intensity starts over.
+void control(supervisor_self* self, const std::string& sink, sink_command cmd, const control_reply& reply) {
+  auto& st = self->state;
+  auto it = st.children.find(sink);
+  if (it == st.children.end())
+    return reply(unexpected{api_error{404, "not_found", "no sink named \"" + sink + "\""}});
+  auto& c = it->second;
+  switch (cmd) {
+    case sink_command::pause:
+      c.paused = true;
+      c.sink_state->paused.store(1, std::memory_order_relaxed);
+      if (c.actor)
+        self->send(c.actor, pause_atom::value);
+      break;
+    case sink_command::resume:
+      c.paused = false;
+      c.sink_state->paused.store(0, std::memory_order_relaxed);
+      if (c.failed) {
+        c.failed = false;
+        c.recent_restarts.clear();
+        c.sink_state->failed.store(0, std::memory_order_relaxed);
+        log::info("supervisor: sink " + sink + " resumed by an operator; starting its sender again");
+        if (!st.stopping && !c.actor)
+          start_child(self, c);
+      } else if (c.actor) {
+        self->send(c.actor, resume_atom::value);
+      }
+      break;
+  }
+  reply(cmd);
 }
 
 caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options options) {
@@ -114,6 +149,9 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       auto it = st.children.find(sink);
       if (!st.stopping && it != st.children.end() && !it->second.actor && !it->second.failed)
         start_child(self, it->second);
+    },
+    [=](sink_control_atom, const std::string& sink, sink_command cmd, control_reply& reply) {
+      control(self, sink, cmd, reply);
     },
     [=](sweep_atom) {
       // Rows may be pending that no sender holds: every sender looks again.

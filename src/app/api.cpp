@@ -151,6 +151,18 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
       return respond(method_not_allowed("GET"));
     return get_sinks(std::move(respond));
   }
+  if (path.rfind("/v1/sinks/", 0) == 0) {
+    // /v1/sinks/{name}/pause and /v1/sinks/{name}/resume
+    auto rest = path.substr(10);
+    auto slash = rest.find('/');
+    auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (action != "pause" && action != "resume")
+      return respond(error_response({404, "not_found", "no such endpoint (POST /v1/sinks/{name}/pause or /resume)"}));
+    if (req.method != "POST")
+      return respond(method_not_allowed("POST"));
+    return control_sink(std::string{rest.substr(0, slash)},
+                        action == "pause" ? sink_command::pause : sink_command::resume, std::move(respond));
+  }
   if (path == "/healthz") {
     if (req.method != "GET")
       return respond(method_not_allowed("GET"));
@@ -270,7 +282,7 @@ void api::get_metrics(http::respond_fn respond) const {
 }
 
 void api::get_sinks(http::respond_fn respond) const {
-  counts_reply reply = [sinks = options_.sinks, metrics = options_.metrics,
+  counts_reply reply = [sinks = options_.sinks, metrics = options_.metrics, clock = options_.clock,
                         respond = std::move(respond)](result<pending_counts, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
@@ -298,8 +310,21 @@ void api::get_sinks(http::respond_fn respond) const {
         out += "null";
       out += ",\"signed\":";
       out += sink.secrets.empty() ? "false" : "true";
+      auto now_ms = std::chrono::duration_cast<millis>(clock->now().time_since_epoch()).count();
       out += ",\"state\":";
-      out += m.failed.load(rel) != 0 ? "\"failed\"" : "\"ok\"";
+      append_json_string(out, m.state(now_ms));
+      out += ",\"circuit\":";
+      append_json_string(out, to_string(static_cast<circuit_state>(m.circuit.load(rel))));
+      out += ",\"circuit_opened\":" + std::to_string(m.circuit_opened.load(rel));
+      out += ",\"wait_until\":";
+      if (auto until = m.wait_until_ms.load(rel); until > now_ms)
+        append_json_string(out, format_rfc3339(time_point{millis{until}}));
+      else
+        out += "null";
+      out += ",\"paused\":";
+      out += m.paused.load(rel) != 0 ? "true" : "false";
+      out += ",\"ordering\":";
+      out += sink.ordering == delivery_ordering::per_key ? "\"per_key\"" : "\"none\"";
       out += ",\"pending\":" + std::to_string(pending);
       out += ",\"in_flight\":" + std::to_string(m.in_flight.load(rel));
       out += ",\"in_memory\":" + std::to_string(m.in_memory.load(rel));
@@ -307,6 +332,11 @@ void api::get_sinks(http::respond_fn respond) const {
       out += ",\"failed_attempts\":" + std::to_string(m.failed_attempts.load(rel));
       out += ",\"dead\":" + std::to_string(m.dead.load(rel));
       out += ",\"restarts\":" + std::to_string(actor.restarts.load(rel));
+      out += ",\"last_error\":";
+      if (auto err = m.last_error(); !err.empty())
+        append_json_string(out, err);
+      else
+        out += "null";
       out += '}';
     }
     out += "]}";
@@ -315,6 +345,19 @@ void api::get_sinks(http::respond_fn respond) const {
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, counts_atom::value, std::move(reply));
+}
+
+void api::control_sink(std::string name, sink_command cmd, http::respond_fn respond) const {
+  control_reply reply = [name, cmd, respond = std::move(respond)](result<sink_command, api_error> r) {
+    if (!r)
+      return respond(error_response(r.error()));
+    http::response res;
+    res.body = "{\"name\":";
+    append_json_string(res.body, name);
+    res.body += cmd == sink_command::pause ? ",\"paused\":true}" : ",\"paused\":false}";
+    respond(std::move(res));
+  };
+  caf::anon_send(options_.supervisor, sink_control_atom::value, std::move(name), cmd, std::move(reply));
 }
 
 void api::get_health(http::respond_fn respond) const {

@@ -10,6 +10,9 @@
 //   GET  /metrics          Prometheus text
 //   GET  /healthz          200 when the database answers, 503 otherwise
 //   GET  /v1/sinks         each sink: state, pending, in flight, counters (URLs redacted)
+//   POST /v1/sinks/{name}/pause    nothing is sent to the sink until resumed
+//   POST /v1/sinks/{name}/resume   lifts a pause, a broken state, an open circuit or a failed sender
+#include "actors/protocol.hpp"
 #include "config/config.hpp"
 #include "core/event_parser.hpp"
 #include "core/routing.hpp"
@@ -24,6 +27,8 @@ namespace txrelay {
 
 struct api_options {
   caf::actor http_actor;
+  caf::actor supervisor; // for sink control
+  std::shared_ptr<const txrelay::clock> clock = default_clock();
   routing_table routes;
   event_limits limits;
   std::shared_ptr<metrics_registry> metrics;
@@ -43,6 +48,7 @@ private:
   void get_metrics(http::respond_fn respond) const;
   void get_health(http::respond_fn respond) const;
   void get_sinks(http::respond_fn respond) const;
+  void control_sink(std::string name, sink_command cmd, http::respond_fn respond) const;
 
   api_options options_;
 };

@@ -104,6 +104,8 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
 
   api_options aopts;
   aopts.http_actor = p->http;
+  aopts.supervisor = p->supervisor;
+  aopts.clock = opts.clock;
   aopts.routes = routing_table{opts.config.routes, sink_order};
   aopts.metrics = p->metrics;
   aopts.sinks = opts.config.sinks;

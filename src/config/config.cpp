@@ -16,8 +16,20 @@ const char* to_string(sink_kind k) {
   switch (k) {
     case sink_kind::webhook: return "webhook";
     case sink_kind::log: return "log";
+    case sink_kind::discord: return "discord";
+    case sink_kind::slack: return "slack";
   }
   return "unknown";
+}
+
+rate_limit default_rate_limit(sink_kind k) {
+  switch (k) {
+    case sink_kind::discord: return {2.5, 5};
+    case sink_kind::slack: return {1, 3};
+    case sink_kind::webhook:
+    case sink_kind::log: break;
+  }
+  return {}; // unlimited
 }
 
 env_lookup process_env() {

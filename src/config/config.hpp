@@ -2,6 +2,7 @@
 // txrelay's configuration as plain data. This part depends on core only:
 // it knows no actor, socket or database.
 #include "core/backoff.hpp"
+#include "core/circuit_breaker.hpp"
 #include "core/result.hpp"
 #include "core/routing.hpp"
 #include "core/token_bucket.hpp"
@@ -29,7 +30,7 @@ struct database_config {
   std::string url; // libpq connection string or postgresql:// URL; empty = embedded
 };
 
-enum class sink_kind { webhook, log };
+enum class sink_kind { webhook, log, discord, slack };
 
 const char* to_string(sink_kind k);
 
@@ -41,17 +42,30 @@ struct supervision_policy {
   millis restart_window{60'000};
 };
 
+/// Whether a sink's deliveries may overtake each other. per_key: deliveries
+/// of events with the same key are attempted strictly in commit order, and a
+/// failing one holds back only its own key (events without a key are free).
+enum class delivery_ordering { none, per_key };
+
 struct sink_config {
   std::string name;
   sink_kind kind = sink_kind::log;
-  std::optional<url> endpoint;       // webhook: required
-  std::vector<std::string> secrets;  // webhook: "whsec_..." (several during rotation)
+  std::optional<url> endpoint;       // webhook, discord, slack: required
+  std::vector<std::string> secrets;  // webhook only: "whsec_..." (several during rotation)
   retry_policy retry;
   supervision_policy supervision;
-  rate_limit rate;                   // per_second 0: unlimited
+  rate_limit rate;                   // per_second 0: unlimited; default_rate_limit(kind) when not set
+  circuit_policy circuit;
+  delivery_ordering ordering = delivery_ordering::none;
   millis request_timeout{10'000};
   int max_in_flight = 8;
 };
+
+/// The request budget a sink of this kind gets for whatever its `rate_limit`
+/// does not set: the provider's published limit (Discord 5 per 2 s per webhook,
+/// Slack 1 per second with short bursts), so a config that forgets it does not
+/// start by drawing 429s. Generic webhooks and log sinks are unlimited.
+rate_limit default_rate_limit(sink_kind k);
 
 struct txrelay_config {
   std::string source_file;

@@ -158,7 +158,7 @@ void load_database(const value_reader& r, const YAML::Node& node, database_confi
 }
 
 void load_retry(const value_reader& r, const YAML::Node& node, const std::string& path, retry_policy& out) {
-  check_keys(node, path, {"max_attempts", "base", "cap"});
+  check_keys(node, path, {"max_attempts", "base", "cap", "max_age"});
   if (const auto n = node["max_attempts"])
     out.max_attempts = static_cast<int>(r.integer(n, path + ".max_attempts", 1, 100));
   if (const auto n = node["base"])
@@ -169,6 +169,30 @@ void load_retry(const value_reader& r, const YAML::Node& node, const std::string
     fail(path + ".base", "must be greater than 0");
   if (out.cap < out.base)
     fail(path + ".cap", "must be at least base (" + std::to_string(out.base.count()) + "ms)");
+  if (const auto n = node["max_age"]) {
+    out.max_age = r.duration(n, path + ".max_age");
+    if (out.max_age->count() <= 0)
+      fail(path + ".max_age", "must be greater than 0");
+  }
+}
+
+void load_circuit(const value_reader& r, const YAML::Node& node, const std::string& path, circuit_policy& out) {
+  check_keys(node, path, {"failure_threshold", "probe_interval"});
+  if (const auto n = node["failure_threshold"])
+    out.failure_threshold = static_cast<int>(r.integer(n, path + ".failure_threshold", 0, 1'000'000));
+  if (const auto n = node["probe_interval"])
+    out.probe_interval = r.duration(n, path + ".probe_interval");
+  if (out.probe_interval.count() <= 0)
+    fail(path + ".probe_interval", "must be greater than 0");
+}
+
+delivery_ordering load_ordering(const value_reader& r, const YAML::Node& node, const std::string& path) {
+  auto text = r.text(node, path);
+  if (text == "none")
+    return delivery_ordering::none;
+  if (text == "per_key")
+    return delivery_ordering::per_key;
+  fail(path, "unknown ordering \"" + text + "\" (expected none or per_key)");
 }
 
 void load_rate_limit(const value_reader& r, const YAML::Node& node, const std::string& path, rate_limit& out) {
@@ -210,7 +234,7 @@ void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std
                         loaded_sink& out) {
   const auto url_node = node["url"];
   if (!url_node)
-    fail(path + ".url", "is required for a webhook sink");
+    fail(path + ".url", std::string{"is required for a "} + to_string(out.sink.kind) + " sink");
   auto url_text = r.text(url_node, path + ".url");
   if (url_text.empty()) {
     if (!optional)
@@ -220,10 +244,6 @@ void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std
     auto parsed = parse_url(url_text); // its errors never echo the path, which may be a credential
     if (!parsed)
       fail(path + ".url", parsed.error());
-    // Refused here rather than failing every delivery later: TLS to sinks
-    // arrives with the provider sinks.
-    if (parsed->scheme == "https")
-      fail(path + ".url", "https sinks are not supported yet; use an http URL (TLS is on the way)");
     out.sink.endpoint = std::move(*parsed);
   }
 
@@ -263,7 +283,7 @@ void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std
 loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
   check_keys(node, path,
              {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry",
-              "supervision", "rate_limit"});
+              "supervision", "rate_limit", "circuit", "ordering"});
   loaded_sink out;
   const auto name = node["name"];
   if (!name)
@@ -274,26 +294,38 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
 
   const auto kind = node["kind"];
   if (!kind)
-    fail(path + ".kind", "is required (webhook or log)");
+    fail(path + ".kind", "is required (webhook, discord, slack or log)");
   auto kind_text = r.text(kind, path + ".kind");
   if (kind_text == "webhook")
     out.sink.kind = sink_kind::webhook;
+  else if (kind_text == "discord")
+    out.sink.kind = sink_kind::discord;
+  else if (kind_text == "slack")
+    out.sink.kind = sink_kind::slack;
   else if (kind_text == "log")
     out.sink.kind = sink_kind::log;
   else
-    fail(path + ".kind", "unknown sink kind \"" + kind_text + "\" (expected webhook or log)");
+    fail(path + ".kind", "unknown sink kind \"" + kind_text + "\" (expected webhook, discord, slack or log)");
+  out.sink.rate = default_rate_limit(out.sink.kind); // `rate_limit` below overrides what it sets
 
   bool optional = false;
   if (const auto n = node["optional"])
     optional = r.boolean(n, path + ".optional");
 
   if (out.sink.kind == sink_kind::log) {
-    // These only mean something for a webhook; accepting them on a log sink
+    // These only mean something for an HTTP sink; accepting them on a log sink
     // would hide a sink declared with the wrong kind.
     for (const char* key : {"url", "secret", "secrets", "optional", "timeout"})
       if (node[key])
-        fail(path + "." + key, std::string{"a log sink takes no "} + key + " (it only applies to webhook sinks)");
+        fail(path + "." + key, std::string{"a log sink takes no "} + key + " (it only applies to HTTP sinks)");
   } else {
+    // Discord and Slack authenticate by the token in the url's path; they
+    // would ignore a webhook-signature header, so a secret there is a mistake.
+    if (out.sink.kind != sink_kind::webhook)
+      for (const char* key : {"secret", "secrets"})
+        if (node[key])
+          fail(path + "." + key, std::string{"a "} + to_string(out.sink.kind) + " sink takes no " + key +
+                                   " (its url carries the credential; signing only applies to webhook sinks)");
     load_webhook_parts(r, node, path, optional, out);
   }
 
@@ -305,6 +337,10 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     load_supervision(r, n, path + ".supervision", out.sink.supervision);
   if (const auto n = node["rate_limit"])
     load_rate_limit(r, n, path + ".rate_limit", out.sink.rate);
+  if (const auto n = node["circuit"])
+    load_circuit(r, n, path + ".circuit", out.sink.circuit);
+  if (const auto n = node["ordering"])
+    out.sink.ordering = load_ordering(r, n, path + ".ordering");
   return out;
 }
 

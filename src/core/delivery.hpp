@@ -45,7 +45,13 @@ struct attempt_result {
   verdict outcome = verdict::retry;
   int http_status = 0;                // 0 when no HTTP response arrived
   std::string error;                  // human readable, no secrets
-  std::optional<millis> retry_after;  // a floor for the next attempt, if the sink said so
+  // The sink said to wait (429 retry_after, Retry-After, or X-RateLimit-Remaining: 0
+  // with X-RateLimit-Reset-After): no request goes to the sink before then, and
+  // this delivery's next attempt is no earlier. Meaningful on any verdict.
+  std::optional<millis> retry_after;
+  // The sink itself is gone (Discord's unknown webhook or invalid token): this
+  // delivery is dead and the sink is marked broken until an operator resumes it.
+  bool sink_broken = false;
 };
 
 /// What the persistence actor records for a delivery after an attempt.

@@ -84,4 +84,17 @@ bool is_uuid(std::string_view s) {
   return true;
 }
 
+std::optional<time_point> uuid_v7_time(std::string_view id) {
+  if (!is_uuid(id) || id[14] != '7')
+    return std::nullopt;
+  std::uint64_t ms = 0;
+  for (char c : id.substr(0, 13)) { // 8 hex, '-', 4 hex: the 48-bit timestamp
+    if (c == '-')
+      continue;
+    int v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+    ms = (ms << 4) | static_cast<std::uint64_t>(v);
+  }
+  return time_point{std::chrono::milliseconds{static_cast<long long>(ms)}};
+}
+
 } // namespace txrelay

@@ -4,6 +4,7 @@
 #include "core/clock.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -29,5 +30,10 @@ private:
 
 /// Canonical 8-4-4-4-12 lowercase or uppercase hex.
 bool is_uuid(std::string_view s);
+
+/// When a UUIDv7 was made (its 48-bit millisecond timestamp); nullopt for
+/// anything that is not a version-7 UUID. A delivery's id tells its age
+/// without another column.
+std::optional<time_point> uuid_v7_time(std::string_view id);
 
 } // namespace txrelay

@@ -26,6 +26,9 @@ public:
 
   bool limited() const { return limit_.per_second > 0; }
 
+  /// The latest pause the sink imposed (the epoch when there was none).
+  time_point paused_until() const { return paused_until_; }
+
 private:
   void refill(time_point now);
 

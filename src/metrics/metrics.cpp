@@ -4,6 +4,34 @@
 
 namespace txrelay {
 
+void sink_metrics::set_last_error(std::string error) {
+  std::lock_guard guard{last_error_mutex_};
+  last_error_ = std::move(error);
+}
+
+std::string sink_metrics::last_error() const {
+  std::lock_guard guard{last_error_mutex_};
+  return last_error_;
+}
+
+std::string sink_metrics::state(std::int64_t now_ms) const {
+  auto rel = std::memory_order_relaxed;
+  if (failed.load(rel) != 0)
+    return "failed";
+  if (broken.load(rel) != 0)
+    return "broken";
+  if (paused.load(rel) != 0)
+    return "paused";
+  switch (circuit.load(rel)) {
+    case 1: return "open";
+    case 2: return "half_open";
+    default: break;
+  }
+  if (wait_until_ms.load(rel) > now_ms)
+    return "rate_limited";
+  return "ok";
+}
+
 sink_metrics& metrics_registry::sink(const std::string& name) {
   std::lock_guard guard{mutex_};
   auto& slot = sinks_[name];
@@ -125,6 +153,16 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
      [](const sink_metrics& m) { return m.in_memory.load(std::memory_order_relaxed); }},
     {"txrelay_sink_failed", "gauge", "1 when the sink's sender kept crashing and was stopped (alert on this).",
      [](const sink_metrics& m) { return m.failed.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_broken", "gauge", "1 when the sink said it is gone for good; its deliveries are dead-lettered (alert on this).",
+     [](const sink_metrics& m) { return m.broken.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_paused", "gauge", "1 while an operator has paused the sink.",
+     [](const sink_metrics& m) { return m.paused.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_circuit_state", "gauge", "The sink's circuit breaker: 0 closed, 1 open, 2 half-open (probing).",
+     [](const sink_metrics& m) { return m.circuit.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_circuit_opened_total", "counter", "Times the sink's circuit breaker opened.",
+     [](const sink_metrics& m) { return static_cast<std::int64_t>(m.circuit_opened.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_wait_until_seconds", "gauge", "Unix time before which the sink asked for no request (429, Retry-After, X-RateLimit-*); 0: none.",
+     [](const sink_metrics& m) { return m.wait_until_ms.load(std::memory_order_relaxed) / 1000; }},
   };
   for (const auto& s : series) {
     header(out, s.name, s.type, s.help);

@@ -20,6 +20,22 @@ struct sink_metrics {
   std::atomic<std::int64_t> in_flight{0};
   std::atomic<std::int64_t> in_memory{0}; // deliveries the sender holds (its window)
   std::atomic<std::int64_t> failed{0};    // 1 when the supervisor gave up on the sender
+  std::atomic<std::int64_t> broken{0};    // 1 when the sink said it is gone (e.g. Discord's unknown webhook)
+  std::atomic<std::int64_t> paused{0};    // 1 while an operator has paused the sink
+  std::atomic<std::int64_t> circuit{0};   // circuit_state: 0 closed, 1 open, 2 half-open
+  std::atomic<std::uint64_t> circuit_opened{0};
+  std::atomic<std::int64_t> wait_until_ms{0}; // unix ms before which the sink asked for no request; 0: none
+
+  void set_last_error(std::string error);
+  std::string last_error() const;
+
+  /// One word for dashboards and GET /v1/sinks, the most severe first:
+  /// failed, broken, paused, open, half_open, rate_limited, ok.
+  std::string state(std::int64_t now_ms) const;
+
+private:
+  mutable std::mutex last_error_mutex_;
+  std::string last_error_; // no secrets: transports never put URLs or keys in errors
 };
 
 struct actor_metrics {

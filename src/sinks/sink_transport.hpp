@@ -27,7 +27,7 @@ public:
   virtual void attempt(const delivery_job& job, attempt_callback done) = 0;
 };
 
-/// The transport for a configured sink (webhook, log).
+/// The transport for a configured sink, by its kind (sink_transport.cpp).
 std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, boost::asio::io_context& io,
                                                    std::shared_ptr<const txrelay::clock> clock);
 

@@ -1,14 +1,25 @@
 #include "sinks/webhook_sink.hpp"
 
-#include "config/config.hpp"
 #include "core/json.hpp"
 #include "logging/log.hpp"
+#include "sinks/sink_response.hpp"
 
-#include <algorithm>
-#include <charconv>
-#include <ctime>
+#include <cctype>
 
 namespace txrelay {
+
+namespace {
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+} // namespace
 
 std::string webhook_body(const delivery_job& job) {
   std::string body;
@@ -30,39 +41,6 @@ std::string webhook_body(const delivery_job& job) {
   return body;
 }
 
-std::optional<millis> parse_retry_after(std::string_view value, time_point now) {
-  while (!value.empty() && value.front() == ' ')
-    value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ')
-    value.remove_suffix(1);
-  if (value.empty())
-    return std::nullopt;
-  long long seconds = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  // A sink may ask for anything; a day is the most txrelay will wait (and
-  // keeps the arithmetic and CAF's nanosecond timers far from overflow).
-  constexpr long long max_seconds = 24 * 3600;
-  if (ec == std::errc{} && end == value.data() + value.size()) {
-    if (seconds < 0)
-      return std::nullopt;
-    return millis{std::min(seconds, max_seconds) * 1000};
-  }
-  // HTTP-date, IMF-fixdate form: "Sun, 06 Nov 1994 08:49:37 GMT".
-  std::tm tm{};
-  std::string text{value};
-  const char* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (rest == nullptr || *rest != '\0')
-    return std::nullopt;
-  // In whole seconds of time_t: a far-future date would overflow the
-  // nanosecond system_clock.
-  auto now_ms = std::chrono::duration_cast<millis>(now.time_since_epoch()).count();
-  auto at_s = static_cast<long long>(timegm(&tm));
-  if (at_s > now_ms / 1000 + max_seconds)
-    return millis{max_seconds * 1000};
-  auto delta = millis{at_s * 1000 - now_ms};
-  return std::clamp(delta, millis{0}, millis{max_seconds * 1000});
-}
-
 attempt_result classify_webhook_response(const http_outcome& outcome, time_point now) {
   attempt_result r;
   if (!outcome.transport_ok) {
@@ -71,21 +49,32 @@ attempt_result classify_webhook_response(const http_outcome& outcome, time_point
     return r;
   }
   r.http_status = outcome.status;
+  // Whatever the verdict: an exhausted X-RateLimit budget holds back the next request.
+  r.retry_after = rate_limit_wait(outcome, now);
   if (outcome.status >= 200 && outcome.status < 300) {
     r.outcome = attempt_result::verdict::delivered;
     return r;
   }
   r.error = "HTTP " + std::to_string(outcome.status);
   if (outcome.status == 410) {
+    // Standard Webhooks: 410 disables the endpoint, so every later delivery
+    // would be refused too.
     r.outcome = attempt_result::verdict::permanent;
+    r.sink_broken = true;
     r.error += " Gone: the endpoint is disabled";
+    return r;
+  }
+  // Svix's convention: the receiver refuses this one message for good, while
+  // the endpoint stays fine for the others.
+  if (equals_ignoring_case(http::find_header(outcome.headers, "webhook-delivery"), "abort-message")) {
+    r.outcome = attempt_result::verdict::permanent;
+    r.error += ": the receiver aborted this message (webhook-delivery: abort-message)";
     return r;
   }
   r.outcome = attempt_result::verdict::retry;
   if (outcome.status >= 300 && outcome.status < 400)
     r.error += ": redirects are not followed";
-  if (auto ra = http::find_header(outcome.headers, "retry-after"); !ra.empty())
-    r.retry_after = parse_retry_after(ra, now);
+  r.retry_after = longer_wait(r.retry_after, retry_after_header(outcome, now));
   return r;
 }
 
@@ -121,23 +110,6 @@ void log_sink::attempt(const delivery_job& job, attempt_callback done) {
     r.outcome = attempt_result::verdict::delivered;
     done(std::move(r));
   });
-}
-
-std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, boost::asio::io_context& io,
-                                                   std::shared_ptr<const txrelay::clock> clock) {
-  switch (config.kind) {
-    case sink_kind::log:
-      return std::make_shared<log_sink>(config.name);
-    case sink_kind::webhook: {
-      std::vector<secret_key> keys;
-      for (const auto& s : config.secrets)
-        if (auto k = decode_webhook_secret(s))
-          keys.push_back(std::move(*k)); // validated at config load
-      return std::make_shared<webhook_sink>(io, *config.endpoint, std::move(keys), config.request_timeout,
-                                            std::move(clock));
-    }
-  }
-  return nullptr;
 }
 
 } // namespace txrelay

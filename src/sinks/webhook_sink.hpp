@@ -16,8 +16,10 @@ namespace txrelay {
 std::string webhook_body(const delivery_job& job);
 
 /// What a webhook response means for the delivery (Standard Webhooks practice):
-/// 2xx delivered; 410 permanent (the endpoint is gone); anything else, 3xx
-/// included (redirects are not followed), is retried, honouring Retry-After.
+/// 2xx delivered; 410 permanent and the sink broken (the endpoint is gone);
+/// `webhook-delivery: abort-message` permanent for this message only; anything
+/// else, 3xx included (redirects are not followed), is retried, honouring
+/// Retry-After. X-RateLimit-Remaining: 0 sets retry_after on any response.
 attempt_result classify_webhook_response(const http_outcome& outcome, time_point now);
 
 class webhook_sink final : public sink_transport {
@@ -43,8 +45,5 @@ public:
 private:
   std::string name_;
 };
-
-/// Retry-After per RFC 9110 (delay-seconds or HTTP-date), relative to `now`.
-std::optional<millis> parse_retry_after(std::string_view value, time_point now);
 
 } // namespace txrelay

@@ -1,8 +1,12 @@
 #include "support/fake_sink_server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <list>
@@ -14,6 +18,7 @@ namespace txrelay::testing {
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace net = boost::asio;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
 namespace {
@@ -35,6 +40,7 @@ struct fake_sink_server::impl {
   };
 
   net::io_context io; // only a home for the sockets; everything here is blocking
+  std::unique_ptr<ssl::context> tls; // set in HTTPS mode
   tcp::acceptor acceptor{io};
   std::uint16_t port = 0;
   std::thread accept_thread;
@@ -48,6 +54,17 @@ struct fake_sink_server::impl {
   bool stopping = false;
   std::list<std::thread> connection_threads;
   std::list<std::shared_ptr<connection>> connections;
+  std::size_t tls_handshake_failures = 0;
+
+  void listen() {
+    tcp::endpoint endpoint{net::ip::make_address("127.0.0.1"), 0};
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(endpoint);
+    acceptor.listen();
+    port = acceptor.local_endpoint().port();
+    accept_thread = std::thread{[this] { accept_loop(); }};
+  }
 
   void accept_loop() {
     for (;;) {
@@ -67,7 +84,23 @@ struct fake_sink_server::impl {
   /// Other threads only shut a socket down (which wakes a blocked read); the
   /// serving thread is the one that closes it, under the mutex.
   void serve(connection& conn) {
-    serve_requests(conn);
+    if (tls) {
+      // On the connection's socket by reference, so close_idle_connections()
+      // and stop() wake a blocked TLS read the same way as a plain one.
+      ssl::stream<tcp::socket&> stream{conn.socket, *tls};
+      beast::error_code ec;
+      stream.handshake(ssl::stream_base::server, ec);
+      if (ec) {
+        std::lock_guard guard{mutex};
+        ++tls_handshake_failures;
+        changed.notify_all();
+      } else {
+        const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+        serve_requests(stream, conn, sni ? sni : "");
+      }
+    } else {
+      serve_requests(conn.socket, conn, "");
+    }
     std::lock_guard guard{mutex};
     beast::error_code ignored;
     conn.open = false;
@@ -75,13 +108,14 @@ struct fake_sink_server::impl {
     conn.socket.close(ignored);
   }
 
-  void serve_requests(connection& conn) {
+  template <class Stream>
+  void serve_requests(Stream& stream, connection& conn, const std::string& tls_server_name) {
     beast::flat_buffer buffer;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(64 << 20);
       beast::error_code ec;
-      bhttp::read(conn.socket, buffer, parser, ec);
+      bhttp::read(stream, buffer, parser, ec);
       if (ec)
         return;
       auto& req = parser.get();
@@ -92,6 +126,7 @@ struct fake_sink_server::impl {
         rec.headers.emplace_back(std::string{f.name_string()}, std::string{f.value()});
       rec.body = req.body();
       rec.received_at = std::chrono::system_clock::now();
+      rec.tls_server_name = tls_server_name;
 
       fake_reply reply;
       {
@@ -122,7 +157,7 @@ struct fake_sink_server::impl {
       bool keep_alive = req.keep_alive() && !says_close(reply.headers);
       res.keep_alive(keep_alive);
       res.prepare_payload();
-      bhttp::write(conn.socket, res, ec);
+      bhttp::write(stream, res, ec);
       if (ec || !keep_alive)
         return;
       std::lock_guard guard{mutex};
@@ -133,13 +168,16 @@ struct fake_sink_server::impl {
 
 fake_sink_server::fake_sink_server(fake_behaviour behaviour) : impl_(std::make_unique<impl>()) {
   impl_->behaviour = std::move(behaviour);
-  tcp::endpoint endpoint{net::ip::make_address("127.0.0.1"), 0};
-  impl_->acceptor.open(endpoint.protocol());
-  impl_->acceptor.set_option(net::socket_base::reuse_address(true));
-  impl_->acceptor.bind(endpoint);
-  impl_->acceptor.listen();
-  impl_->port = impl_->acceptor.local_endpoint().port();
-  impl_->accept_thread = std::thread{[i = impl_.get()] { i->accept_loop(); }};
+  impl_->listen();
+}
+
+fake_sink_server::fake_sink_server(const tls_identity& identity, fake_behaviour behaviour)
+  : impl_(std::make_unique<impl>()) {
+  impl_->behaviour = std::move(behaviour);
+  impl_->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+  impl_->tls->use_certificate_chain(net::buffer(identity.certificate_pem));
+  impl_->tls->use_private_key(net::buffer(identity.private_key_pem), ssl::context::pem);
+  impl_->listen(); // after `tls` is set: the accept thread reads it unlocked
 }
 
 fake_sink_server::~fake_sink_server() { stop(); }
@@ -147,7 +185,7 @@ fake_sink_server::~fake_sink_server() { stop(); }
 std::uint16_t fake_sink_server::port() const { return impl_->port; }
 
 std::string fake_sink_server::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(impl_->port) + path;
+  return (impl_->tls ? "https" : "http") + std::string{"://127.0.0.1:"} + std::to_string(impl_->port) + path;
 }
 
 void fake_sink_server::set_behaviour(fake_behaviour behaviour) {
@@ -168,6 +206,11 @@ std::size_t fake_sink_server::request_count() const {
 std::size_t fake_sink_server::connection_count() const {
   std::lock_guard guard{impl_->mutex};
   return impl_->connections.size();
+}
+
+std::size_t fake_sink_server::tls_handshake_failures() const {
+  std::lock_guard guard{impl_->mutex};
+  return impl_->tls_handshake_failures;
 }
 
 std::size_t fake_sink_server::close_idle_connections() {

@@ -3,17 +3,22 @@
 // clock is a manual one.
 #include "actors/sender_actor.hpp"
 #include "actors/supervisor_actor.hpp"
+#include "core/ids.hpp"
 
 #include <caf/all.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
+#include <set>
 #include <memory>
 
 using namespace txrelay;
 
 namespace {
+
+std::string poison_key; // a further key that crashes the transport, while set
 
 /// A transport whose attempts complete only when the test completes them.
 class scripted_transport final : public sink_transport {
@@ -23,7 +28,7 @@ public:
     attempt_callback done;
   };
   void attempt(const delivery_job& job, attempt_callback done) override {
-    if (job.key == std::optional<std::string>{"poison"})
+    if (job.key == std::optional<std::string>{"poison"} || (!poison_key.empty() && job.key == poison_key))
       throw std::runtime_error("poisoned");
     attempts.push_back({job, std::move(done)});
   }
@@ -111,6 +116,10 @@ protected:
     sink.kind = sink_kind::webhook;
     sink.retry = {max_attempts, millis{100}, millis{1000}};
     sink.max_in_flight = max_in_flight;
+    start_sink(sink, window);
+  }
+
+  void start_sink(sink_config sink, std::size_t window = 1000) {
     supervisor_options opts;
     opts.sinks = {sink};
     opts.make_transport = [this](const sink_config&) {
@@ -124,6 +133,32 @@ protected:
     opts.window = window;
     supervisor = spawn_supervisor(*sys, std::move(opts));
     sched->run();
+  }
+
+  /// Advances the manual clock and fires every timer that is due by then
+  /// (the deterministic scheduler fires all delayed messages at once; the
+  /// actors themselves check the clock).
+  void advance(millis d) {
+    clock->advance(d);
+    for (int i = 0; i < 3; ++i) {
+      sched->trigger_timeouts();
+      sched->run();
+    }
+  }
+
+  void control(sink_command cmd) {
+    std::optional<result<sink_command, api_error>> answer;
+    control_reply reply = [&answer](result<sink_command, api_error> r) { answer = std::move(r); };
+    caf::anon_send(supervisor, sink_control_atom::value, std::string{"hook"}, cmd, std::move(reply));
+    sched->run();
+    ASSERT_TRUE(answer && *answer);
+  }
+
+  std::vector<std::string> attempted_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& a : transport->attempts)
+      ids.push_back(a.job.id);
+    return ids;
   }
 
   void dispatch(delivery_jobs jobs) {
@@ -239,7 +274,7 @@ TEST_F(sender_actor_test, a_full_window_leaves_rows_in_the_database_and_sweeps_t
   EXPECT_EQ(transport->attempts[1].job.id, "f");
 }
 
-TEST_F(sender_actor_test, a_crashing_sender_is_restarted_and_the_poisoned_delivery_is_dead) {
+TEST_F(sender_actor_test, a_crash_counts_as_a_failed_attempt_and_the_sender_is_restarted) {
   start(/*max_attempts=*/2);
   store->pending = {job("p", "poison"), job("q")};
   dispatch({job("p", "poison")});
@@ -249,7 +284,8 @@ TEST_F(sender_actor_test, a_crashing_sender_is_restarted_and_the_poisoned_delive
   ASSERT_GE(store->outcomes.size(), 1u);
   EXPECT_EQ(store->outcomes[0].delivery_id, "p");
   EXPECT_EQ(store->outcomes[0].attempts, 1);
-  EXPECT_EQ(store->outcomes[0].status, delivery_status::dead);
+  EXPECT_EQ(store->outcomes[0].status, delivery_status::pending); // retried after its backoff
+  EXPECT_GE(store->outcomes[0].next_attempt_at, clock->now());
   EXPECT_NE(store->outcomes[0].error.find("sender crashed"), std::string::npos);
   // The restarted sender swept "q" back in and attempts it.
   bool q_attempted = false;
@@ -278,8 +314,12 @@ TEST_F(sender_actor_test, a_sender_that_keeps_crashing_is_stopped_and_its_sink_m
     sched->run();
   }
   EXPECT_EQ(transports_built, 3);
-  ASSERT_EQ(store->pending.size(), 1u);
-  EXPECT_EQ(store->pending[0].id, "q");
+  // Everything stays pending for an operator: the crashed ones with an attempt each.
+  ASSERT_EQ(store->pending.size(), 4u);
+  int crashed_attempts = 0;
+  for (const auto& j : store->pending)
+    crashed_attempts += j.attempts;
+  EXPECT_EQ(crashed_attempts, 3);
 }
 
 TEST_F(sender_actor_test, a_sweep_request_makes_every_sender_look_for_rows_it_does_not_hold) {
@@ -329,6 +369,236 @@ TEST_F(sender_actor_test, the_rate_limit_spaces_requests) {
   sched->trigger_timeouts();
   sched->run();
   EXPECT_EQ(transport->attempts.size(), 4u);
+}
+
+// -- circuit breaker -------------------------------------------------------------
+
+sink_config breaker_sink(int threshold, millis probe_interval) {
+  sink_config sink;
+  sink.name = "hook";
+  sink.kind = sink_kind::webhook;
+  sink.retry = {50, millis{10}, millis{10}};
+  sink.max_in_flight = 1;
+  sink.circuit = {threshold, probe_interval};
+  return sink;
+}
+
+TEST_F(sender_actor_test, the_circuit_opens_after_consecutive_failures_and_probes_once_per_interval) {
+  start_sink(breaker_sink(3, millis{30'000}));
+  dispatch({job("a"), job("b"), job("c")});
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(transport->attempts.size(), 1u) << i;
+    complete_next(verdict(attempt_result::verdict::retry, 503));
+    advance(millis{10}); // past every backoff
+  }
+  auto& m = metrics->sink("hook");
+  EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::open));
+  EXPECT_EQ(m.circuit_opened.load(), 1u);
+  EXPECT_EQ(m.state(0), "open");
+  // Open: the held deliveries wait without spending attempts.
+  advance(millis{29'000});
+  EXPECT_TRUE(transport->attempts.empty());
+  // One probe after the interval, and only one while it is under way.
+  advance(millis{1'000});
+  ASSERT_EQ(transport->attempts.size(), 1u);
+  EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::half_open));
+  advance(millis{60'000});
+  EXPECT_EQ(transport->attempts.size(), 1u);
+  // The probe fails: open for another interval.
+  complete_next(verdict(attempt_result::verdict::retry, 0));
+  EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::open));
+  advance(millis{29'000});
+  EXPECT_TRUE(transport->attempts.empty());
+  advance(millis{1'000});
+  ASSERT_EQ(transport->attempts.size(), 1u);
+  // The probe succeeds: closed, and the rest flow again.
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::closed));
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(transport->attempts.size(), 1u) << i;
+    complete_next(verdict(attempt_result::verdict::delivered, 204));
+  }
+  int delivered = 0;
+  for (const auto& o : store->outcomes)
+    delivered += o.status == delivery_status::delivered;
+  EXPECT_EQ(delivered, 3);
+  EXPECT_EQ(m.state(0), "ok");
+}
+
+TEST_F(sender_actor_test, rate_limiting_and_client_errors_do_not_open_the_circuit) {
+  start_sink(breaker_sink(2, millis{30'000}));
+  dispatch({job("a")});
+  auto r = verdict(attempt_result::verdict::retry, 429);
+  r.retry_after = millis{5};
+  complete_next(r);
+  advance(millis{10});
+  complete_next(r);
+  advance(millis{10});
+  complete_next(verdict(attempt_result::verdict::retry, 404));
+  advance(millis{10});
+  EXPECT_EQ(metrics->sink("hook").circuit.load(), static_cast<std::int64_t>(circuit_state::closed));
+  EXPECT_EQ(transport->attempts.size(), 1u);
+}
+
+// -- broken sinks, pause, resume -----------------------------------------------
+
+TEST_F(sender_actor_test, a_broken_sink_dead_letters_what_it_holds_without_attempting_it) {
+  start(/*max_attempts=*/5, 1000, /*max_in_flight=*/1);
+  dispatch({job("a"), job("b"), job("c")});
+  auto r = verdict(attempt_result::verdict::permanent, 404);
+  r.error = "HTTP 404: Unknown Webhook (10015)";
+  r.sink_broken = true;
+  complete_next(r);
+  EXPECT_TRUE(transport->attempts.empty());
+  ASSERT_EQ(store->outcomes.size(), 3u);
+  for (const auto& o : store->outcomes)
+    EXPECT_EQ(o.status, delivery_status::dead) << o.delivery_id;
+  EXPECT_EQ(store->outcomes[0].attempts, 1);
+  EXPECT_EQ(store->outcomes[1].attempts, 0); // b and c were never sent
+  EXPECT_NE(store->outcomes[1].error.find("broken"), std::string::npos);
+  EXPECT_NE(store->outcomes[1].error.find("10015"), std::string::npos);
+  auto& m = metrics->sink("hook");
+  EXPECT_EQ(m.state(0), "broken");
+  EXPECT_EQ(m.last_error(), "HTTP 404: Unknown Webhook (10015)");
+  // Later deliveries too, until an operator resumes the sink.
+  dispatch({job("d")});
+  EXPECT_TRUE(transport->attempts.empty());
+  EXPECT_EQ(store->outcomes.back().delivery_id, "d");
+  control(sink_command::resume);
+  EXPECT_EQ(m.state(0), "ok");
+  dispatch({job("e")});
+  EXPECT_EQ(attempted_ids(), std::vector<std::string>{"e"});
+}
+
+TEST_F(sender_actor_test, a_paused_sink_sends_nothing_until_resumed) {
+  start(/*max_attempts=*/2);
+  control(sink_command::pause);
+  EXPECT_EQ(metrics->sink("hook").state(0), "paused");
+  store->pending = {job("a"), job("b")};
+  dispatch({job("a"), job("b")});
+  advance(millis{1000});
+  EXPECT_TRUE(transport->attempts.empty());
+  control(sink_command::resume);
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(metrics->sink("hook").state(0), "ok");
+}
+
+TEST_F(sender_actor_test, resuming_a_failed_sink_starts_its_sender_again_and_nothing_is_lost) {
+  start(/*max_attempts=*/50, 1000, /*max_in_flight=*/1, /*max_restarts=*/1);
+  poison_key = "bad";
+  store->pending = {job("a", "bad"), job("b", "bad"), job("c")};
+  dispatch({job("a", "bad")});
+  for (int i = 0; i < 10 && metrics->sink("hook").failed.load() == 0; ++i)
+    advance(millis{100});
+  ASSERT_EQ(metrics->sink("hook").failed.load(), 1);
+  EXPECT_EQ(metrics->sink("hook").state(0), "failed");
+  // The bug is fixed; the operator resumes the sink.
+  poison_key.clear();
+  control(sink_command::resume);
+  EXPECT_EQ(metrics->sink("hook").failed.load(), 0);
+  for (int i = 0; i < 10 && !transport->attempts.empty(); ++i)
+    complete_next(verdict(attempt_result::verdict::delivered, 204));
+  // a and b crashed the sender (each a failed attempt, still pending); once
+  // fixed, all three are delivered: nothing lost.
+  for (int i = 0; i < 10 && !store->pending.empty(); ++i) {
+    advance(millis{1000}); // past the crashed ones' backoff
+    while (!transport->attempts.empty())
+      complete_next(verdict(attempt_result::verdict::delivered, 204));
+  }
+  EXPECT_TRUE(store->pending.empty());
+  std::set<std::string> delivered;
+  for (const auto& o : store->outcomes)
+    if (o.status == delivery_status::delivered)
+      delivered.insert(o.delivery_id);
+  EXPECT_EQ(delivered, (std::set<std::string>{"a", "b", "c"}));
+  int dead = 0;
+  for (const auto& o : store->outcomes)
+    dead += o.status == delivery_status::dead;
+  EXPECT_EQ(dead, 0);
+}
+
+// -- ordering: per_key -----------------------------------------------------------------
+
+TEST_F(sender_actor_test, per_key_ordering_holds_a_key_behind_its_failing_delivery_and_no_other) {
+  sink_config sink = breaker_sink(0, millis{1000});
+  sink.max_in_flight = 8;
+  sink.ordering = delivery_ordering::per_key;
+  start_sink(sink);
+  dispatch({job("01", "k1"), job("02", "k2"), job("03", "k1"), job("04", "k2"), job("05")});
+  // Only the oldest of each key, and the keyless one.
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"01", "02", "05"}));
+  complete_next(verdict(attempt_result::verdict::retry, 500));      // 01 fails: k1 waits
+  complete_next(verdict(attempt_result::verdict::delivered, 204)); // 02: k2 moves on
+  complete_next(verdict(attempt_result::verdict::delivered, 204)); // 05
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"04"}));
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  EXPECT_TRUE(transport->attempts.empty()); // 03 still waits for 01
+  advance(millis{10});
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"01"}));
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"03"}));
+}
+
+TEST_F(sender_actor_test, per_key_ordering_moves_on_when_the_head_goes_dead) {
+  sink_config sink = breaker_sink(0, millis{1000});
+  sink.ordering = delivery_ordering::per_key;
+  sink.max_in_flight = 8;
+  start_sink(sink);
+  dispatch({job("01", "k"), job("02", "k")});
+  complete_next(verdict(attempt_result::verdict::permanent, 400));
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"02"}));
+}
+
+TEST_F(sender_actor_test, per_key_ordering_never_holds_a_newer_delivery_while_an_older_one_waits_in_the_database) {
+  sink_config sink = breaker_sink(0, millis{1000});
+  sink.ordering = delivery_ordering::per_key;
+  sink.max_in_flight = 8;
+  start_sink(sink);
+  // The window is full when 02 is dispatched, so it stays in the database;
+  // 03 (same key) arrives once there is room again: it must not overtake 02.
+  store->pending = {job("01", "x"), job("02", "k"), job("03", "k")};
+  (void)sink;
+  dispatch({job("01", "x")});
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"01"}));
+  caf::anon_send(supervisor, sweep_atom::value); // a sweep is needed (as after an overflow)
+  dispatch({job("03", "k")});
+  sched->run();
+  auto ids = attempted_ids();
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(ids[1], "02"); // 02 first; 03 waits for it
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "03"), 0);
+  complete_next(verdict(attempt_result::verdict::delivered, 204)); // 01
+  complete_next(verdict(attempt_result::verdict::delivered, 204)); // 02
+  EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"03"}));
+}
+
+// -- retry.max_age -----------------------------------------------------------------------
+
+TEST_F(sender_actor_test, a_delivery_older_than_max_age_is_not_retried) {
+  sink_config sink = breaker_sink(0, millis{1000});
+  sink.retry = {50, millis{60'000}, millis{60'000}, millis{120'000}};
+  sink.max_in_flight = 2;
+  start_sink(sink);
+  // Delivery ids are UUIDv7: the id says when the delivery was made.
+  uuid_v7_generator ids{1};
+  auto old = ids.next(clock->now() - millis{100'000});
+  auto young = ids.next(clock->now());
+  dispatch({job(old), job(young)});
+  // The sink asks for 30 s: the old one's next attempt would be 130 s after
+  // it was made, past max_age; the young one's is well within it.
+  auto r = verdict(attempt_result::verdict::retry, 503);
+  r.retry_after = millis{30'000};
+  complete_next(r);
+  complete_next(r);
+  ASSERT_EQ(store->outcomes.size(), 2u);
+  for (const auto& o : store->outcomes) {
+    if (o.delivery_id == old) {
+      EXPECT_EQ(o.status, delivery_status::dead);
+      EXPECT_NE(o.error.find("max_age"), std::string::npos);
+    } else {
+      EXPECT_EQ(o.status, delivery_status::pending);
+    }
+  }
 }
 
 } // namespace

@@ -285,7 +285,83 @@ TEST(load_config, a_disabled_sink_still_claims_its_name) {
 
 TEST(load_config, sink_kind_is_required_and_known) {
   expect_error("sinks:\n  - {name: a}\n", "sinks[0].kind", "is required");
-  expect_error("sinks:\n  - {name: a, kind: discord}\n", "sinks[0].kind", "unknown sink kind");
+  expect_error("sinks:\n  - {name: a, kind: teams}\n", "sinks[0].kind", "unknown sink kind");
+  expect_error("sinks:\n  - {name: a, kind: Discord}\n", "sinks[0].kind", "expected webhook, discord, slack or log");
+}
+
+TEST(load_config, discord_and_slack_sinks_take_a_url_and_a_timeout) {
+  auto c = load_ok("sinks:\n"
+                   "  - {name: d, kind: discord, url: 'http://127.0.0.1:9/api/webhooks/1/TOKEN', timeout: 3s}\n"
+                   "  - {name: s, kind: slack, url: 'http://127.0.0.1:9/services/T1/B2/XYZ'}\n");
+  ASSERT_EQ(c.sinks.size(), 2u);
+  EXPECT_EQ(c.sinks[0].kind, sink_kind::discord);
+  ASSERT_TRUE(c.sinks[0].endpoint);
+  EXPECT_EQ(c.sinks[0].endpoint->target, "/api/webhooks/1/TOKEN");
+  EXPECT_EQ(c.sinks[0].request_timeout, millis{3000});
+  EXPECT_TRUE(c.sinks[0].secrets.empty());
+  EXPECT_EQ(c.sinks[1].kind, sink_kind::slack);
+  ASSERT_TRUE(c.sinks[1].endpoint);
+  EXPECT_EQ(c.sinks[1].endpoint->target, "/services/T1/B2/XYZ");
+  EXPECT_EQ(c.sinks[1].request_timeout, millis{10'000});
+}
+
+TEST(load_config, discord_and_slack_urls_are_handled_like_a_webhook_url) {
+  for (std::string kind : {"discord", "slack"}) {
+    expect_error("sinks:\n  - {name: h, kind: " + kind + "}\n", "sinks[0].url", "is required for a " + kind + " sink");
+    expect_error("sinks:\n  - {name: h, kind: " + kind + ", url: ''}\n", "sinks[0].url", "optional: true");
+    expect_error("sinks:\n  - {name: h, kind: " + kind + ", url: 'http://h/x', timeout: 0s}\n", "sinks[0].timeout",
+                 "greater than 0");
+    auto https = load_ok("sinks:\n  - {name: h, kind: " + kind + ", url: 'https://hooks.example/x/TOKEN77'}\n");
+    ASSERT_TRUE(https.sinks[0].endpoint) << kind;
+    EXPECT_EQ(https.sinks[0].endpoint->scheme, "https");
+    EXPECT_EQ(https.sinks[0].endpoint->port, 443);
+
+    auto c = load_ok("sinks:\n  - {name: h, kind: " + kind + ", url: '${HOOK_URL:-}', optional: true}\n");
+    EXPECT_TRUE(c.sinks.empty()) << kind;
+    EXPECT_EQ(c.disabled_sinks, std::vector<std::string>{"h"}) << kind;
+  }
+}
+
+TEST(load_config, discord_and_slack_sinks_take_no_secret) {
+  for (std::string kind : {"discord", "slack"}) {
+    auto e = expect_error("sinks:\n  - {name: h, kind: " + kind + ", url: 'http://h/x', secret: '" + secret_a + "'}\n",
+                          "sinks[0].secret", "a " + kind + " sink takes no secret");
+    EXPECT_EQ(e.to_string().find(secret_a), std::string::npos) << e.to_string();
+    expect_error("sinks:\n  - {name: h, kind: " + kind + ", url: 'http://h/x', secrets: []}\n", "sinks[0].secrets",
+                 "a " + kind + " sink takes no secrets");
+  }
+}
+
+TEST(load_config, each_kind_has_its_providers_rate_limit_by_default) {
+  auto c = load_ok("sinks:\n"
+                   "  - {name: d, kind: discord, url: 'http://h/api/webhooks/1/T'}\n"
+                   "  - {name: s, kind: slack, url: 'http://h/services/T/B/X'}\n"
+                   "  - {name: w, kind: webhook, url: 'http://h/x'}\n"
+                   "  - {name: l, kind: log}\n");
+  ASSERT_EQ(c.sinks.size(), 4u);
+  // Discord: 5 requests per 2 s per webhook.
+  EXPECT_DOUBLE_EQ(c.sinks[0].rate.per_second, 2.5);
+  EXPECT_DOUBLE_EQ(c.sinks[0].rate.burst, 5);
+  // Slack: 1 per second, short bursts.
+  EXPECT_DOUBLE_EQ(c.sinks[1].rate.per_second, 1);
+  EXPECT_DOUBLE_EQ(c.sinks[1].rate.burst, 3);
+  EXPECT_DOUBLE_EQ(c.sinks[2].rate.per_second, 0); // unlimited
+  EXPECT_DOUBLE_EQ(c.sinks[3].rate.per_second, 0);
+  EXPECT_DOUBLE_EQ(default_rate_limit(sink_kind::discord).per_second, 2.5);
+  EXPECT_DOUBLE_EQ(default_rate_limit(sink_kind::webhook).per_second, 0);
+}
+
+TEST(load_config, a_rate_limit_overrides_only_what_it_sets) {
+  auto c = load_ok("sinks:\n"
+                   "  - {name: d, kind: discord, url: 'http://h/x', rate_limit: {per_second: 1}}\n"
+                   "  - {name: s, kind: slack, url: 'http://h/x', rate_limit: {per_second: 10, burst: 10}}\n"
+                   "  - {name: w, kind: webhook, url: 'http://h/x', rate_limit: {per_second: 4}}\n");
+  EXPECT_DOUBLE_EQ(c.sinks[0].rate.per_second, 1);
+  EXPECT_DOUBLE_EQ(c.sinks[0].rate.burst, 5); // Discord's, kept
+  EXPECT_DOUBLE_EQ(c.sinks[1].rate.per_second, 10);
+  EXPECT_DOUBLE_EQ(c.sinks[1].rate.burst, 10);
+  EXPECT_DOUBLE_EQ(c.sinks[2].rate.per_second, 4);
+  EXPECT_DOUBLE_EQ(c.sinks[2].rate.burst, 1);
 }
 
 TEST(load_config, log_sinks_take_no_webhook_keys) {
@@ -305,11 +381,9 @@ TEST(load_config, webhook_url_is_required_and_must_be_http) {
   expect_error("sinks:\n  - {name: h, kind: webhook, url: ''}\n", "sinks[0].url", "optional: true");
   expect_error("sinks:\n  - {name: h, kind: webhook, url: '${EMPTY_URL:-}'}\n", "sinks[0].url", "is empty");
   expect_error("sinks:\n  - {name: h, kind: webhook, url: 'ftp://h/x'}\n", "sinks[0].url", "scheme");
-  // Until TLS to sinks exists, an https sink is refused at load time
-  // instead of failing every delivery.
-  auto e = expect_error("sinks:\n  - {name: h, kind: webhook, url: 'https://discord.example/webhooks/1/TOKEN'}\n",
-                        "sinks[0].url", "https");
-  EXPECT_EQ(e.to_string().find("TOKEN"), std::string::npos) << e.to_string();
+  auto c = load_ok("sinks:\n  - {name: h, kind: webhook, url: 'https://discord.example/webhooks/1/TOKEN'}\n");
+  ASSERT_TRUE(c.sinks[0].endpoint);
+  EXPECT_EQ(c.sinks[0].endpoint->scheme, "https");
 }
 
 TEST(load_config, url_errors_do_not_echo_the_url_path) {
@@ -451,6 +525,8 @@ TEST(config_error, to_string_is_file_key_problem) {
 TEST(sink_kind, names) {
   EXPECT_STREQ(to_string(sink_kind::webhook), "webhook");
   EXPECT_STREQ(to_string(sink_kind::log), "log");
+  EXPECT_STREQ(to_string(sink_kind::discord), "discord");
+  EXPECT_STREQ(to_string(sink_kind::slack), "slack");
 }
 
 } // namespace

@@ -97,5 +97,14 @@ TEST(backoff, attempts_exhausted_at_max_attempts) {
   EXPECT_TRUE(attempts_exhausted(p, 4));
 }
 
+TEST(backoff, max_age_bounds_the_next_attempt) {
+  retry_policy p;
+  auto created = time_point{std::chrono::seconds{1'800'000'000}};
+  EXPECT_FALSE(past_max_age(p, created, created + std::chrono::hours{1000})); // no max_age: no bound
+  p.max_age = std::chrono::minutes{10};
+  EXPECT_FALSE(past_max_age(p, created, created + std::chrono::minutes{10}));
+  EXPECT_TRUE(past_max_age(p, created, created + std::chrono::minutes{10} + std::chrono::milliseconds{1}));
+}
+
 } // namespace
 } // namespace txrelay

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <set>
 
 namespace txrelay {
@@ -75,6 +76,19 @@ TEST(is_uuid, rejects_everything_else) {
   EXPECT_FALSE(is_uuid("018bcfe5-6800-7abc-8def-0123456789ag"));  // not hex
   EXPECT_FALSE(is_uuid("{18bcfe5-6800-7abc-8def-0123456789a}"));
   EXPECT_FALSE(is_uuid("018bcfe5 6800-7abc-8def-0123456789ab"));
+}
+
+TEST(uuid_v7, tells_when_it_was_made) {
+  uuid_v7_generator gen{7};
+  auto t = time_point{milliseconds{1'763'900'000'123}};
+  auto id = gen.next(t);
+  EXPECT_EQ(uuid_v7_time(id), t);
+  std::string upper = id;
+  for (auto& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(uuid_v7_time(upper), t);
+  EXPECT_EQ(uuid_v7_time("not-a-uuid"), std::nullopt);
+  EXPECT_EQ(uuid_v7_time("0189d1f8-7c1a-4b2e-9f00-0123456789ab"), std::nullopt); // version 4
 }
 
 } // namespace

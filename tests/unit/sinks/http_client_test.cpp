@@ -1,17 +1,15 @@
 // The sinks' HTTP client against a real fake sink on loopback: what it sends,
 // connection reuse, timeouts, refusals, and the one retry on a stale connection.
+// (Over TLS: https_client_test.cpp.)
 #include "sinks/http_client.hpp"
 
+#include "http_client_fixture.hpp"
 #include "support/eventually.hpp"
 #include "support/fake_sink_server.hpp"
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
 
 #include <future>
-#include <optional>
 #include <thread>
 
 using namespace txrelay;
@@ -27,52 +25,6 @@ fake_reply reply(int status, http::header_list headers = {}, std::string body = 
   r.body = std::move(body);
   return r;
 }
-
-class http_client_fixture : public ::testing::Test {
-protected:
-  using work_guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
-
-  void SetUp() override { runner_ = std::thread{[this] { io_.run(); }}; }
-
-  void TearDown() override {
-    client_.reset();
-    work_.reset();
-    io_.stop();
-    runner_.join();
-  }
-
-  http_client& client_for(const std::string& text) {
-    auto origin = parse_url(text);
-    EXPECT_TRUE(origin) << text;
-    client_.emplace(io_, *origin);
-    return *client_;
-  }
-
-  /// Sends and waits for `done` (bounded, so a lost callback fails the test).
-  static http_outcome send(http_client& client, http_call call) {
-    auto promise = std::make_shared<std::promise<http_outcome>>();
-    auto future = promise->get_future();
-    client.send(std::move(call), [promise](http_outcome out) { promise->set_value(std::move(out)); });
-    if (future.wait_for(30s) != std::future_status::ready) {
-      ADD_FAILURE() << "done was not called";
-      return {};
-    }
-    return future.get();
-  }
-
-  static http_call post(std::string target, std::string body = "{}") {
-    http_call call;
-    call.target = std::move(target);
-    call.body = std::move(body);
-    call.headers = {{"content-type", "application/json"}};
-    return call;
-  }
-
-  boost::asio::io_context io_;
-  std::optional<work_guard> work_{io_.get_executor()};
-  std::thread runner_;
-  std::optional<http_client> client_;
-};
 
 TEST_F(http_client_fixture, sends_the_request_and_returns_status_headers_and_body) {
   fake_sink_server sink{[](const recorded_request&, std::size_t) {
@@ -219,13 +171,6 @@ TEST_F(http_client_fixture, a_response_body_over_the_limit_is_truncated) {
   // The unread rest makes that connection useless; the next call gets a new one.
   EXPECT_TRUE(send(client, post("/hook")).transport_ok);
   EXPECT_EQ(sink.connection_count(), 2u);
-}
-
-TEST_F(http_client_fixture, https_is_refused_for_now) {
-  auto& client = client_for("https://127.0.0.1:1/hook");
-  auto out = send(client, post("/hook"));
-  EXPECT_FALSE(out.transport_ok);
-  EXPECT_EQ(out.transport_error, "https is not supported yet");
 }
 
 } // namespace

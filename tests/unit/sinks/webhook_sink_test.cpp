@@ -54,30 +54,42 @@ TEST(webhook_classification, retry_after_becomes_a_floor) {
   EXPECT_EQ(*r.retry_after, millis{7000});
 }
 
-TEST(retry_after, accepts_seconds_and_http_dates) {
-  EXPECT_EQ(parse_retry_after("0", now), millis{0});
-  EXPECT_EQ(parse_retry_after(" 120 ", now), millis{120'000});
-  auto at = now + std::chrono::seconds{90};
-  auto t = wall_clock::to_time_t(at);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  EXPECT_EQ(parse_retry_after(buf, now), millis{90'000});
-  // A date in the past means "now".
-  EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), millis{0});
+TEST(webhook_classification, gone_breaks_the_sink) {
+  // Standard Webhooks: 410 disables the endpoint, not just this message.
+  auto r = classify_webhook_response(response(410), now);
+  EXPECT_TRUE(r.sink_broken);
+  EXPECT_NE(r.error.find("410"), std::string::npos);
+  for (int s : {200, 400, 404, 429, 500})
+    EXPECT_FALSE(classify_webhook_response(response(s), now).sink_broken) << s;
 }
 
-TEST(retry_after, is_capped_at_a_day) {
-  EXPECT_EQ(parse_retry_after("99999999999", now), millis{86'400'000});
-  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), millis{86'400'000});
+TEST(webhook_classification, abort_message_is_permanent_for_that_message_only) {
+  for (int s : {400, 409, 422, 500}) {
+    auto r = classify_webhook_response(response(s, {{"Webhook-Delivery", "abort-message"}}), now);
+    EXPECT_EQ(r.outcome, attempt_result::verdict::permanent) << s;
+    EXPECT_FALSE(r.sink_broken) << s;
+    EXPECT_NE(r.error.find("abort-message"), std::string::npos) << r.error;
+  }
+  EXPECT_EQ(classify_webhook_response(response(500, {{"webhook-delivery", "ABORT-MESSAGE"}}), now).outcome,
+            attempt_result::verdict::permanent);
+  EXPECT_EQ(classify_webhook_response(response(500, {{"webhook-delivery", "retry"}}), now).outcome,
+            attempt_result::verdict::retry);
+  // A 2xx is delivered whatever else the receiver says.
+  EXPECT_EQ(classify_webhook_response(response(200, {{"webhook-delivery", "abort-message"}}), now).outcome,
+            attempt_result::verdict::delivered);
 }
 
-TEST(retry_after, rejects_garbage) {
-  EXPECT_FALSE(parse_retry_after("", now));
-  EXPECT_FALSE(parse_retry_after("-5", now));
-  EXPECT_FALSE(parse_retry_after("soon", now));
-  EXPECT_FALSE(parse_retry_after("12abc", now));
+TEST(webhook_classification, an_exhausted_rate_limit_pauses_on_any_verdict) {
+  http::header_list exhausted{{"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset-After", "1.5"}};
+  auto ok = classify_webhook_response(response(204, exhausted), now);
+  EXPECT_EQ(ok.outcome, attempt_result::verdict::delivered);
+  EXPECT_EQ(ok.retry_after, millis{1500});
+  EXPECT_EQ(classify_webhook_response(response(500, exhausted), now).retry_after, millis{1500});
+  EXPECT_FALSE(classify_webhook_response(response(204, {{"X-RateLimit-Remaining", "4"},
+                                                        {"X-RateLimit-Reset-After", "1.5"}}), now).retry_after);
+  // Both said: the longer wait.
+  exhausted.emplace_back("Retry-After", "3");
+  EXPECT_EQ(classify_webhook_response(response(429, exhausted), now).retry_after, millis{3000});
 }
 
 TEST(webhook_body, carries_the_event_with_its_payload_verbatim) {

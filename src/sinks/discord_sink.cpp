@@ -1,0 +1,136 @@
+#include "sinks/discord_sink.hpp"
+
+#include "core/json.hpp"
+#include "core/utf8.hpp"
+#include "sinks/chat_text.hpp"
+#include "sinks/sink_response.hpp"
+
+#include <simdjson.h>
+
+namespace txrelay {
+
+namespace {
+
+/// The fields of a Discord error body that txrelay reads; all optional,
+/// since a proxy in front of Discord (Cloudflare) may answer with HTML.
+struct discord_error_body {
+  std::optional<long long> code;
+  std::string message;
+  std::optional<double> retry_after;
+  bool global = false;
+};
+
+discord_error_body read_error_body(std::string_view body) {
+  discord_error_body out;
+  if (body.empty())
+    return out;
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(body.data(), body.size()).get_object().get(object) != simdjson::SUCCESS)
+    return out;
+  for (auto [name, value] : object) {
+    if (name == "code") {
+      std::int64_t code = 0;
+      if (value.get_int64().get(code) == simdjson::SUCCESS)
+        out.code = code;
+    } else if (name == "message") {
+      std::string_view message;
+      if (value.get_string().get(message) == simdjson::SUCCESS)
+        out.message = std::string{message};
+    } else if (name == "retry_after") {
+      double seconds = 0;
+      if (value.get_double().get(seconds) == simdjson::SUCCESS) // an integer is a double too
+        out.retry_after = seconds;
+    } else if (name == "global") {
+      bool global = false;
+      if (value.get_bool().get(global) == simdjson::SUCCESS)
+        out.global = global;
+    }
+  }
+  return out;
+}
+
+/// "HTTP 404: Unknown Webhook (Discord code 10015)"; the body's text when it
+/// is not Discord's JSON.
+std::string discord_error(const http_outcome& outcome, const discord_error_body& body) {
+  std::string error = "HTTP " + std::to_string(outcome.status);
+  if (!body.message.empty())
+    error += ": " + one_line_excerpt(body.message);
+  else if (!body.code && !outcome.body.empty())
+    error += ": " + one_line_excerpt(outcome.body);
+  if (body.code)
+    error += " (Discord code " + std::to_string(*body.code) + ")";
+  if (body.global)
+    error += " (global rate limit)";
+  return error;
+}
+
+} // namespace
+
+std::string discord_content(const delivery_job& job) { return default_chat_text(job, discord_content_limit); }
+
+std::string discord_body(const delivery_job& job) {
+  std::string body = "{\"content\":";
+  append_json_string(body, discord_content(job));
+  body += ",\"allowed_mentions\":{\"parse\":[]}}";
+  return body;
+}
+
+attempt_result classify_discord_response(const http_outcome& outcome, time_point now) {
+  attempt_result r;
+  if (!outcome.transport_ok) {
+    r.outcome = attempt_result::verdict::retry;
+    r.error = outcome.transport_error;
+    return r;
+  }
+  r.http_status = outcome.status;
+  // Whatever the verdict: an exhausted bucket holds back the next request.
+  r.retry_after = rate_limit_wait(outcome, now);
+  if (outcome.status >= 200 && outcome.status < 300) {
+    r.outcome = attempt_result::verdict::delivered;
+    return r;
+  }
+  auto body = read_error_body(outcome.body);
+  r.error = discord_error(outcome, body);
+
+  if (outcome.status == 429) {
+    r.outcome = attempt_result::verdict::retry;
+    // The body's float is exact; the header is the same wait rounded to
+    // whole seconds, so it only stands in when the body has none.
+    auto asked = body.retry_after ? wait_from_seconds(*body.retry_after) : retry_after_header(outcome, now);
+    r.retry_after = longer_wait(r.retry_after, asked);
+    return r;
+  }
+  if (outcome.status >= 400 && outcome.status < 500) {
+    r.outcome = attempt_result::verdict::permanent;
+    // Discord's "do not use it again": every later delivery would fail the
+    // same way, so the sink is broken, not just this delivery.
+    r.sink_broken = (outcome.status == 404 && body.code == discord_unknown_webhook) ||
+                    (outcome.status == 401 && body.code == discord_invalid_webhook_token);
+    return r;
+  }
+  r.outcome = attempt_result::verdict::retry;
+  if (outcome.status >= 300 && outcome.status < 400)
+    r.error += " (redirects are not followed)";
+  r.retry_after = longer_wait(r.retry_after, retry_after_header(outcome, now));
+  return r;
+}
+
+discord_sink::discord_sink(boost::asio::io_context& io, url webhook, millis timeout,
+                           std::shared_ptr<const txrelay::clock> clock)
+  : client_(io, webhook), target_(webhook.target), timeout_(timeout), clock_(std::move(clock)) {}
+
+void discord_sink::attempt(const delivery_job& job, attempt_callback done) {
+  http_call call;
+  call.target = target_;
+  call.timeout = timeout_;
+  call.body = discord_body(job);
+  call.headers = {{"content-type", "application/json"}};
+  client_.send(std::move(call), [clock = clock_, target = target_, done = std::move(done)](http_outcome outcome) {
+    auto r = classify_discord_response(outcome, clock->now());
+    redact_target(r.error, target);
+    done(std::move(r));
+  });
+}
+
+} // namespace txrelay

@@ -1,0 +1,54 @@
+#pragma once
+// Discord's execute-webhook API: a POST of {"content": ...} to the webhook
+// url, whose path (/api/webhooks/{id}/{token}) is the credential. Discord
+// publishes its limits in X-RateLimit-* headers on every reply and answers an
+// overrun with 429 and a float `retry_after`; a caller that keeps hammering
+// gets banned, so every wait it names is honoured for the whole sink.
+#include "sinks/http_client.hpp"
+#include "sinks/sink_transport.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace txrelay {
+
+/// Discord refuses content over 2000 characters (code points) with 400 50035.
+inline constexpr std::size_t discord_content_limit = 2000;
+
+/// Discord's JSON error codes that mean the webhook itself is unusable.
+inline constexpr long long discord_unknown_webhook = 10015;
+inline constexpr long long discord_invalid_webhook_token = 50027;
+
+/// The message content: default_chat_text, cut to discord_content_limit.
+std::string discord_content(const delivery_job& job);
+
+/// {"content": ..., "allowed_mentions": {"parse": []}}: event data is not
+/// allowed to ping @everyone, roles or users.
+std::string discord_body(const delivery_job& job);
+
+/// What a Discord response means for the delivery:
+/// - 2xx (204, or 200 with ?wait=true): delivered;
+/// - 429: retry after the body's `retry_after` (else the Retry-After header);
+/// - 404 code 10015 / 401 code 50027: permanent, and the sink is broken;
+/// - any other 4xx (400 50035 Invalid Form Body, ...): permanent, Discord's
+///   message in the error, since sending the same body again cannot succeed;
+/// - 5xx, 3xx and transport errors: retry.
+/// On every response, X-RateLimit-Remaining: 0 sets retry_after too, so the
+/// sender pauses before the bucket is empty rather than after a 429.
+/// The error names the status, Discord's code and message, never the url.
+attempt_result classify_discord_response(const http_outcome& outcome, time_point now);
+
+class discord_sink final : public sink_transport {
+public:
+  discord_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock);
+  void attempt(const delivery_job& job, attempt_callback done) override;
+
+private:
+  http_client client_;
+  std::string target_; // the credential: never logged, redacted from errors
+  millis timeout_;
+  std::shared_ptr<const txrelay::clock> clock_;
+};
+
+} // namespace txrelay

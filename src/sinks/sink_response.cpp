@@ -1,0 +1,53 @@
+#include "sinks/sink_response.hpp"
+
+#include <vector>
+
+namespace txrelay {
+
+namespace {
+
+void replace_all(std::string& text, std::string_view secret) {
+  if (secret.empty())
+    return;
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+    text.replace(at, secret.size(), "…");
+}
+
+} // namespace
+
+std::optional<millis> rate_limit_wait(const http_outcome& outcome, time_point now) {
+  if (!outcome.transport_ok)
+    return std::nullopt;
+  return rate_limit_wait([&](std::string_view name) { return http::find_header(outcome.headers, name); }, now);
+}
+
+std::optional<millis> retry_after_header(const http_outcome& outcome, time_point now) {
+  auto value = http::find_header(outcome.headers, "retry-after");
+  if (!outcome.transport_ok || value.empty())
+    return std::nullopt;
+  return parse_retry_after(value, now);
+}
+
+void redact_target(std::string& text, std::string_view target) {
+  // Segments shorter than this are route words ("api", "webhooks",
+  // "services") or Slack's team and channel ids; the tokens are longer
+  // (Discord 68 characters, Slack 24).
+  constexpr std::size_t min_secret_segment = 16;
+  if (target.empty() || target == "/")
+    return;
+  auto path = target.substr(0, target.find('?'));
+  replace_all(text, target);
+  replace_all(text, path);
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string_view::npos)
+      end = path.size();
+    auto segment = path.substr(start, end - start);
+    if (segment.size() >= min_secret_segment)
+      replace_all(text, segment);
+    start = end + 1;
+  }
+}
+
+} // namespace txrelay
