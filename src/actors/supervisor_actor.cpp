@@ -38,7 +38,7 @@ struct supervisor_state {
   supervisor_options options;
   std::map<std::string, child> children; // by sink name
   bool stopping = false;
-  std::mt19937_64 seeds{std::random_device{}()};
+  std::mt19937_64 seeds;
 };
 
 using supervisor_self = caf::stateful_actor<supervisor_state>;
@@ -93,6 +93,7 @@ void control(supervisor_self* self, const std::string& sink, sink_command cmd, c
 caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options options) {
   auto& st = self->state;
   st.options = std::move(options);
+  st.seeds.seed(st.options.seed.value_or(std::random_device{}()));
   for (const auto& sink : st.options.sinks) {
     auto& c = st.children[sink.name];
     c.sink = sink;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace txrelay {
@@ -20,6 +21,7 @@ struct supervisor_options {
   std::shared_ptr<const txrelay::clock> clock;
   std::shared_ptr<metrics_registry> metrics;
   std::size_t window = 1000;
+  std::optional<std::uint64_t> seed; // for the senders' backoff jitter; tests fix it, else random
 };
 
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_options options);

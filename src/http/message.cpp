@@ -4,8 +4,6 @@
 
 namespace txrelay::http {
 
-namespace {
-
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size())
     return false;
@@ -14,8 +12,6 @@ bool iequals(std::string_view a, std::string_view b) {
       return false;
   return true;
 }
-
-} // namespace
 
 std::string_view find_header(const header_list& headers, std::string_view name) {
   for (const auto& [k, v] : headers)

@@ -12,6 +12,9 @@ namespace txrelay::http {
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 /// Case-insensitive lookup; empty when absent.
+/// ASCII case-insensitive equality: header names and tokens such as `100-continue`.
+bool iequals(std::string_view a, std::string_view b);
+
 std::string_view find_header(const header_list& headers, std::string_view name);
 
 struct request {

@@ -41,15 +41,6 @@ constexpr std::size_t linger_max_bytes = 4 << 20;
 // Accept failures such as "too many open files" would otherwise spin.
 constexpr std::chrono::milliseconds accept_retry_delay{100};
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 class session;
 
 } // namespace

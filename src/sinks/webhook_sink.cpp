@@ -8,19 +8,6 @@
 
 namespace txrelay {
 
-namespace {
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-} // namespace
-
 std::string webhook_body(const delivery_job& job) {
   std::string body;
   body.reserve(job.payload_json.size() + 160);
@@ -66,7 +53,7 @@ attempt_result classify_webhook_response(const http_outcome& outcome, time_point
   }
   // Svix's convention: the receiver refuses this one message for good, while
   // the endpoint stays fine for the others.
-  if (equals_ignoring_case(http::find_header(outcome.headers, "webhook-delivery"), "abort-message")) {
+  if (http::iequals(http::find_header(outcome.headers, "webhook-delivery"), "abort-message")) {
     r.outcome = attempt_result::verdict::permanent;
     r.error += ": the receiver aborted this message (webhook-delivery: abort-message)";
     return r;
