@@ -1,9 +1,11 @@
 #include "actors/persistence_actor.hpp"
 
 #include "core/ids.hpp"
+#include "expr/event_document.hpp"
 #include "logging/log.hpp"
 #include "persistence/outbox.hpp"
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -87,6 +89,8 @@ void dispatch(persistence_self* self, const std::vector<pg::ingest_item>& items,
       continue;
     const auto& item = items[i];
     for (std::size_t s = 0; s < item.delivery_ids.size(); ++s) {
+      if (st.options.in_transaction.count(item.event.sinks[s]))
+        continue; // done in the ingest transaction
       delivery_job job;
       job.id = item.delivery_ids[s];
       job.event_id = item.event_id;
@@ -108,8 +112,108 @@ void dispatch(persistence_self* self, const std::vector<pg::ingest_item>& items,
 /// Commits every request of `group` in one statement; on a data error in a
 /// group of several requests, commits each request alone so one bad request
 /// cannot fail its neighbours.
+bool has_projection(const persistence_state& st, const pending_ingest& request) {
+  if (st.options.in_transaction.empty())
+    return false;
+  for (const auto& ev : request.events)
+    for (const auto& sink : ev.sinks)
+      if (st.options.in_transaction.count(sink))
+        return true;
+  return false;
+}
+
+void deliver_receipts(persistence_self* self, pending_ingest& request, std::vector<pg::ingest_receipt>& receipts,
+                      std::size_t& next) {
+  auto& st = self->state;
+  ingest_receipts mine;
+  mine.reserve(request.events.size());
+  for (std::size_t k = 0; k < request.events.size(); ++k) {
+    auto& rc = receipts[next++];
+    auto& counter = rc.created ? st.options.metrics->events_accepted : st.options.metrics->events_replayed;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    mine.push_back(std::move(rc));
+  }
+  request.promise.deliver(std::move(mine));
+}
+
+/// One request whose events are routed to in_transaction sql sinks: its
+/// events, their deliveries and those statements commit together, or
+/// nothing does. A replayed event (same Idempotency-Key) runs nothing again.
+void commit_projected(persistence_self* self, pending_ingest request) {
+  auto& st = self->state;
+  auto now = st.options.clock->now();
+  std::vector<pg::ingest_item> items;
+  for (auto& ev : request.events)
+    items.push_back(make_item(self, std::move(ev), now));
+  auto conn = ensure(st.ingest_conn, st.options.database_url, false);
+  if (!conn) {
+    request.promise.deliver(to_caf(conn.error()));
+    return;
+  }
+  auto& c = **conn;
+  auto refuse = [&](caf::error err) {
+    if (c.healthy())
+      c.exec("ROLLBACK");
+    request.promise.deliver(std::move(err));
+  };
+  if (auto begun = c.exec("BEGIN"); !begun)
+    return refuse(to_caf(begun.error()));
+  auto receipts = pg::ingest_events_in_transaction(c, items);
+  if (!receipts)
+    return refuse(to_caf(receipts.error()));
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!(*receipts)[i].created)
+      continue;
+    const auto& item = items[i];
+    for (const auto& sink : item.event.sinks) {
+      auto statement = st.options.in_transaction.find(sink);
+      if (statement == st.options.in_transaction.end())
+        continue;
+      std::optional<std::string_view> key;
+      if (item.event.key)
+        key = *item.event.key;
+      auto doc = event_document_from_json(event_fields{item.event.topic, key, item.event_id, "", item.created_at},
+                                item.event.payload_json);
+      auto values = statement->second.bind(doc);
+      std::vector<pg::param> params;
+      for (const auto& v : values)
+        params.push_back(v ? pg::param{*v} : pg::param{});
+      auto ran = c.exec(statement->second.text(), params);
+      if (!ran) {
+        if (ran.error().connection_lost)
+          return refuse(to_caf(ran.error()));
+        std::string why = "sink " + sink + ": " + ran.error().message;
+        while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
+          why.pop_back();
+        return refuse(make_persistence_error(persistence_errc::projection_failed,
+                                             why + (items.size() > 1 ? " (event " + std::to_string(i) + " of the batch)" : "")));
+      }
+      if (auto marked = pg::mark_delivered(c, item.event_id, sink); !marked)
+        return refuse(to_caf(marked.error()));
+    }
+  }
+  if (auto committed = c.exec("COMMIT"); !committed)
+    return refuse(to_caf(committed.error()));
+  st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
+  std::size_t next = 0;
+  deliver_receipts(self, request, *receipts, next);
+  dispatch(self, items, *receipts, now);
+}
+
 void commit_ingests(persistence_self* self, std::vector<pending_ingest> group) {
   auto& st = self->state;
+  if (!st.options.in_transaction.empty()) {
+    std::vector<pending_ingest> plain;
+    for (auto& request : group) {
+      if (has_projection(st, request))
+        commit_projected(self, std::move(request));
+      else
+        plain.push_back(std::move(request));
+    }
+    if (plain.empty())
+      return;
+    group = std::move(plain);
+  }
   auto now = st.options.clock->now();
   std::vector<pg::ingest_item> items;
   for (auto& request : group)
@@ -150,18 +254,72 @@ void commit_ingests(persistence_self* self, std::vector<pending_ingest> group) {
   }
   st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
   std::size_t next = 0;
-  for (auto& request : group) {
-    ingest_receipts mine;
-    mine.reserve(request.events.size());
-    for (std::size_t k = 0; k < request.events.size(); ++k) {
-      auto& rc = (*receipts)[next++];
-      auto& counter = rc.created ? st.options.metrics->events_accepted : st.options.metrics->events_replayed;
-      counter.fetch_add(1, std::memory_order_relaxed);
-      mine.push_back(std::move(rc));
-    }
-    request.promise.deliver(std::move(mine));
-  }
+  for (auto& request : group)
+    deliver_receipts(self, request, *receipts, next);
   dispatch(self, items, *receipts, now);
+}
+
+/// Records `outcomes`; those carrying a compensation event (a dead delivery's
+/// `on_dead`) commit that event, routed like any other, in the same
+/// transaction. Its idempotency key (on_dead:<delivery id>) publishes it once
+/// however often the death is reported. Returns the new events to dispatch.
+result<long long, pg::pg_error> record(persistence_self* self, pg::connection& c, const delivery_outcomes& outcomes) {
+  auto& st = self->state;
+  bool compensating = std::any_of(outcomes.begin(), outcomes.end(), [](const delivery_outcome& o) {
+    return o.compensation && o.status == delivery_status::dead;
+  });
+  if (!compensating)
+    return pg::record_outcomes(c, outcomes);
+
+  auto now = st.options.clock->now();
+  std::vector<pg::ingest_item> items;
+  for (const auto& o : outcomes) {
+    if (!o.compensation || o.status != delivery_status::dead)
+      continue;
+    const auto& comp = *o.compensation;
+    parsed_event ev{comp.topic, comp.key, comp.payload_json};
+    auto sinks = st.options.admission ? st.options.admission->admit(ev)
+                                      : result<std::vector<std::string>, api_error>{std::vector<std::string>{}};
+    if (!sinks) {
+      // The delivery is dead either way; the refusal must be visible.
+      log::error("sink " + o.sink + ": compensation event (topic " + comp.topic + ") for dead delivery " +
+                 o.delivery_id + " refused: " + sinks.error().message);
+      continue;
+    }
+    event_submission sub;
+    sub.topic = comp.topic;
+    sub.key = comp.key;
+    sub.payload_json = comp.payload_json;
+    sub.idempotency_key = comp.idempotency_key;
+    sub.sinks = std::move(*sinks);
+    items.push_back(make_item(self, std::move(sub), now));
+  }
+  auto fail = [&](pg::pg_error err) -> result<long long, pg::pg_error> {
+    if (!err.connection_lost)
+      c.exec("ROLLBACK");
+    return unexpected{std::move(err)};
+  };
+  if (auto begun = c.exec("BEGIN"); !begun)
+    return fail(begun.error());
+  auto recorded = pg::record_outcomes(c, outcomes);
+  if (!recorded)
+    return fail(recorded.error());
+  std::vector<pg::ingest_receipt> receipts;
+  if (!items.empty()) {
+    auto ingested = pg::ingest_events_in_transaction(c, items);
+    if (!ingested)
+      return fail(ingested.error());
+    receipts = std::move(*ingested);
+  }
+  if (auto committed = c.exec("COMMIT"); !committed)
+    return fail(committed.error());
+  for (const auto& rc : receipts)
+    if (rc.created) {
+      st.options.metrics->events_accepted.fetch_add(1, std::memory_order_relaxed);
+      log::info("compensation event " + rc.event_id + " (topic " + rc.topic + ") published");
+    }
+  dispatch(self, items, receipts, now);
+  return *recorded;
 }
 
 void flush_outcomes(persistence_self* self) {
@@ -175,7 +333,7 @@ void flush_outcomes(persistence_self* self) {
     self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
     return;
   }
-  auto done = pg::record_outcomes(**conn, st.outcomes);
+  auto done = record(self, **conn, st.outcomes);
   if (!done && done.error().connection_lost) {
     log::error("recording outcomes lost the connection; retrying: " + done.error().message);
     self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
@@ -187,7 +345,7 @@ void flush_outcomes(persistence_self* self) {
     log::error("recording " + std::to_string(st.outcomes.size()) + " outcomes failed (" + done.error().message +
                "); recording them one by one");
     for (const auto& outcome : st.outcomes)
-      if (auto one = pg::record_outcomes(**conn, {outcome}); !one)
+      if (auto one = record(self, **conn, delivery_outcomes{outcome}); !one)
         log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + one.error().message);
   } else if (!done) {
     log::error("outcome of delivery " + st.outcomes.front().delivery_id + " not recorded: " + done.error().message);

@@ -7,13 +7,22 @@
 // actor a `flush` message; that message sits behind every request already in
 // the mailbox, so one flush commits all of them in one statement and answers
 // each only after the COMMIT returned. Then it dispatches the new deliveries.
+//
+// A request with an event routed to an in_transaction sql sink is committed
+// in a transaction of its own, with those statements inside it: if one
+// fails, the whole request is refused (422 projection_failed) and nothing is
+// stored. Outcomes carrying a compensation event (a dead delivery's
+// `on_dead`) commit that event in the transaction that marks it dead.
 #include "actors/protocol.hpp"
 #include "core/clock.hpp"
+#include "expr/sql_statement.hpp"
 #include "metrics/metrics.hpp"
+#include "routing/event_admission.hpp"
 
 #include <caf/fwd.hpp>
 
 #include <memory>
+#include <map>
 #include <string>
 
 namespace txrelay {
@@ -24,6 +33,11 @@ struct persistence_options {
   std::shared_ptr<metrics_registry> metrics;
   std::size_t max_batch = 1000;             // events per ingest transaction
   std::size_t max_batch_bytes = 8u << 20;   // payload bytes per ingest transaction
+  // Routes compensation events (a dead delivery's `on_dead`) like client events.
+  std::shared_ptr<const event_admission> admission;
+  // sql sinks with phase in_transaction: sink name -> statement, run inside
+  // the ingest transaction of every event routed to them.
+  std::map<std::string, sql_statement> in_transaction;
 };
 
 /// Spawns the actor (detached). Send it (dispatch_atom, actor) to name the

@@ -17,6 +17,8 @@ api_error to_api_error(const caf::error& err) {
       detail = err.context().get_as<std::string>(0);
     if (err.code() == static_cast<std::uint8_t>(persistence_errc::unavailable))
       return {503, "database_unavailable", "the database is unavailable: " + detail};
+    if (err.code() == static_cast<std::uint8_t>(persistence_errc::projection_failed))
+      return {422, "projection_failed", detail};
     return {500, "storage_error", detail};
   }
   if (err == caf::sec::request_timeout)

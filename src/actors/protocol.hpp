@@ -83,6 +83,7 @@ using control_reply = std::function<void(result<sink_command, api_error>)>; // t
 enum class persistence_errc : std::uint8_t {
   unavailable = 1, // no connection to PostgreSQL
   rejected = 2,    // the statement failed for this input
+  projection_failed = 3, // an in_transaction sql sink's statement failed: the event is refused
 };
 
 caf::error make_persistence_error(persistence_errc code, std::string message);

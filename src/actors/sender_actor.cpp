@@ -3,6 +3,7 @@
 #include "core/circuit_breaker.hpp"
 #include "core/ids.hpp"
 #include "logging/log.hpp"
+#include "routing/compensation.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -159,7 +160,10 @@ delivery_outcome dead_letter(sender_actor* self, const delivery_job& job, std::s
   st.metrics->dead.fetch_add(1, std::memory_order_relaxed);
   log::warn("sink " + job.sink + ": delivery " + job.id + " is dead after " + std::to_string(job.attempts) +
             " attempt(s): " + why);
-  return {job.id, job.event_id, job.sink, delivery_status::dead, job.attempts, {}, http_status, std::move(why)};
+  delivery_outcome out{job.id, job.event_id, job.sink, delivery_status::dead, job.attempts, {}, http_status, why, {}};
+  if (const auto& on_dead = st.options.sink.on_dead)
+    out.compensation = render_compensation(on_dead->topic, on_dead->key, on_dead->payload, job, why);
+  return out;
 }
 
 time_point created_at(const delivery_job& job) {
@@ -186,7 +190,7 @@ delivery_outcome fail_attempt(sender_actor* self, delivery_job& job, const attem
     return out;
   }
   delivery_outcome out{job.id, job.event_id, job.sink, delivery_status::pending, job.attempts, {}, r.http_status,
-                       r.error};
+                       r.error, {}};
   job.next_attempt_at = now + delay;
   out.next_attempt_at = job.next_attempt_at;
   self->delayed_send(self, delay, retry_atom::value, job.id);
@@ -374,7 +378,7 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
         st.unsent_outcomes.push_back(dead_letter(self, job, std::move(error)));
       else
         st.unsent_outcomes.push_back({job.id, job.event_id, job.sink, delivery_status::pending, job.attempts,
-                                      now + delay, 0, std::move(error)});
+                                      now + delay, 0, std::move(error), {}});
     }
     send_outcomes(self);
     return caf::exit_reason::unhandled_exception;
@@ -448,7 +452,7 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
         case attempt_result::verdict::delivered: {
           st.metrics->delivered.fetch_add(1, std::memory_order_relaxed);
           queue_outcome(self, {job.id, job.event_id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status,
-                              {}});
+                              {}, {}});
           forget(self, id);
           break;
         }

@@ -112,6 +112,7 @@ std::string batch_error_json(const batch_error& err) {
     append_json_string(out, err.items[i].error.code);
     out += ",\"message\":";
     append_json_string(out, err.items[i].error.message);
+    append_violations(out, err.items[i].error.violations);
     out += '}';
   }
   out += "]}}";
@@ -201,19 +202,19 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
 
   event_batch submissions;
   submissions.reserve(parsed.size());
-  batch_error unrouted{{422, "no_route", ""}, {}};
+  batch_error refused{{422, "", ""}, {}};
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     auto& ev = parsed[i];
-    const auto& sinks = options_.routes.sinks_for(ev.topic);
-    if (sinks.empty()) {
-      unrouted.items.push_back({i, {422, "no_route", "no route for topic \"" + ev.topic + "\""}});
+    auto sinks = options_.admission.admit(ev);
+    if (!sinks) {
+      refused.items.push_back({i, std::move(sinks.error())});
       continue;
     }
     event_submission sub;
     sub.topic = std::move(ev.topic);
     sub.key = std::move(ev.key);
     sub.payload_json = std::move(ev.payload_json);
-    sub.sinks = sinks;
+    sub.sinks = std::move(*sinks);
     // A batch's key covers all its events: each gets "<key>\x1f<index>", so
     // a repeated batch finds every one of its earlier events. A header value
     // cannot contain \x1f (control characters are refused above), so no
@@ -222,14 +223,19 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
       sub.idempotency_key = batch ? std::string{idem} + "\x1f" + std::to_string(i) : std::string{idem};
     submissions.push_back(std::move(sub));
   }
-  if (!unrouted.items.empty()) {
+  if (!refused.items.empty()) {
     if (!batch)
-      return respond(error_response(unrouted.items.front().error));
-    unrouted.error.message = std::to_string(unrouted.items.size()) + " of " + std::to_string(parsed.size()) +
-                             " events have no route; nothing was stored";
+      return respond(error_response(refused.items.front().error));
+    // One code for the batch when every refusal has the same one.
+    refused.error.code = refused.items.front().error.code;
+    for (const auto& item : refused.items)
+      if (item.error.code != refused.error.code)
+        refused.error.code = "invalid_events";
+    refused.error.message = std::to_string(refused.items.size()) + " of " + std::to_string(parsed.size()) +
+                            " events were refused; nothing was stored";
     http::response res;
     res.status = 422;
-    res.body = batch_error_json(unrouted);
+    res.body = batch_error_json(refused);
     return respond(std::move(res));
   }
 

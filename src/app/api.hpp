@@ -3,7 +3,8 @@
 // HTTP responses. Thin by design: parsing and routing are pure functions in
 // core/, the work happens in the actors.
 //
-//   POST /v1/events        201 {"id","topic","deliveries":[{"id","sink"}]} after COMMIT
+//   POST /v1/events        201 {"id","topic","deliveries":[{"id","sink"}]} after COMMIT;
+//                          422 schema_violation (every violation listed) or no_route
 //                          200 with the original ids for a repeated Idempotency-Key
 //   POST /v1/events:batch  {"events":[...]} up to 1000, all or nothing: 201 {"events":[receipt...]}
 //   GET  /v1/events/{id}   the event and each delivery's status, attempts, last error
@@ -15,7 +16,7 @@
 #include "actors/protocol.hpp"
 #include "config/config.hpp"
 #include "core/event_parser.hpp"
-#include "core/routing.hpp"
+#include "routing/event_admission.hpp"
 #include "http/message.hpp"
 #include "metrics/metrics.hpp"
 
@@ -29,7 +30,7 @@ struct api_options {
   caf::actor http_actor;
   caf::actor supervisor; // for sink control
   std::shared_ptr<const txrelay::clock> clock = default_clock();
-  routing_table routes;
+  event_admission admission; // schemas and routes
   event_limits limits;
   std::shared_ptr<metrics_registry> metrics;
   std::vector<sink_config> sinks; // for GET /v1/sinks: names, kinds, redacted endpoints

@@ -54,9 +54,9 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   auto p = std::make_unique<parts>();
   p->options = std::move(options);
   auto& opts = p->options;
-  transport_factory make_transport = [io = &p->io, clock = opts.clock, wrap = opts.wrap_transport](
-                                       const sink_config& sink) {
-    auto built = make_sink_transport(sink, *io, clock);
+  transport_factory make_transport = [io = &p->io, clock = opts.clock, url = opts.database_url,
+                                      wrap = opts.wrap_transport](const sink_config& sink) {
+    auto built = make_sink_transport(sink, transport_environment{*io, clock, url});
     return wrap ? wrap(sink, std::move(built)) : built;
   };
 
@@ -76,17 +76,26 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
                                                 : std::max(2u, std::thread::hardware_concurrency()));
   p->system = std::make_unique<caf::actor_system>(*p->caf_config);
 
-  persistence_options popts;
-  popts.database_url = opts.database_url;
-  popts.clock = opts.clock;
-  popts.metrics = p->metrics;
-  p->persistence = spawn_persistence_actor(*p->system, std::move(popts));
-
   std::vector<std::string> sink_order;
   for (const auto& s : opts.config.sinks) {
     sink_order.push_back(s.name);
     p->metrics->sink(s.name); // every sink shows in /metrics from the start
   }
+  std::unordered_map<std::string, payload_schema> schemas;
+  for (const auto& t : opts.config.topics)
+    schemas[t.topic] = t.schema;
+  auto admission = std::make_shared<const event_admission>(routing_table{opts.config.routes, sink_order},
+                                                           std::move(schemas));
+
+  persistence_options popts;
+  popts.database_url = opts.database_url;
+  popts.clock = opts.clock;
+  popts.metrics = p->metrics;
+  popts.admission = admission;
+  for (const auto& s : opts.config.sinks)
+    if (s.sql && s.sql->phase == sql_phase::in_transaction)
+      popts.in_transaction.emplace(s.name, s.sql->statement);
+  p->persistence = spawn_persistence_actor(*p->system, std::move(popts));
   supervisor_options sopts;
   sopts.sinks = opts.config.sinks;
   sopts.make_transport = std::move(make_transport);
@@ -106,7 +115,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   aopts.http_actor = p->http;
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
-  aopts.routes = routing_table{opts.config.routes, sink_order};
+  aopts.admission = *admission;
   aopts.metrics = p->metrics;
   aopts.sinks = opts.config.sinks;
   p->rest = std::make_unique<api>(std::move(aopts));

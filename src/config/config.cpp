@@ -18,6 +18,8 @@ const char* to_string(sink_kind k) {
     case sink_kind::log: return "log";
     case sink_kind::discord: return "discord";
     case sink_kind::slack: return "slack";
+    case sink_kind::notion: return "notion";
+    case sink_kind::sql: return "sql";
   }
   return "unknown";
 }
@@ -26,6 +28,8 @@ rate_limit default_rate_limit(sink_kind k) {
   switch (k) {
     case sink_kind::discord: return {2.5, 5};
     case sink_kind::slack: return {1, 3};
+    case sink_kind::notion: return {3, 3}; // "an average of 3 requests per second", short bursts
+    case sink_kind::sql:
     case sink_kind::webhook:
     case sink_kind::log: break;
   }

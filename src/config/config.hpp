@@ -4,9 +4,14 @@
 #include "core/backoff.hpp"
 #include "core/circuit_breaker.hpp"
 #include "core/result.hpp"
-#include "core/routing.hpp"
+#include "routing/routing_table.hpp"
 #include "core/token_bucket.hpp"
 #include "core/url.hpp"
+#include "core/payload_schema.hpp"
+#include "expr/condition.hpp"
+#include "expr/json_template.hpp"
+#include "expr/sql_statement.hpp"
+#include "expr/text_template.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -30,7 +35,7 @@ struct database_config {
   std::string url; // libpq connection string or postgresql:// URL; empty = embedded
 };
 
-enum class sink_kind { webhook, log, discord, slack };
+enum class sink_kind { webhook, log, discord, slack, notion, sql };
 
 const char* to_string(sink_kind k);
 
@@ -47,6 +52,58 @@ struct supervision_policy {
 /// failing one holds back only its own key (events without a key are free).
 enum class delivery_ordering { none, per_key };
 
+/// TLS for an https:// sink. Verification is on unless turned off, which
+/// only a test against a self-signed server should do.
+struct tls_options {
+  std::string ca_file; // PEM bundle of trusted CAs; empty: the system's
+  bool verify = true;
+};
+
+/// How an event becomes the request body. Which of these apply depends on
+/// the kind (checked at load): discord `content`; slack `text` and `blocks`;
+/// webhook `body`. Unset: the kind's default rendering.
+struct sink_templates {
+  std::optional<text_template> content; // discord, escaped for Discord markdown
+  std::optional<text_template> text;     // slack, escaped for Slack mrkdwn
+  std::optional<json_template> blocks;   // slack Block Kit blocks
+  std::optional<json_template> body;     // webhook: replaces the event envelope
+};
+
+/// One property of the Notion page a delivery creates.
+struct notion_property_config {
+  std::string name;           // the database column, "Name"
+  std::string type;           // title, rich_text, date, number, select, email, url, checkbox
+  text_template value;
+  std::optional<condition> when; // the property is left out when false
+};
+
+struct notion_config {
+  std::string token;                     // integration secret (Bearer): never logged
+  std::string version = "2022-06-28";    // Notion-Version header
+  bool data_source = false;              // parent is a data_source_id (API 2025-09-03+), else database_id
+  std::string parent_id;
+  std::vector<notion_property_config> properties;
+};
+
+/// When a sql sink's statement runs.
+enum class sql_phase {
+  after_commit,   // by its sender, in the transaction that marks the delivery done (exactly once)
+  in_transaction, // in the ingest transaction itself: the event is refused if it fails
+};
+
+struct sql_sink_config {
+  sql_statement statement;
+  sql_phase phase = sql_phase::after_commit;
+};
+
+/// `on_dead: {publish: {...}}`: the event committed, in the same transaction
+/// that marks a delivery dead, so a failure can be compensated (scenario 5).
+struct compensation_config {
+  std::string topic;
+  std::optional<text_template> key;
+  json_template payload;
+};
+
 struct sink_config {
   std::string name;
   sink_kind kind = sink_kind::log;
@@ -58,7 +115,13 @@ struct sink_config {
   circuit_policy circuit;
   delivery_ordering ordering = delivery_ordering::none;
   millis request_timeout{10'000};
+  millis connect_timeout{5'000};
+  tls_options tls;
   int max_in_flight = 8;
+  sink_templates templates;
+  std::optional<notion_config> notion;  // kind notion
+  std::optional<sql_sink_config> sql;   // kind sql
+  std::optional<compensation_config> on_dead;
 };
 
 /// The request budget a sink of this kind gets for whatever its `rate_limit`
@@ -67,12 +130,19 @@ struct sink_config {
 /// start by drawing 429s. Generic webhooks and log sinks are unlimited.
 rate_limit default_rate_limit(sink_kind k);
 
+/// What events of one topic must look like (`topics:` in the file).
+struct topic_config {
+  std::string topic;
+  payload_schema schema;
+};
+
 struct txrelay_config {
   std::string source_file;
   server_config server;
   database_config database;
   std::vector<sink_config> sinks;   // enabled sinks only, in file order
   std::vector<route_rule> routes;
+  std::vector<topic_config> topics;
   std::vector<std::string> disabled_sinks; // `optional: true` sinks whose url was empty
 };
 

@@ -6,6 +6,7 @@
 #include "core/duration.hpp"
 #include "core/event_parser.hpp"
 #include "core/standard_webhooks.hpp"
+#include "expr/event_document.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -136,6 +138,76 @@ private:
   const env_lookup& env_;
 };
 
+/// A YAML tree as JSON, for JSON templates (a webhook body, Slack blocks, a
+/// compensation payload). Plain scalars follow YAML's core schema (null,
+/// true/false, integers, floats); quoted ones are always strings. String
+/// values go through interpolate_env like every other value.
+json_value yaml_to_json(const value_reader& r, const YAML::Node& node, const std::string& path) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return json_value{};
+    case YAML::NodeType::Sequence: {
+      json_value::array_t items;
+      for (std::size_t i = 0; i < node.size(); ++i)
+        items.push_back(yaml_to_json(r, node[i], item_path(path, i)));
+      return json_value{std::move(items)};
+    }
+    case YAML::NodeType::Map: {
+      json_value::object_t members;
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar())
+          fail(path, "keys must be plain strings, got " + describe(entry.first));
+        const auto& key = entry.first.Scalar();
+        for (const auto& [k, v] : members)
+          if (k == key)
+            fail(child_path(path, key), "duplicate key");
+        members.emplace_back(key, yaml_to_json(r, entry.second, child_path(path, key)));
+      }
+      return json_value{std::move(members)};
+    }
+    case YAML::NodeType::Scalar:
+      break;
+  }
+  auto text = r.text(node, path);
+  if (node.Tag() == "?") { // plain (unquoted) style
+    if (text == "null" || text == "~" || text.empty())
+      return json_value{};
+    if (text == "true")
+      return json_value{true};
+    if (text == "false")
+      return json_value{false};
+    if (auto parsed = json_value::parse(text); parsed && parsed->is_number())
+      return std::move(*parsed);
+  }
+  return json_value{std::move(text)};
+}
+
+text_template load_text_template(const value_reader& r, const YAML::Node& node, const std::string& key,
+                                 text_escaping escaping) {
+  auto parsed = text_template::parse(r.text(node, key, "a template string"), escaping);
+  if (!parsed)
+    fail(key, "invalid template " + parsed.error().to_string());
+  return std::move(*parsed);
+}
+
+json_template load_json_template(const value_reader& r, const YAML::Node& node, const std::string& key) {
+  auto parsed = json_template::parse(yaml_to_json(r, node, key));
+  if (!parsed) {
+    const auto& where = parsed.error().where;
+    auto at = where.empty() ? key : where.front() == '[' ? key + where : key + "." + where;
+    fail(at, "invalid template " + parsed.error().error.to_string());
+  }
+  return std::move(*parsed);
+}
+
+condition load_condition(const value_reader& r, const YAML::Node& node, const std::string& key) {
+  auto parsed = condition::parse(r.text(node, key, "a condition"));
+  if (!parsed)
+    fail(key, "invalid condition " + parsed.error().to_string());
+  return std::move(*parsed);
+}
+
 void load_server(const value_reader& r, const YAML::Node& node, server_config& out) {
   check_keys(node, "server", {"listen", "max_body_bytes"});
   if (const auto listen = node["listen"]) {
@@ -228,25 +300,56 @@ struct loaded_sink {
   bool disabled = false; // optional webhook whose url is empty
 };
 
-/// Every key is checked even for a sink that ends up disabled, so a typo in
-/// an optional sink shows up before the day its url is set.
-void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std::string& path, bool optional,
-                        loaded_sink& out) {
+/// The url of an HTTP sink. Every key is checked even for a sink that ends up
+/// disabled, so a typo in an optional sink shows up before the day its url is set.
+void load_endpoint(const value_reader& r, const YAML::Node& node, const std::string& path, bool optional,
+                   loaded_sink& out) {
   const auto url_node = node["url"];
-  if (!url_node)
+  std::string url_text;
+  if (url_node)
+    url_text = r.text(url_node, path + ".url");
+  else if (out.sink.kind == sink_kind::notion)
+    url_text = "https://api.notion.com"; // the API's base; a test points it at a fake
+  else
     fail(path + ".url", std::string{"is required for a "} + to_string(out.sink.kind) + " sink");
-  auto url_text = r.text(url_node, path + ".url");
   if (url_text.empty()) {
     if (!optional)
       fail(path + ".url", "is empty (set it, or mark the sink `optional: true` to disable it while the url is empty)");
     out.disabled = true;
-  } else {
-    auto parsed = parse_url(url_text); // its errors never echo the path, which may be a credential
-    if (!parsed)
-      fail(path + ".url", parsed.error());
-    out.sink.endpoint = std::move(*parsed);
+    return;
   }
+  auto parsed = parse_url(url_text); // its errors never echo the path, which may be a credential
+  if (!parsed)
+    fail(path + ".url", parsed.error());
+  out.sink.endpoint = std::move(*parsed);
+}
 
+void load_http_parts(const value_reader& r, const YAML::Node& node, const std::string& path, loaded_sink& out) {
+  if (const auto timeout = node["timeout"]) {
+    out.sink.request_timeout = r.duration(timeout, path + ".timeout");
+    if (out.sink.request_timeout.count() <= 0)
+      fail(path + ".timeout", "must be greater than 0");
+  }
+  if (const auto timeout = node["connect_timeout"]) {
+    out.sink.connect_timeout = r.duration(timeout, path + ".connect_timeout");
+    if (out.sink.connect_timeout.count() <= 0)
+      fail(path + ".connect_timeout", "must be greater than 0");
+  }
+  if (const auto tls = node["tls"]) {
+    auto tls_path = path + ".tls";
+    check_keys(tls, tls_path, {"ca_file", "verify"});
+    if (const auto n = tls["ca_file"]) {
+      out.sink.tls.ca_file = r.text(n, tls_path + ".ca_file");
+      std::error_code ec;
+      if (!out.sink.tls.ca_file.empty() && !std::filesystem::is_regular_file(out.sink.tls.ca_file, ec))
+        fail(tls_path + ".ca_file", "\"" + out.sink.tls.ca_file + "\" is not a readable file");
+    }
+    if (const auto n = tls["verify"])
+      out.sink.tls.verify = r.boolean(n, tls_path + ".verify");
+  }
+}
+
+void load_secrets(const value_reader& r, const YAML::Node& node, const std::string& path, loaded_sink& out) {
   const auto secret = node["secret"];
   const auto secrets = node["secrets"];
   if (secret && secrets)
@@ -272,18 +375,147 @@ void load_webhook_parts(const value_reader& r, const YAML::Node& node, const std
       fail(key, "is not a valid whsec_ secret: " + decoded.error());
     out.sink.secrets.push_back(std::move(value));
   }
+}
 
-  if (const auto timeout = node["timeout"]) {
-    out.sink.request_timeout = r.duration(timeout, path + ".timeout");
-    if (out.sink.request_timeout.count() <= 0)
-      fail(path + ".timeout", "must be greater than 0");
+constexpr std::string_view notion_property_types[] = {"title", "rich_text", "date",  "number",
+                                                      "select", "email",    "url",   "checkbox"};
+
+/// `properties: {Name: {title: "{{ payload.user_name }}"}, Contact: {rich_text: "...", when: "..."}}`
+void load_notion(const value_reader& r, const YAML::Node& node, const std::string& path, loaded_sink& out) {
+  notion_config notion;
+  const auto token = node["token"];
+  if (!token)
+    fail(path + ".token", "is required for a notion sink (the integration's secret)");
+  notion.token = r.text(token, path + ".token"); // never echoed
+  if (notion.token.empty())
+    fail(path + ".token", "is empty");
+  if (const auto n = node["notion_version"])
+    notion.version = r.text(n, path + ".notion_version");
+  const auto database = node["database_id"];
+  const auto data_source = node["data_source_id"];
+  if (database && data_source)
+    fail(path + ".data_source_id", "give either database_id or data_source_id, not both");
+  if (!database && !data_source)
+    fail(path + ".database_id", "is required for a notion sink (or data_source_id)");
+  notion.data_source = static_cast<bool>(data_source);
+  auto parent_key = path + (data_source ? ".data_source_id" : ".database_id");
+  notion.parent_id = r.text(data_source ? data_source : database, parent_key);
+  if (notion.parent_id.empty())
+    fail(parent_key, "is empty");
+
+  const auto props = node["properties"];
+  if (!props)
+    fail(path + ".properties", "is required for a notion sink (at least the title property)");
+  if (!props.IsMap() || props.size() == 0)
+    fail(path + ".properties", "expected a mapping of property names, got " + describe(props));
+  int titles = 0;
+  for (const auto& entry : props) {
+    if (!entry.first.IsScalar())
+      fail(path + ".properties", "property names must be plain strings");
+    notion_property_config property;
+    property.name = entry.first.Scalar();
+    auto key = path + ".properties." + property.name;
+    const auto& spec = entry.second;
+    if (!spec.IsMap())
+      fail(key, "expected a mapping such as {rich_text: \"{{ payload.content }}\"}, got " + describe(spec));
+    for (const auto& field : spec) {
+      const auto& name = field.first.Scalar();
+      if (name == "when") {
+        property.when = load_condition(r, field.second, key + ".when");
+        continue;
+      }
+      bool known = false;
+      for (auto t : notion_property_types)
+        known = known || t == name;
+      if (!known)
+        fail(key + "." + name, "unknown property type (expected title, rich_text, date, number, select, email, "
+                               "url or checkbox, plus an optional when)");
+      if (!property.type.empty())
+        fail(key + "." + name, "a property has one type, and this one already is " + property.type);
+      property.type = name;
+      property.value = load_text_template(r, field.second, key + "." + name, text_escaping::plain);
+    }
+    if (property.type.empty())
+      fail(key, "has no type (title, rich_text, date, number, select, email, url or checkbox)");
+    titles += property.type == "title";
+    notion.properties.push_back(std::move(property));
   }
+  if (titles != 1)
+    fail(path + ".properties", "a Notion page has exactly one title property, found " + std::to_string(titles));
+  out.sink.notion = std::move(notion);
+}
+
+void load_sql(const value_reader& r, const YAML::Node& node, const std::string& path, loaded_sink& out) {
+  sql_sink_config sql;
+  const auto statement = node["statement"];
+  if (!statement)
+    fail(path + ".statement", "is required for a sql sink");
+  auto parsed = sql_statement::parse(r.text(statement, path + ".statement"));
+  if (!parsed)
+    fail(path + ".statement", "invalid statement " + parsed.error().to_string());
+  sql.statement = std::move(*parsed);
+  if (const auto n = node["phase"]) {
+    auto phase = r.text(n, path + ".phase");
+    if (phase == "after_commit")
+      sql.phase = sql_phase::after_commit;
+    else if (phase == "in_transaction")
+      sql.phase = sql_phase::in_transaction;
+    else
+      fail(path + ".phase", "unknown phase \"" + phase + "\" (expected after_commit or in_transaction)");
+  }
+  out.sink.sql = std::move(sql);
+}
+
+compensation_config load_on_dead(const value_reader& r, const YAML::Node& node, const std::string& path) {
+  check_keys(node, path, {"publish"});
+  const auto publish = node["publish"];
+  if (!publish)
+    fail(path + ".publish", "is required");
+  auto pub_path = path + ".publish";
+  check_keys(publish, pub_path, {"topic", "key", "payload"});
+  const auto topic = publish["topic"];
+  if (!topic)
+    fail(pub_path + ".topic", "is required");
+  auto topic_text = r.text(topic, pub_path + ".topic");
+  if (topic_text.empty())
+    fail(pub_path + ".topic", "must not be empty");
+  std::optional<text_template> key;
+  if (const auto n = publish["key"])
+    key = load_text_template(r, n, pub_path + ".key", text_escaping::plain);
+  const auto payload = publish["payload"];
+  if (!payload)
+    fail(pub_path + ".payload", "is required (a mapping; its strings are templates on the dead delivery's event)");
+  if (!payload.IsMap())
+    fail(pub_path + ".payload", "expected a mapping, got " + describe(payload));
+  return compensation_config{std::move(topic_text), std::move(key), load_json_template(r, payload, pub_path + ".payload")};
+}
+
+/// Keys a sink of each kind takes besides the common ones, with the reason
+/// another kind does not, so a key on the wrong kind says what to do.
+std::vector<std::string_view> kind_keys(sink_kind kind) {
+  std::vector<std::string_view> http = {"url", "optional", "timeout", "connect_timeout", "tls"};
+  auto with = [&](std::initializer_list<std::string_view> more) {
+    auto keys = http;
+    keys.insert(keys.end(), more);
+    return keys;
+  };
+  switch (kind) {
+    case sink_kind::log: return {};
+    case sink_kind::webhook: return with({"secret", "secrets", "body"});
+    case sink_kind::discord: return with({"content"});
+    case sink_kind::slack: return with({"text", "blocks"});
+    case sink_kind::notion: return with({"token", "notion_version", "database_id", "data_source_id", "properties"});
+    case sink_kind::sql: return {"statement", "phase"};
+  }
+  return {};
 }
 
 loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
   check_keys(node, path,
-             {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "max_in_flight", "retry",
-              "supervision", "rate_limit", "circuit", "ordering"});
+             {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "connect_timeout", "tls",
+              "max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "on_dead", "content",
+              "text", "blocks", "body", "token", "notion_version", "database_id", "data_source_id", "properties",
+              "statement", "phase"});
   loaded_sink out;
   const auto name = node["name"];
   if (!name)
@@ -292,41 +524,73 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
   if (!valid_sink_name(out.sink.name))
     fail(path + ".name", "\"" + out.sink.name + "\" is not a valid sink name (1 to 64 of a-z, 0-9, _ and -)");
 
+  const char* kinds = "webhook, discord, slack, notion, sql or log";
   const auto kind = node["kind"];
   if (!kind)
-    fail(path + ".kind", "is required (webhook, discord, slack or log)");
+    fail(path + ".kind", std::string{"is required ("} + kinds + ")");
   auto kind_text = r.text(kind, path + ".kind");
-  if (kind_text == "webhook")
-    out.sink.kind = sink_kind::webhook;
-  else if (kind_text == "discord")
-    out.sink.kind = sink_kind::discord;
-  else if (kind_text == "slack")
-    out.sink.kind = sink_kind::slack;
-  else if (kind_text == "log")
-    out.sink.kind = sink_kind::log;
-  else
-    fail(path + ".kind", "unknown sink kind \"" + kind_text + "\" (expected webhook, discord, slack or log)");
+  bool known_kind = false;
+  for (auto k : {sink_kind::webhook, sink_kind::discord, sink_kind::slack, sink_kind::notion, sink_kind::sql,
+                 sink_kind::log})
+    if (kind_text == to_string(k)) {
+      out.sink.kind = k;
+      known_kind = true;
+    }
+  if (!known_kind)
+    fail(path + ".kind", "unknown sink kind \"" + kind_text + "\" (expected " + kinds + ")");
   out.sink.rate = default_rate_limit(out.sink.kind); // `rate_limit` below overrides what it sets
+
+  // A key that belongs to another kind would be silently ignored: refuse it.
+  const auto accepted = kind_keys(out.sink.kind);
+  for (const char* key : {"url", "optional", "secret", "secrets", "timeout", "connect_timeout", "tls", "content",
+                          "text", "blocks", "body", "token", "notion_version", "database_id", "data_source_id",
+                          "properties", "statement", "phase"}) {
+    if (!node[key] || std::find(accepted.begin(), accepted.end(), key) != accepted.end())
+      continue;
+    std::string takers;
+    for (auto k : {sink_kind::webhook, sink_kind::discord, sink_kind::slack, sink_kind::notion, sink_kind::sql}) {
+      auto ks = kind_keys(k);
+      if (std::find(ks.begin(), ks.end(), key) != ks.end())
+        takers += (takers.empty() ? "" : ", ") + std::string{to_string(k)};
+    }
+    fail(path + "." + key, std::string{"a "} + to_string(out.sink.kind) + " sink takes no " + key + " (only " +
+                             takers + " sinks do)");
+  }
 
   bool optional = false;
   if (const auto n = node["optional"])
     optional = r.boolean(n, path + ".optional");
-
-  if (out.sink.kind == sink_kind::log) {
-    // These only mean something for an HTTP sink; accepting them on a log sink
-    // would hide a sink declared with the wrong kind.
-    for (const char* key : {"url", "secret", "secrets", "optional", "timeout"})
-      if (node[key])
-        fail(path + "." + key, std::string{"a log sink takes no "} + key + " (it only applies to HTTP sinks)");
-  } else {
-    // Discord and Slack authenticate by the token in the url's path; they
-    // would ignore a webhook-signature header, so a secret there is a mistake.
-    if (out.sink.kind != sink_kind::webhook)
-      for (const char* key : {"secret", "secrets"})
-        if (node[key])
-          fail(path + "." + key, std::string{"a "} + to_string(out.sink.kind) + " sink takes no " + key +
-                                   " (its url carries the credential; signing only applies to webhook sinks)");
-    load_webhook_parts(r, node, path, optional, out);
+  if (out.sink.kind != sink_kind::log && out.sink.kind != sink_kind::sql) {
+    load_endpoint(r, node, path, optional, out);
+    load_http_parts(r, node, path, out);
+  }
+  switch (out.sink.kind) {
+    case sink_kind::webhook:
+      load_secrets(r, node, path, out);
+      if (const auto n = node["body"])
+        out.sink.templates.body = load_json_template(r, n, path + ".body");
+      break;
+    case sink_kind::discord:
+      if (const auto n = node["content"])
+        out.sink.templates.content = load_text_template(r, n, path + ".content", text_escaping::discord_markdown);
+      break;
+    case sink_kind::slack:
+      if (const auto n = node["text"])
+        out.sink.templates.text = load_text_template(r, n, path + ".text", text_escaping::slack_mrkdwn);
+      if (const auto n = node["blocks"]) {
+        if (!n.IsSequence())
+          fail(path + ".blocks", "expected a list of Block Kit blocks, got " + describe(n));
+        out.sink.templates.blocks = load_json_template(r, n, path + ".blocks");
+      }
+      break;
+    case sink_kind::notion:
+      load_notion(r, node, path, out);
+      break;
+    case sink_kind::sql:
+      load_sql(r, node, path, out);
+      break;
+    case sink_kind::log:
+      break;
   }
 
   if (const auto n = node["max_in_flight"])
@@ -341,6 +605,11 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     load_circuit(r, n, path + ".circuit", out.sink.circuit);
   if (const auto n = node["ordering"])
     out.sink.ordering = load_ordering(r, n, path + ".ordering");
+  if (const auto n = node["on_dead"]) {
+    if (out.sink.sql && out.sink.sql->phase == sql_phase::in_transaction)
+      fail(path + ".on_dead", "an in_transaction sql sink never has dead deliveries: its failure refuses the event");
+    out.sink.on_dead = load_on_dead(r, n, path + ".on_dead");
+  }
   return out;
 }
 
@@ -369,8 +638,10 @@ void load_routes(const value_reader& r, const YAML::Node& node, txrelay_config& 
   for (std::size_t i = 0; i < node.size(); ++i) {
     auto path = item_path("routes", i);
     const auto route = node[i];
-    check_keys(route, path, {"topic", "sinks"});
+    check_keys(route, path, {"topic", "when", "sinks"});
     route_rule rule;
+    if (const auto when = route["when"])
+      rule.when = load_condition(r, when, path + ".when");
     const auto topic = route["topic"];
     if (!topic)
       fail(path + ".topic", "is required");
@@ -408,12 +679,93 @@ void load_routes(const value_reader& r, const YAML::Node& node, txrelay_config& 
   }
 }
 
+/// `topics: {feedback: {payload: {content: {type: string, required: true, max_length: 800}}}}`
+void load_topics(const value_reader& r, const YAML::Node& node, txrelay_config& config) {
+  if (!node.IsMap())
+    fail("topics", "expected a mapping of topic names, got " + describe(node));
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar())
+      fail("topics", "topic names must be plain strings");
+    topic_config topic;
+    topic.topic = entry.first.Scalar();
+    auto path = "topics." + topic.topic;
+    check_keys(entry.second, path, {"payload"});
+    const auto fields = entry.second["payload"];
+    if (!fields)
+      continue;
+    if (!fields.IsMap())
+      fail(path + ".payload", "expected a mapping of field names, got " + describe(fields));
+    for (const auto& field : fields) {
+      if (!field.first.IsScalar())
+        fail(path + ".payload", "field names must be plain strings");
+      const auto& name = field.first.Scalar();
+      auto key = path + ".payload." + name;
+      field_rule rule;
+      std::size_t start = 0;
+      for (;;) { // "user.name" is a nested field
+        auto dot = name.find('.', start);
+        rule.path.push_back(name.substr(start, dot - start));
+        if (rule.path.back().empty())
+          fail(key, "empty segment in the field name");
+        if (dot == std::string::npos)
+          break;
+        start = dot + 1;
+      }
+      const auto& spec = field.second;
+      check_keys(spec, key, {"type", "required", "not_blank", "min_length", "max_length", "minimum", "maximum", "one_of"});
+      if (const auto n = spec["type"]) {
+        auto type = parse_field_type(r.text(n, key + ".type"));
+        if (!type)
+          fail(key + ".type", "unknown type (expected string, number, integer, boolean, object, array or any)");
+        rule.type = *type;
+      }
+      if (const auto n = spec["required"])
+        rule.required = r.boolean(n, key + ".required");
+      if (const auto n = spec["not_blank"])
+        rule.not_blank = r.boolean(n, key + ".not_blank");
+      if (const auto n = spec["min_length"])
+        rule.min_length = static_cast<std::size_t>(r.integer(n, key + ".min_length", 0, 1LL << 30));
+      if (const auto n = spec["max_length"])
+        rule.max_length = static_cast<std::size_t>(r.integer(n, key + ".max_length", 0, 1LL << 30));
+      if (rule.min_length && rule.max_length && *rule.min_length > *rule.max_length)
+        fail(key + ".max_length", "must be at least min_length");
+      if (const auto n = spec["minimum"])
+        rule.minimum = r.number(n, key + ".minimum", -1e300, 1e300);
+      if (const auto n = spec["maximum"])
+        rule.maximum = r.number(n, key + ".maximum", -1e300, 1e300);
+      if (const auto n = spec["one_of"]) {
+        if (!n.IsSequence() || n.size() == 0)
+          fail(key + ".one_of", "expected a non-empty list of allowed values");
+        auto values = yaml_to_json(r, n, key + ".one_of");
+        rule.one_of = values.as_array();
+      }
+      topic.schema.fields.push_back(std::move(rule));
+    }
+    config.topics.push_back(std::move(topic));
+  }
+}
+
+/// A compensation event nobody routes would be stored and never acted on.
+void check_compensation_routes(const txrelay_config& config, const std::vector<std::string>& sink_paths) {
+  for (std::size_t i = 0; i < config.sinks.size(); ++i) {
+    const auto& sink = config.sinks[i];
+    if (!sink.on_dead)
+      continue;
+    bool routed = false;
+    for (const auto& route : config.routes)
+      routed = routed || route.topic == sink.on_dead->topic;
+    if (!routed)
+      fail(sink_paths[i] + ".on_dead.publish.topic",
+           "no route has topic \"" + sink.on_dead->topic + "\", so the compensation event would go nowhere");
+  }
+}
+
 txrelay_config load(const YAML::Node& root, const env_lookup& env) {
   txrelay_config config;
   if (!root || root.IsNull())
     return config; // an empty file: all defaults, nothing routed
   value_reader r{env};
-  check_keys(root, "", {"server", "database", "sinks", "routes"});
+  check_keys(root, "", {"server", "database", "sinks", "routes", "topics"});
   if (const auto n = root["server"])
     load_server(r, n, config.server);
   if (const auto n = root["database"])
@@ -423,6 +775,12 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
     load_sinks(r, n, config, declared);
   if (const auto n = root["routes"])
     load_routes(r, n, config, declared);
+  if (const auto n = root["topics"])
+    load_topics(r, n, config);
+  std::vector<std::string> sink_paths;
+  for (const auto& sink : config.sinks)
+    sink_paths.push_back(declared.at(sink.name));
+  check_compensation_routes(config, sink_paths);
   return config;
 }
 

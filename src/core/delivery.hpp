@@ -54,6 +54,15 @@ struct attempt_result {
   bool sink_broken = false;
 };
 
+/// An event a dead delivery publishes (its sink's `on_dead`), committed in
+/// the transaction that marks the delivery dead.
+struct compensation_event {
+  std::string topic;
+  std::optional<std::string> key;
+  std::string payload_json;    // a JSON object
+  std::string idempotency_key; // "on_dead:<delivery id>": published once, however often reported
+};
+
 /// What the persistence actor records for a delivery after an attempt.
 struct delivery_outcome {
   std::string delivery_id;
@@ -64,6 +73,7 @@ struct delivery_outcome {
   time_point next_attempt_at{}; // meaningful while pending
   int http_status = 0;
   std::string error;
+  std::optional<compensation_event> compensation; // only with status dead
 };
 
 } // namespace txrelay

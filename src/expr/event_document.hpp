@@ -24,6 +24,6 @@ json_value event_document(const event_fields& fields, json_value payload);
 
 /// The same from the payload's JSON text; a payload that does not parse
 /// (never the case for a stored event) becomes null.
-json_value event_document(const event_fields& fields, std::string_view payload_json);
+json_value event_document_from_json(const event_fields& fields, std::string_view payload_json);
 
 } // namespace txrelay

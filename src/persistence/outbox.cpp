@@ -98,7 +98,9 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
                                                                 const std::string& deliveries);
 } // namespace
 
-result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items) {
+namespace {
+
+std::pair<std::string, std::string> ingest_documents(const std::vector<ingest_item>& items) {
   std::string events = "[";
   std::string deliveries = "[";
   for (const auto& item : items) {
@@ -126,7 +128,13 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
   }
   events += ']';
   deliveries += ']';
+  return {std::move(events), std::move(deliveries)};
+}
 
+} // namespace
+
+result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items) {
+  auto [events, deliveries] = ingest_documents(items);
   // With idempotency keys a second statement may follow (the replays), so
   // both run in one transaction: an error in the second must not leave the
   // first committed behind the caller's back. Without keys the insert is the
@@ -146,6 +154,12 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
   if (auto committed = conn.exec("COMMIT"); !committed)
     return unexpected{committed.error()};
   return receipts;
+}
+
+result<std::vector<ingest_receipt>, pg_error> ingest_events_in_transaction(connection& conn,
+                                                                         const std::vector<ingest_item>& items) {
+  auto [events, deliveries] = ingest_documents(items);
+  return ingest_statements(conn, items, events, deliveries);
 }
 
 namespace {
@@ -314,6 +328,21 @@ result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(
   for (int r = 0; r < res->rows(); ++r)
     counts.emplace_back(std::string{res->get(r, 0)}, res->get_int(r, 1));
   return counts;
+}
+
+} // namespace txrelay::pg
+
+namespace txrelay::pg {
+
+result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink) {
+  static const std::string sql = R"sql(
+UPDATE txrelay.deliveries
+   SET status = 'delivered', attempts = attempts + 1, updated_at = now()
+ WHERE event_id = $1 AND sink = $2 AND status = 'pending')sql";
+  auto res = conn.exec_prepared("txr_mark_delivered", sql, {event_id, sink});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows();
 }
 
 } // namespace txrelay::pg

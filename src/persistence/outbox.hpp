@@ -59,6 +59,16 @@ struct event_record {
 /// the earlier event's receipt (created = false). Receipts are in item order.
 result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items);
 
+/// The same statements inside a transaction the caller opened (and commits):
+/// for work that must commit with the events (in_transaction projections,
+/// compensation events with the outcome that caused them).
+result<std::vector<ingest_receipt>, pg_error> ingest_events_in_transaction(connection& conn,
+                                                                         const std::vector<ingest_item>& items);
+
+/// Marks one delivery delivered, inside the caller's transaction: an
+/// in_transaction projection is done when the event commits.
+result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink);
+
 /// Applies the outcomes of attempts, one statement. Only pending rows change:
 /// a finished delivery is never reopened by a late or duplicate report.
 result<long long, pg_error> record_outcomes(connection& conn, const std::vector<delivery_outcome>& outcomes);

@@ -69,11 +69,36 @@ std::string discord_error(const http_outcome& outcome, const discord_error_body&
 
 std::string discord_content(const delivery_job& job) { return default_chat_text(job, discord_content_limit); }
 
-std::string discord_body(const delivery_job& job) {
+namespace {
+
+std::string body_with(std::string_view content) {
   std::string body = "{\"content\":";
-  append_json_string(body, discord_content(job));
+  append_json_string(body, content);
   body += ",\"allowed_mentions\":{\"parse\":[]}}";
   return body;
+}
+
+std::size_t count_fences(std::string_view text) {
+  std::size_t n = 0;
+  for (auto at = text.find("```"); at != std::string_view::npos; at = text.find("```", at + 3))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+std::string discord_body(const delivery_job& job) { return body_with(discord_content(job)); }
+
+std::string discord_body_for(std::string_view content) {
+  if (count_code_points(content) <= discord_content_limit)
+    return body_with(content);
+  constexpr std::string_view close = "\n```\n";
+  auto room = discord_content_limit - count_code_points(chat_truncation_marker) - close.size();
+  std::string cut{prefix_code_points(content, room)};
+  if (count_fences(cut) % 2 == 1)
+    cut += close;
+  cut += chat_truncation_marker;
+  return body_with(cut);
 }
 
 attempt_result classify_discord_response(const http_outcome& outcome, time_point now) {
@@ -117,14 +142,16 @@ attempt_result classify_discord_response(const http_outcome& outcome, time_point
 }
 
 discord_sink::discord_sink(boost::asio::io_context& io, url webhook, millis timeout,
-                           std::shared_ptr<const txrelay::clock> clock)
-  : client_(io, webhook), target_(webhook.target), timeout_(timeout), clock_(std::move(clock)) {}
+                           std::shared_ptr<const txrelay::clock> clock, http_client_options client_options,
+                           body_renderer render)
+  : client_(io, webhook, std::move(client_options)), target_(webhook.target), timeout_(timeout),
+    render_(std::move(render)), clock_(std::move(clock)) {}
 
 void discord_sink::attempt(const delivery_job& job, attempt_callback done) {
   http_call call;
   call.target = target_;
   call.timeout = timeout_;
-  call.body = discord_body(job);
+  call.body = render_ ? render_(job) : discord_body(job);
   call.headers = {{"content-type", "application/json"}};
   client_.send(std::move(call), [clock = clock_, target = target_, done = std::move(done)](http_outcome outcome) {
     auto r = classify_discord_response(outcome, clock->now());

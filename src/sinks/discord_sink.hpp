@@ -27,6 +27,11 @@ std::string discord_content(const delivery_job& job);
 /// allowed to ping @everyone, roles or users.
 std::string discord_body(const delivery_job& job);
 
+/// The same body for content from a template: longer content is cut to the
+/// limit with chat_truncation_marker (never refused), and a ``` block the cut
+/// left open is closed first, so the marker is not swallowed by it.
+std::string discord_body_for(std::string_view content);
+
 /// What a Discord response means for the delivery:
 /// - 2xx (204, or 200 with ?wait=true): delivered;
 /// - 429: retry after the body's `retry_after` (else the Retry-After header);
@@ -41,13 +46,16 @@ attempt_result classify_discord_response(const http_outcome& outcome, time_point
 
 class discord_sink final : public sink_transport {
 public:
-  discord_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock);
+  /// `render`: the body from the sink's template; empty: discord_body(job).
+  discord_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock,
+                 http_client_options client_options = {}, body_renderer render = {});
   void attempt(const delivery_job& job, attempt_callback done) override;
 
 private:
   http_client client_;
   std::string target_; // the credential: never logged, redacted from errors
   millis timeout_;
+  body_renderer render_;
   std::shared_ptr<const txrelay::clock> clock_;
 };
 

@@ -1,14 +1,93 @@
 #include "sinks/sink_transport.hpp"
 
 #include "config/config.hpp"
+#include "core/json.hpp"
+#include "expr/event_document.hpp"
 #include "sinks/discord_sink.hpp"
+#include "sinks/notion_sink.hpp"
 #include "sinks/slack_sink.hpp"
+#include "sinks/sql_sink.hpp"
 #include "sinks/webhook_sink.hpp"
 
 namespace txrelay {
 
-std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, boost::asio::io_context& io,
-                                                   std::shared_ptr<const txrelay::clock> clock) {
+namespace {
+
+/// The document templates render from: the delivery's event, with its ids.
+json_value job_document(const delivery_job& job) {
+  std::optional<std::string_view> key;
+  if (job.key)
+    key = *job.key;
+  return event_document_from_json(event_fields{job.topic, key, job.event_id, job.id, job.created_at}, job.payload_json);
+}
+
+http_client_options client_options(const sink_config& config) {
+  http_client_options out;
+  out.ca_file = config.tls.ca_file;
+  out.verify_peer = config.tls.verify;
+  out.connect_timeout = config.connect_timeout;
+  // One idle connection per attempt that may be in flight is all reuse needs.
+  out.max_idle_connections = static_cast<std::size_t>(std::max(1, config.max_in_flight));
+  return out;
+}
+
+body_renderer discord_renderer(const sink_templates& t) {
+  if (!t.content)
+    return {};
+  return [content = *t.content](const delivery_job& job) { return discord_body_for(content.render(job_document(job))); };
+}
+
+body_renderer slack_renderer(const sink_templates& t) {
+  if (!t.text && !t.blocks)
+    return {};
+  return [text = t.text, blocks = t.blocks](const delivery_job& job) {
+    auto doc = job_document(job);
+    std::string body = "{\"text\":";
+    // Slack shows `text` in notifications even when blocks carry the message.
+    append_json_string(body, text ? text->render(doc) : slack_text(job));
+    if (blocks) {
+      body += ",\"blocks\":";
+      blocks->render(doc).append_json(body);
+    }
+    body += '}';
+    return body;
+  };
+}
+
+body_renderer webhook_renderer(const sink_templates& t) {
+  if (!t.body)
+    return {};
+  return [body = *t.body](const delivery_job& job) { return body.render(job_document(job)).to_json(); };
+}
+
+std::shared_ptr<sink_transport> make_notion_transport(const sink_config& config, const transport_environment& env,
+                                                      http_client_options client) {
+  const auto& notion = *config.notion;
+  notion_sink_options options;
+  options.api_base = *config.endpoint;
+  options.token = notion.token;
+  options.notion_version = notion.version;
+  options.parent = {notion.data_source ? notion_parent_kind::data_source_id : notion_parent_kind::database_id,
+                    notion.parent_id};
+  options.request_timeout = config.request_timeout;
+  options.render = [properties = notion.properties](const delivery_job& job) {
+    auto doc = job_document(job);
+    std::vector<notion_property> out;
+    for (const auto& p : properties) {
+      if (p.when && !p.when->matches(doc))
+        continue;
+      // The type names were checked when the config loaded.
+      auto type = parse_notion_property_type(p.type).value_or(notion_property_type::rich_text);
+      out.push_back(notion_property{p.name, type, p.value.render(doc)});
+    }
+    return out;
+  };
+  return std::make_shared<notion_sink>(env.io, std::move(options), env.clock, std::move(client));
+}
+
+} // namespace
+
+std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, const transport_environment& env) {
   switch (config.kind) {
     case sink_kind::log:
       return std::make_shared<log_sink>(config.name);
@@ -17,13 +96,22 @@ std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, b
       for (const auto& s : config.secrets)
         if (auto k = decode_webhook_secret(s))
           keys.push_back(std::move(*k)); // validated at config load
-      return std::make_shared<webhook_sink>(io, *config.endpoint, std::move(keys), config.request_timeout,
-                                            std::move(clock));
+      return std::make_shared<webhook_sink>(env.io, *config.endpoint, std::move(keys), config.request_timeout,
+                                            env.clock, client_options(config), webhook_renderer(config.templates));
     }
     case sink_kind::discord:
-      return std::make_shared<discord_sink>(io, *config.endpoint, config.request_timeout, std::move(clock));
+      return std::make_shared<discord_sink>(env.io, *config.endpoint, config.request_timeout, env.clock,
+                                            client_options(config), discord_renderer(config.templates));
     case sink_kind::slack:
-      return std::make_shared<slack_sink>(io, *config.endpoint, config.request_timeout, std::move(clock));
+      return std::make_shared<slack_sink>(env.io, *config.endpoint, config.request_timeout, env.clock,
+                                          client_options(config), slack_renderer(config.templates));
+    case sink_kind::notion:
+      return make_notion_transport(config, env, client_options(config));
+    case sink_kind::sql:
+      // in_transaction statements run in the ingest transaction; such a sink
+      // never has pending deliveries, so its sender never calls this.
+      return std::make_shared<sql_sink>(env.database_url, config.name, config.sql->statement,
+                                        std::min(config.max_in_flight, 4));
   }
   return nullptr;
 }

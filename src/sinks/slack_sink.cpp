@@ -63,14 +63,16 @@ attempt_result classify_slack_response(const http_outcome& outcome, time_point n
 }
 
 slack_sink::slack_sink(boost::asio::io_context& io, url webhook, millis timeout,
-                       std::shared_ptr<const txrelay::clock> clock)
-  : client_(io, webhook), target_(webhook.target), timeout_(timeout), clock_(std::move(clock)) {}
+                           std::shared_ptr<const txrelay::clock> clock, http_client_options client_options,
+                           body_renderer render)
+  : client_(io, webhook, std::move(client_options)), target_(webhook.target), timeout_(timeout),
+    render_(std::move(render)), clock_(std::move(clock)) {}
 
 void slack_sink::attempt(const delivery_job& job, attempt_callback done) {
   http_call call;
   call.target = target_;
   call.timeout = timeout_;
-  call.body = slack_body(job);
+  call.body = render_ ? render_(job) : slack_body(job);
   call.headers = {{"content-type", "application/json"}};
   client_.send(std::move(call), [clock = clock_, target = target_, done = std::move(done)](http_outcome outcome) {
     auto r = classify_slack_response(outcome, clock->now());

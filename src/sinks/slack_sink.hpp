@@ -34,13 +34,16 @@ attempt_result classify_slack_response(const http_outcome& outcome, time_point n
 
 class slack_sink final : public sink_transport {
 public:
-  slack_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock);
+  /// `render`: the body from the sink's template; empty: slack_body(job).
+  slack_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock,
+               http_client_options client_options = {}, body_renderer render = {});
   void attempt(const delivery_job& job, attempt_callback done) override;
 
 private:
   http_client client_;
   std::string target_; // the credential: never logged, redacted from errors
   millis timeout_;
+  body_renderer render_;
   std::shared_ptr<const txrelay::clock> clock_;
 };
 

@@ -66,15 +66,16 @@ attempt_result classify_webhook_response(const http_outcome& outcome, time_point
 }
 
 webhook_sink::webhook_sink(boost::asio::io_context& io, url endpoint, std::vector<secret_key> keys, millis timeout,
-                           std::shared_ptr<const txrelay::clock> clock)
-  : client_(io, endpoint), target_(endpoint.target), keys_(std::move(keys)), timeout_(timeout),
-    clock_(std::move(clock)) {}
+                           std::shared_ptr<const txrelay::clock> clock, http_client_options client_options,
+                           body_renderer render)
+  : client_(io, endpoint, std::move(client_options)), target_(endpoint.target), keys_(std::move(keys)),
+    timeout_(timeout), clock_(std::move(clock)), render_(std::move(render)) {}
 
 void webhook_sink::attempt(const delivery_job& job, attempt_callback done) {
   http_call call;
   call.target = target_;
   call.timeout = timeout_;
-  call.body = webhook_body(job);
+  call.body = render_ ? render_(job) : webhook_body(job);
   auto now = clock_->now();
   auto ts = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   call.headers = {{"content-type", "application/json"},

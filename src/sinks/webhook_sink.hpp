@@ -24,8 +24,10 @@ attempt_result classify_webhook_response(const http_outcome& outcome, time_point
 
 class webhook_sink final : public sink_transport {
 public:
+  /// `render`: the body from the sink's `body` template; empty: webhook_body(job).
   webhook_sink(boost::asio::io_context& io, url endpoint, std::vector<secret_key> keys, millis timeout,
-               std::shared_ptr<const txrelay::clock> clock);
+               std::shared_ptr<const txrelay::clock> clock, http_client_options client_options = {},
+               body_renderer render = {});
   void attempt(const delivery_job& job, attempt_callback done) override;
 
 private:
@@ -34,6 +36,7 @@ private:
   std::vector<secret_key> keys_;
   millis timeout_;
   std::shared_ptr<const txrelay::clock> clock_;
+  body_renderer render_;
 };
 
 /// Prints each delivery as one line on standard output.

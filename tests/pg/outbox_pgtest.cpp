@@ -101,8 +101,8 @@ TEST_F(outbox_pgtest, outcomes_change_only_pending_rows_and_last_report_wins) {
   ASSERT_TRUE(pg::ingest_events(*conn, {it}));
   const auto& id = it.delivery_ids[0];
   delivery_outcome retry{id, it.event_id, "a", delivery_status::pending, 1, now + std::chrono::seconds{30}, 500,
-                         "HTTP 500"};
-  delivery_outcome done{id, it.event_id, "a", delivery_status::delivered, 2, {}, 204, ""};
+                         "HTTP 500", {}};
+  delivery_outcome done{id, it.event_id, "a", delivery_status::delivered, 2, {}, 204, "", {}};
   auto n = pg::record_outcomes(*conn, {retry, done});
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_EQ(*n, 1);

@@ -114,7 +114,7 @@ protected:
     sink.supervision.max_restarts = max_restarts;
     sink.name = "hook";
     sink.kind = sink_kind::webhook;
-    sink.retry = {max_attempts, millis{100}, millis{1000}};
+    sink.retry = {max_attempts, millis{100}, millis{1000}, {}};
     sink.max_in_flight = max_in_flight;
     start_sink(sink, window);
   }
@@ -380,7 +380,7 @@ sink_config breaker_sink(int threshold, millis probe_interval) {
   sink_config sink;
   sink.name = "hook";
   sink.kind = sink_kind::webhook;
-  sink.retry = {50, millis{10}, millis{10}};
+  sink.retry = {50, millis{10}, millis{10}, {}};
   sink.max_in_flight = 1;
   sink.circuit = {threshold, probe_interval};
   return sink;

@@ -1,6 +1,6 @@
 #include "config/config.hpp"
 
-#include "core/routing.hpp"
+#include "routing/routing_table.hpp"
 #include "env_map.hpp"
 
 #include <gtest/gtest.h>
@@ -196,7 +196,7 @@ TEST(load_config, unknown_keys_are_errors_everywhere) {
   expect_error("sinks:\n  - {name: a, kind: log, retry: {attempts: 3}}\n", "sinks[0].retry.attempts",
                "unknown key");
   auto e = expect_error("routes:\n  - {topic: t, sink: [a]}\n", "routes[0].sink", "unknown key");
-  EXPECT_NE(e.problem.find("topic, sinks"), std::string::npos) << e.problem; // says what is allowed
+  EXPECT_NE(e.problem.find("topic, when, sinks"), std::string::npos) << e.problem; // says what is allowed
 }
 
 TEST(load_config, duplicate_keys_are_errors) {
@@ -286,7 +286,7 @@ TEST(load_config, a_disabled_sink_still_claims_its_name) {
 TEST(load_config, sink_kind_is_required_and_known) {
   expect_error("sinks:\n  - {name: a}\n", "sinks[0].kind", "is required");
   expect_error("sinks:\n  - {name: a, kind: teams}\n", "sinks[0].kind", "unknown sink kind");
-  expect_error("sinks:\n  - {name: a, kind: Discord}\n", "sinks[0].kind", "expected webhook, discord, slack or log");
+  expect_error("sinks:\n  - {name: a, kind: Discord}\n", "sinks[0].kind", "expected webhook, discord, slack, notion, sql or log");
 }
 
 TEST(load_config, discord_and_slack_sinks_take_a_url_and_a_timeout) {

@@ -1,0 +1,37 @@
+#include "routing/event_admission.hpp"
+
+#include "expr/event_document.hpp"
+
+namespace txrelay {
+
+result<std::vector<std::string>, api_error> event_admission::admit(const parsed_event& event) const {
+  auto schema = schemas_.find(event.topic);
+  bool has_schema = schema != schemas_.end();
+  if (!routes_.routes_topic(event.topic))
+    return unexpected{api_error{422, "no_route", "no route for topic \"" + event.topic + "\""}};
+  if (!has_schema && !routes_.needs_event(event.topic))
+    return routes_.sinks_for(event.topic); // the common case: no parse at all
+
+  auto payload = json_value::parse(event.payload_json); // already validated as an object
+  if (!payload)
+    return unexpected{api_error{400, "invalid_event", "payload: " + payload.error()}};
+  if (has_schema) {
+    auto violations = check_payload(schema->second, *payload);
+    if (!violations.empty()) {
+      api_error err{422, "schema_violation", "", std::move(violations)};
+      err.message = "the payload does not match topic \"" + event.topic + "\"'s schema (" +
+                    std::to_string(err.violations.size()) +
+                    (err.violations.size() == 1 ? " violation)" : " violations)");
+      return unexpected{std::move(err)};
+    }
+  }
+  if (!routes_.needs_event(event.topic))
+    return routes_.sinks_for(event.topic);
+  std::optional<std::string_view> key;
+  if (event.key)
+    key = *event.key;
+  auto doc = event_document(event_fields{event.topic, key, "", "", ""}, std::move(*payload));
+  return routes_.sinks_for(event.topic, &doc);
+}
+
+} // namespace txrelay
