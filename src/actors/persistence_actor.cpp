@@ -1,6 +1,7 @@
 #include "actors/persistence_actor.hpp"
 
 #include "core/ids.hpp"
+#include "core/utf8.hpp"
 #include "expr/event_document.hpp"
 #include "logging/log.hpp"
 #include "persistence/outbox.hpp"
@@ -182,9 +183,7 @@ void commit_projected(persistence_self* self, pending_ingest request) {
       if (!ran) {
         if (ran.error().connection_lost)
           return refuse(to_caf(ran.error()));
-        std::string why = "sink " + sink + ": " + ran.error().message;
-        while (!why.empty() && (why.back() == '\n' || why.back() == ' '))
-          why.pop_back();
+        std::string why = "sink " + sink + ": " + one_line_excerpt(ran.error().message, 500);
         return refuse(make_persistence_error(persistence_errc::projection_failed,
                                              why + (items.size() > 1 ? " (event " + std::to_string(i) + " of the batch)" : "")));
       }

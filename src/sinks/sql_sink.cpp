@@ -1,5 +1,6 @@
 #include "sinks/sql_sink.hpp"
 
+#include "core/utf8.hpp"
 #include "expr/event_document.hpp"
 #include "persistence/pg_connection.hpp"
 
@@ -9,7 +10,9 @@ namespace txrelay {
 
 attempt_result classify_sql_error(const pg::pg_error& err) {
   attempt_result r;
-  r.error = err.sqlstate.empty() ? err.message : "SQLSTATE " + err.sqlstate + ": " + err.message;
+  // libpq's messages span lines (ERROR:, DETAIL:); a delivery's last error is one line.
+  auto message = one_line_excerpt(err.message, 500);
+  r.error = err.sqlstate.empty() ? message : "SQLSTATE " + err.sqlstate + ": " + message;
   auto cls = err.sqlstate.substr(0, 2);
   bool transient = err.connection_lost || err.sqlstate.empty() || cls == "08" || cls == "40" || cls == "53" ||
                    cls == "57" || cls == "58";
