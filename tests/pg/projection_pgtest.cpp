@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <random>
 #include <thread>
 
@@ -59,34 +61,15 @@ private:
   std::atomic<int> calls_{0};
 };
 
-const std::string reviews_yaml = R"(
-sinks:
-  - name: review-created
-    kind: sql
-    max_in_flight: 4
-    retry: {max_attempts: 20, base: 1ms, cap: 5ms}
-    statement: >
-      UPDATE restaurants SET review_count = review_count + 1, rating_sum = rating_sum + $payload.rating::int
-       WHERE id = $payload.restaurant_id::bigint
-  - name: review-updated
-    kind: sql
-    max_in_flight: 4
-    retry: {max_attempts: 20, base: 1ms, cap: 5ms}
-    statement: >
-      UPDATE restaurants SET rating_sum = rating_sum + ($payload.new_rating::int - $payload.old_rating::int)
-       WHERE id = $payload.restaurant_id::bigint
-  - name: review-deleted
-    kind: sql
-    max_in_flight: 4
-    retry: {max_attempts: 20, base: 1ms, cap: 5ms}
-    statement: >
-      UPDATE restaurants SET review_count = review_count - 1, rating_sum = rating_sum - $payload.rating::int
-       WHERE id = $payload.restaurant_id::bigint
-routes:
-  - {topic: review.created, sinks: [review-created]}
-  - {topic: review.updated, sinks: [review-updated]}
-  - {topic: review.deleted, sinks: [review-deleted]}
-)";
+/// A config from config/examples/: the tests run the very files users copy.
+std::string example(const std::string& name) {
+  std::ifstream in{std::string{TXRELAY_SOURCE_DIR} + "/config/examples/" + name};
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().empty())
+    throw std::runtime_error("cannot read config/examples/" + name);
+  return text.str();
+}
 
 // Scenario 2: concurrent create/update/delete events; the aggregates equal
 // the truth exactly, though a third of the successful attempts "lose" their
@@ -95,7 +78,7 @@ TEST_F(projection_pgtest, aggregates_are_exact_under_concurrency_and_retries) {
   db->query("CREATE TABLE restaurants (id bigint PRIMARY KEY, review_count int NOT NULL DEFAULT 0, "
             "rating_sum int NOT NULL DEFAULT 0)");
   db->query("INSERT INTO restaurants (id) SELECT g FROM generate_series(1, 5) g");
-  engine_harness e{*db, reviews_yaml, [](const sink_config&, std::shared_ptr<sink_transport> t) {
+  engine_harness e{*db, example("2-reviews.yaml"), [](const sink_config&, std::shared_ptr<sink_transport> t) {
                      return std::make_shared<unreliable_reply>(std::move(t));
                    }};
 
@@ -150,60 +133,44 @@ TEST_F(projection_pgtest, aggregates_are_exact_under_concurrency_and_retries) {
   }
 }
 
-const std::string signup_yaml = R"(
-sinks:
-  - name: profiles
-    kind: sql
-    retry: {max_attempts: 3, base: 1ms, cap: 2ms}
-    statement: INSERT INTO profiles (user_id, email) VALUES ($payload.user_id::bigint, $payload.email)
-    on_dead:
-      publish:
-        topic: user.save_failed
-        key: "{{ payload.user_id }}"
-        payload:
-          user_id: "{{ payload.user_id }}"
-          reason: "profile not created: {{ error }}"
-  - name: user-cleanup
-    kind: sql
-    statement: DELETE FROM users WHERE id = $payload.user_id::bigint
-routes:
-  - {topic: user.registered, sinks: [profiles]}
-  - {topic: user.save_failed, sinks: [user-cleanup]}
-)";
-
 // Scenario 5: the profile cannot be created (a constraint violation), so the
 // delivery dies and its compensation event deletes the user.
 TEST_F(projection_pgtest, a_dead_projection_publishes_its_compensation_event) {
-  db->query("CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL)");
+  db->query("CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, name text NOT NULL)");
   db->query("CREATE TABLE profiles (user_id bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE, "
-            "email text NOT NULL CHECK (email LIKE '%@%'))");
-  db->query("INSERT INTO users VALUES (1, 'ada@example.com'), (2, 'not-an-email')");
-  engine_harness e{*db, signup_yaml};
+            "email text NOT NULL CHECK (email LIKE '%@%'), name text NOT NULL)");
+  db->query("INSERT INTO users VALUES (1, 'ada@example.com', 'Ada'), (2, 'not-an-email', 'Bo')");
+  engine_harness e{*db, example("5-signup.yaml")};
 
-  ASSERT_EQ(e.post_event(R"({"topic":"user.registered","payload":{"user_id":1,"email":"ada@example.com"}})").status, 201);
-  auto bad = e.post_event(R"({"topic":"user.registered","payload":{"user_id":2,"email":"not-an-email"}})");
-  ASSERT_EQ(bad.status, 201);
+  auto good = e.post_event(
+    R"({"topic":"user.registered","key":"user-1","payload":{"user_id":1,"email":"ada@example.com","name":"Ada"}})");
+  ASSERT_EQ(good.status, 201) << good.body;
+  auto bad = e.post_event(
+    R"({"topic":"user.registered","key":"user-2","payload":{"user_id":2,"email":"not-an-email","name":"Bo"}})");
+  ASSERT_EQ(bad.status, 201) << bad.body;
 
   ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM users WHERE id = 2") == 0; }));
-  EXPECT_EQ(count("SELECT count(*) FROM profiles WHERE user_id = 1"), 1);
+  ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM profiles WHERE user_id = 1") == 1; }));
   EXPECT_EQ(count("SELECT count(*) FROM users WHERE id = 1"), 1);
 
   // The dead delivery says why; the compensation event is an ordinary, stored event.
   auto bad_id = json_string_at(bad.body, "/id").value_or("");
-  auto dead = db->query("SELECT status, attempts, last_error FROM txrelay.deliveries WHERE event_id = '" + bad_id + "'");
+  auto dead = db->query("SELECT status, attempts, last_error, id FROM txrelay.deliveries WHERE event_id = '" + bad_id + "'");
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0][0], "dead");
   EXPECT_EQ(dead[0][1], "1"); // a check violation is permanent: no retry
   EXPECT_NE(dead[0][2].find("23514"), std::string::npos) << dead[0][2];
   auto comp = db->query("SELECT key, payload->>'user_id', jsonb_typeof(payload->'user_id'), payload->>'reason', "
-                        "idempotency_key FROM txrelay.events WHERE topic = 'user.save_failed'");
+                        "payload->>'failed_delivery', idempotency_key FROM txrelay.events WHERE topic = 'user.save_failed'");
   ASSERT_EQ(comp.size(), 1u);
-  EXPECT_EQ(comp[0][0], "2");
+  EXPECT_EQ(comp[0][0], "user-2");
   EXPECT_EQ(comp[0][1], "2");
   EXPECT_EQ(comp[0][2], "number"); // a sole {{ path }} keeps the value's type
-  EXPECT_NE(comp[0][3].find("profile not created"), std::string::npos);
+  EXPECT_NE(comp[0][3].find("23514"), std::string::npos);
+  EXPECT_EQ(comp[0][4], dead[0][3]);
+  EXPECT_EQ(comp[0][5], "on_dead:" + dead[0][3]);
   ASSERT_TRUE(eventually([&] { return all_finished(); }));
-  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'user-cleanup' AND status = 'delivered'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'delete-user' AND status = 'delivered'"), 1);
 }
 
 const std::string in_transaction_yaml = R"(
