@@ -509,6 +509,19 @@ private:
 
   // After the first name of a path: (. name)*
   bool parse_path_rest(const token& first, std::vector<std::string>& path) {
+    // The event document's top-level names (event_document.hpp; sink and
+    // error exist for on_dead templates): a typo such as `paylaod.x` would
+    // otherwise be a path that is always missing, so a silently dead route.
+    static constexpr std::string_view roots[] = {"topic", "key", "event_id", "delivery_id", "created_at",
+                                                 "payload", "sink", "error"};
+    bool known = false;
+    for (auto r : roots)
+      known = known || r == first.text;
+    if (!known) {
+      fail(first.position, "unknown name '" + first.text +
+                             "' (a path starts with payload, topic, key, event_id, delivery_id or created_at)");
+      return false;
+    }
     path.push_back(first.text);
     while (current_.kind == token_kind::dot) {
       advance();

@@ -259,3 +259,12 @@ TEST(Condition, ParsedOnceEvaluatedManyTimes) {
   }
   EXPECT_EQ(matched, 3);
 }
+
+TEST(Condition, APathMustStartWithANameOfTheEventDocument) {
+  auto typo = txrelay::condition::parse("paylaod.closed == false");
+  ASSERT_FALSE(typo);
+  EXPECT_EQ(typo.error().position, 0u);
+  EXPECT_NE(typo.error().message.find("paylaod"), std::string::npos);
+  EXPECT_FALSE(txrelay::condition::parse("exists(contact)"));
+  EXPECT_TRUE(txrelay::condition::parse("key != null && exists(payload.contact) && topic == \"t\""));
+}
