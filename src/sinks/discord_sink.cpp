@@ -103,18 +103,9 @@ std::string discord_body_for(std::string_view content) {
 
 attempt_result classify_discord_response(const http_outcome& outcome, time_point now) {
   attempt_result r;
-  if (!outcome.transport_ok) {
-    r.outcome = attempt_result::verdict::retry;
-    r.error = outcome.transport_error;
-    return r;
-  }
-  r.http_status = outcome.status;
-  // Whatever the verdict: an exhausted bucket holds back the next request.
-  r.retry_after = rate_limit_wait(outcome, now);
-  if (outcome.status >= 200 && outcome.status < 300) {
-    r.outcome = attempt_result::verdict::delivered;
-    return r;
-  }
+  // Whatever the verdict: an exhausted bucket (X-RateLimit-*) holds back the next request.
+  if (auto settled = settled_verdict(outcome, now, r))
+    return *settled;
   auto body = read_error_body(outcome.body);
   r.error = discord_error(outcome, body);
 
@@ -126,38 +117,20 @@ attempt_result classify_discord_response(const http_outcome& outcome, time_point
     r.retry_after = longer_wait(r.retry_after, asked);
     return r;
   }
-  if (outcome.status >= 400 && outcome.status < 500) {
-    r.outcome = attempt_result::verdict::permanent;
-    // Discord's "do not use it again": every later delivery would fail the
-    // same way, so the sink is broken, not just this delivery.
-    r.sink_broken = (outcome.status == 404 && body.code == discord_unknown_webhook) ||
-                    (outcome.status == 401 && body.code == discord_invalid_webhook_token);
-    return r;
-  }
-  r.outcome = attempt_result::verdict::retry;
-  if (outcome.status >= 300 && outcome.status < 400)
-    r.error += " (redirects are not followed)";
-  r.retry_after = longer_wait(r.retry_after, retry_after_header(outcome, now));
-  return r;
+  // Discord's "do not use it again": every later delivery would fail the
+  // same way, so the sink is broken, not just this delivery.
+  r.sink_broken = (outcome.status == 404 && body.code == discord_unknown_webhook) ||
+                  (outcome.status == 401 && body.code == discord_invalid_webhook_token);
+  return fallback_verdict(std::move(r), outcome, now);
 }
 
 discord_sink::discord_sink(boost::asio::io_context& io, url webhook, millis timeout,
                            std::shared_ptr<const txrelay::clock> clock, http_client_options client_options,
                            body_renderer render)
-  : client_(io, webhook, std::move(client_options)), target_(webhook.target), timeout_(timeout),
-    render_(std::move(render)), clock_(std::move(clock)) {}
-
-void discord_sink::attempt(const delivery_job& job, attempt_callback done) {
-  http_call call;
-  call.target = target_;
-  call.timeout = timeout_;
-  call.body = render_ ? render_(job) : discord_body(job);
-  call.headers = {{"content-type", "application/json"}};
-  client_.send(std::move(call), [clock = clock_, target = target_, done = std::move(done)](http_outcome outcome) {
-    auto r = classify_discord_response(outcome, clock->now());
-    redact_target(r.error, target);
-    done(std::move(r));
-  });
-}
+  : json_post_sink(io,
+                   secret_url_post(std::move(webhook), timeout,
+                                   render ? std::move(render) : body_renderer{discord_body}, classify_discord_response),
+                   std::move(clock),
+                   std::move(client_options)) {}
 
 } // namespace txrelay

@@ -4,8 +4,7 @@
 // publishes its limits in X-RateLimit-* headers on every reply and answers an
 // overrun with 429 and a float `retry_after`; a caller that keeps hammering
 // gets banned, so every wait it names is honoured for the whole sink.
-#include "sinks/http_client.hpp"
-#include "sinks/sink_transport.hpp"
+#include "sinks/json_post_sink.hpp"
 
 #include <cstddef>
 #include <memory>
@@ -44,19 +43,11 @@ std::string discord_body_for(std::string_view content);
 /// The error names the status, Discord's code and message, never the url.
 attempt_result classify_discord_response(const http_outcome& outcome, time_point now);
 
-class discord_sink final : public sink_transport {
+class discord_sink final : public json_post_sink {
 public:
   /// `render`: the body from the sink's template; empty: discord_body(job).
   discord_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock,
-                 http_client_options client_options = {}, body_renderer render = {});
-  void attempt(const delivery_job& job, attempt_callback done) override;
-
-private:
-  http_client client_;
-  std::string target_; // the credential: never logged, redacted from errors
-  millis timeout_;
-  body_renderer render_;
-  std::shared_ptr<const txrelay::clock> clock_;
+               http_client_options client_options = {}, body_renderer render = {});
 };
 
 } // namespace txrelay

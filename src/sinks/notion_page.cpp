@@ -300,43 +300,22 @@ std::string notion_page_body(const notion_parent& parent, const std::vector<noti
 
 attempt_result classify_notion_response(const http_outcome& outcome, time_point now) {
   attempt_result r;
-  if (!outcome.transport_ok) {
-    r.outcome = attempt_result::verdict::retry;
-    r.error = outcome.transport_error;
-    return r;
-  }
-  r.http_status = outcome.status;
-  r.retry_after = rate_limit_wait(outcome, now); // Notion does not send these today; harmless if it starts
-  if (outcome.status >= 200 && outcome.status < 300) {
-    r.outcome = attempt_result::verdict::delivered;
-    return r;
-  }
+  if (auto settled = settled_verdict(outcome, now, r))
+    return *settled;
   auto body = read_error_body(outcome.body);
   r.error = notion_error(outcome, body);
-
   // 409 conflict_error: a transaction on Notion's side collided with ours;
-  // Notion's advice is to retry the request.
-  bool transient = outcome.status == 409 || outcome.status == 429 || outcome.status >= 500 ||
-                   (outcome.status >= 300 && outcome.status < 400);
-  if (!transient && outcome.status >= 400) {
-    r.outcome = attempt_result::verdict::permanent;
-    r.sink_broken = loses_the_parent(outcome.status, body);
+  // Notion's advice is to retry the request. 429's Retry-After is capped by
+  // the parser: newer plans' per-minute windows can ask for over a minute.
+  if (outcome.status == 409 || outcome.status == 429) {
+    r.outcome = attempt_result::verdict::retry;
+    honour_retry_after(r, outcome, now);
     return r;
   }
-  r.outcome = attempt_result::verdict::retry;
-  if (outcome.status >= 300 && outcome.status < 400)
-    r.error += " (redirects are not followed)";
-  // Capped at max_sink_wait by the parser: newer plans' per-minute windows
-  // can ask for more than a minute, never for a day.
-  r.retry_after = longer_wait(r.retry_after, retry_after_header(outcome, now));
-  return r;
+  r.sink_broken = outcome.status >= 400 && outcome.status < 500 && loses_the_parent(outcome.status, body);
+  return fallback_verdict(std::move(r), outcome, now);
 }
 
-void redact_notion_token(std::string& text, std::string_view token) {
-  if (token.empty())
-    return;
-  for (auto at = text.find(token); at != std::string::npos; at = text.find(token, at + notion_truncation_marker.size()))
-    text.replace(at, token.size(), notion_truncation_marker);
-}
+void redact_notion_token(std::string& text, std::string_view token) { redact_secret(text, token); }
 
 } // namespace txrelay

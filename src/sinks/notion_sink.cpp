@@ -16,27 +16,28 @@ std::string notion_pages_target(const url& api_base) {
   return path + "/v1/pages";
 }
 
+namespace {
+
+json_post_options notion_options(notion_sink_options options) {
+  json_post_options o;
+  o.target = notion_pages_target(options.api_base);
+  o.endpoint = options.api_base;
+  o.timeout = options.request_timeout;
+  o.headers = {{"authorization", "Bearer " + options.token}, {"notion-version", options.notion_version}};
+  o.body = [parent = options.parent, render = std::move(options.render)](const delivery_job& job) {
+    return notion_page_body(parent, render ? render(job) : notion_default_properties(job));
+  };
+  o.classify = classify_notion_response;
+  // Notion never echoes the token, but a proxy or a debugging server in
+  // front of it might; an error is stored and shown, so it goes either way.
+  o.redact = [token = options.token](std::string& text) { redact_notion_token(text, token); };
+  return o;
+}
+
+} // namespace
+
 notion_sink::notion_sink(boost::asio::io_context& io, notion_sink_options options,
                          std::shared_ptr<const txrelay::clock> clock, http_client_options client_options)
-  : options_(std::move(options)), client_(io, options_.api_base, std::move(client_options)),
-    target_(notion_pages_target(options_.api_base)), clock_(std::move(clock)) {}
-
-void notion_sink::attempt(const delivery_job& job, attempt_callback done) {
-  auto properties = options_.render ? options_.render(job) : notion_default_properties(job);
-  http_call call;
-  call.target = target_;
-  call.timeout = options_.request_timeout;
-  call.body = notion_page_body(options_.parent, properties);
-  call.headers = {{"authorization", "Bearer " + options_.token},
-                  {"notion-version", options_.notion_version},
-                  {"content-type", "application/json"}};
-  client_.send(std::move(call), [clock = clock_, token = options_.token, done = std::move(done)](http_outcome outcome) {
-    auto r = classify_notion_response(outcome, clock->now());
-    // Notion never echoes the token, but a proxy or a debugging server in
-    // front of it might; an error is stored and shown, so it goes either way.
-    redact_notion_token(r.error, token);
-    done(std::move(r));
-  });
-}
+  : json_post_sink(io, notion_options(std::move(options)), std::move(clock), std::move(client_options)) {}
 
 } // namespace txrelay

@@ -5,9 +5,8 @@
 // it never reaches a log or an error. Notion allows about 3 requests per
 // second per integration and answers more with 429 and an integer
 // Retry-After; the sender's rate limit and retry_after keep within it.
-#include "sinks/http_client.hpp"
+#include "sinks/json_post_sink.hpp"
 #include "sinks/notion_page.hpp"
-#include "sinks/sink_transport.hpp"
 
 #include <functional>
 #include <memory>
@@ -35,17 +34,10 @@ std::vector<notion_property> notion_default_properties(const delivery_job& job);
 /// ("/v1/pages", or "/proxy/v1/pages" for a base of https://host/proxy/).
 std::string notion_pages_target(const url& api_base);
 
-class notion_sink final : public sink_transport {
+class notion_sink final : public json_post_sink {
 public:
   notion_sink(boost::asio::io_context& io, notion_sink_options options, std::shared_ptr<const txrelay::clock> clock,
               http_client_options client_options = {});
-  void attempt(const delivery_job& job, attempt_callback done) override;
-
-private:
-  notion_sink_options options_;
-  http_client client_;
-  std::string target_;
-  std::shared_ptr<const txrelay::clock> clock_;
 };
 
 } // namespace txrelay

@@ -28,6 +28,39 @@ std::optional<millis> retry_after_header(const http_outcome& outcome, time_point
   return parse_retry_after(value, now);
 }
 
+std::optional<attempt_result> settled_verdict(const http_outcome& outcome, time_point now, attempt_result& r) {
+  if (!outcome.transport_ok) {
+    r.outcome = attempt_result::verdict::retry;
+    r.error = outcome.transport_error;
+    return r;
+  }
+  r.http_status = outcome.status;
+  r.retry_after = rate_limit_wait(outcome, now);
+  if (outcome.status >= 200 && outcome.status < 300) {
+    r.outcome = attempt_result::verdict::delivered;
+    return r;
+  }
+  return std::nullopt;
+}
+
+void honour_retry_after(attempt_result& r, const http_outcome& outcome, time_point now) {
+  r.retry_after = longer_wait(r.retry_after, retry_after_header(outcome, now));
+}
+
+attempt_result fallback_verdict(attempt_result r, const http_outcome& outcome, time_point now) {
+  if (outcome.status >= 400 && outcome.status < 500) {
+    r.outcome = attempt_result::verdict::permanent;
+    return r;
+  }
+  r.outcome = attempt_result::verdict::retry;
+  if (outcome.status >= 300 && outcome.status < 400)
+    r.error += " (redirects are not followed)";
+  honour_retry_after(r, outcome, now);
+  return r;
+}
+
+void redact_secret(std::string& text, std::string_view secret) { replace_all(text, secret); }
+
 void redact_target(std::string& text, std::string_view target) {
   // Segments shorter than this are route words ("api", "webhooks",
   // "services") or Slack's team and channel ids; the tokens are longer

@@ -3,8 +3,7 @@
 // path (/services/T…/B…/…) is the credential. Slack answers 200 "ok", or a
 // plain-text error word (channel_not_found, invalid_payload, ...), and allows
 // about one message per second per webhook: 429 with Retry-After beyond that.
-#include "sinks/http_client.hpp"
-#include "sinks/sink_transport.hpp"
+#include "sinks/json_post_sink.hpp"
 
 #include <memory>
 #include <string>
@@ -32,19 +31,11 @@ std::string slack_body(const delivery_job& job);
 /// The error is the status and Slack's plain-text body, cut to 200 characters.
 attempt_result classify_slack_response(const http_outcome& outcome, time_point now);
 
-class slack_sink final : public sink_transport {
+class slack_sink final : public json_post_sink {
 public:
-  /// `render`: the body from the sink's template; empty: slack_body(job).
+  /// `render`: the body from the sink's templates; empty: slack_body(job).
   slack_sink(boost::asio::io_context& io, url webhook, millis timeout, std::shared_ptr<const txrelay::clock> clock,
-               http_client_options client_options = {}, body_renderer render = {});
-  void attempt(const delivery_job& job, attempt_callback done) override;
-
-private:
-  http_client client_;
-  std::string target_; // the credential: never logged, redacted from errors
-  millis timeout_;
-  body_renderer render_;
-  std::shared_ptr<const txrelay::clock> clock_;
+             http_client_options client_options = {}, body_renderer render = {});
 };
 
 } // namespace txrelay
