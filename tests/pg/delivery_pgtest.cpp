@@ -5,6 +5,7 @@
 #include "sinks/sink_transport.hpp"
 #include "support/fake_sink_server.hpp"
 #include "support/json_probe.hpp"
+#include "support/test_tls.hpp"
 
 #include <gtest/gtest.h>
 
@@ -385,3 +386,44 @@ TEST_F(delivery_pgtest, a_sender_that_throws_is_restarted_and_other_deliveries_k
 }
 
 } // namespace
+
+namespace {
+
+std::string https_yaml(const std::string& url, const std::string& tls) {
+  return "sinks:\n"
+         "  - name: hook\n"
+         "    kind: webhook\n"
+         "    url: \"" + url + "\"\n"
+         "    connect_timeout: 2s\n"
+         "    timeout: 2s\n" + tls +
+         "    retry: {max_attempts: 2, base: 1ms, cap: 2ms}\n"
+         "routes:\n"
+         "  - topic: feedback\n"
+         "    sinks: [hook]\n";
+}
+
+} // namespace
+
+// The sink's `tls` keys reach its client: a private CA named in the config is
+// trusted, and without it the same server is refused (verification is on by default).
+TEST_F(delivery_pgtest, an_https_sink_trusts_the_ca_file_its_config_names) {
+  test_certificate_authority ca;
+  fake_sink_server sink{ca.issue_server_certificate({{}, {"127.0.0.1"}})};
+  temp_file ca_file{ca.certificate_pem()};
+
+  engine_harness trusted{*db, https_yaml(sink.url(), "    tls: {ca_file: \"" + ca_file.path() + "\"}\n")};
+  auto res = trusted.post_event(feedback);
+  ASSERT_EQ(res.status, 201) << res.body;
+  auto id = json_string_at(res.body, "/id").value_or("");
+  ASSERT_TRUE(eventually([&] { return delivery_status(trusted, id, "hook") == "delivered:1"; }));
+  trusted.stop();
+
+  auto db2 = std::make_unique<test_database>();
+  engine_harness untrusted{*db2, https_yaml(sink.url(), "")};
+  auto refused = untrusted.post_event(feedback);
+  ASSERT_EQ(refused.status, 201);
+  auto refused_id = json_string_at(refused.body, "/id").value_or("");
+  ASSERT_TRUE(eventually([&] { return delivery_status(untrusted, refused_id, "hook") == "dead:2"; }));
+  EXPECT_EQ(sink.request_count(), 1u); // only the trusted engine's request got through
+  EXPECT_GE(sink.tls_handshake_failures(), 2u);
+}
