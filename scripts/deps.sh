@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ccache pkg-config
   libcaf-dev libboost1.81-dev libpq-dev libsimdjson-dev libyaml-cpp-dev libgtest-dev libssl-dev
+  libjemalloc-dev # the allocator of the txrelay binary (docs/benchmarks.md: +15% ingest)
   postgresql-15 # server binaries in /usr/lib/postgresql/15/bin: the embedded default and the test server
   util-linux    # runuser: PostgreSQL refuses to run as root
 )
