@@ -27,8 +27,28 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
   self->state.self_metrics = &self->state.options.metrics->actor("http");
   self->send(self, tick_atom::value);
   return {
-    [=](ingest_atom, event_batch& events, ingest_reply& reply) {
-      ask<ingest_receipts>(self, std::move(reply), ingest_atom::value, std::move(events));
+    [=](ingest_atom, ingest_requests& requests) {
+      auto& st = self->state;
+      st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      std::vector<event_batch> batches;
+      std::vector<ingest_reply> replies;
+      batches.reserve(requests.size());
+      replies.reserve(requests.size());
+      for (auto& r : requests) {
+        batches.push_back(std::move(r.events));
+        replies.push_back(std::move(r.reply));
+      }
+      self->request(st.options.persistence, st.options.timeout, ingest_atom::value, std::move(batches))
+        .then(
+          [replies](ingest_results& results) {
+            for (std::size_t i = 0; i < replies.size(); ++i)
+              replies[i](std::move(results[i]));
+          },
+          [replies](caf::error& err) {
+            auto e = to_api_error(err);
+            for (const auto& reply : replies)
+              reply(unexpected{e});
+          });
     },
     [=](get_event_atom, const std::string& id, event_reply& reply) {
       ask<event_lookup>(self, std::move(reply), get_event_atom::value, id);

@@ -14,10 +14,31 @@ namespace txrelay {
 
 namespace {
 
+/// The answer to one ingest message: one slot per request it carried,
+/// delivered when the last of them is settled.
+struct ingest_answer {
+  caf::typed_response_promise<ingest_results> promise;
+  std::vector<std::optional<result<ingest_receipts, api_error>>> slots;
+  std::size_t unsettled = 0;
+};
+
 /// One request: its events are committed together or not at all.
 struct pending_ingest {
   event_batch events;
-  caf::typed_response_promise<ingest_receipts> promise;
+  std::shared_ptr<ingest_answer> answer;
+  std::size_t slot = 0;
+
+  void settle(result<ingest_receipts, api_error> r) {
+    answer->slots[slot].emplace(std::move(r));
+    if (--answer->unsettled > 0)
+      return;
+    ingest_results all;
+    all.reserve(answer->slots.size());
+    for (auto& s : answer->slots)
+      all.push_back(std::move(*s));
+    answer->promise.deliver(std::move(all));
+  }
+  void fail(const caf::error& err) { settle(unexpected{to_api_error(err)}); }
 };
 
 struct persistence_state {
@@ -134,7 +155,7 @@ void deliver_receipts(persistence_self* self, pending_ingest& request, std::vect
     counter.fetch_add(1, std::memory_order_relaxed);
     mine.push_back(std::move(rc));
   }
-  request.promise.deliver(std::move(mine));
+  request.settle(std::move(mine));
 }
 
 /// One request whose events are routed to in_transaction sql sinks: its
@@ -148,14 +169,14 @@ void commit_projected(persistence_self* self, pending_ingest request) {
     items.push_back(make_item(self, std::move(ev), now));
   auto conn = ensure(st.ingest_conn, st.options.database_url, false);
   if (!conn) {
-    request.promise.deliver(to_caf(conn.error()));
+    request.fail(to_caf(conn.error()));
     return;
   }
   auto& c = **conn;
   auto refuse = [&](caf::error err) {
     if (c.healthy())
       c.exec("ROLLBACK");
-    request.promise.deliver(std::move(err));
+    request.fail(err);
   };
   if (auto begun = c.exec("BEGIN"); !begun)
     return refuse(to_caf(begun.error()));
@@ -222,7 +243,7 @@ void commit_ingests(persistence_self* self, std::vector<pending_ingest> group) {
   auto conn = ensure(st.ingest_conn, st.options.database_url, false);
   if (!conn) {
     for (auto& request : group)
-      request.promise.deliver(to_caf(conn.error()));
+      request.fail(to_caf(conn.error()));
     return;
   }
   auto receipts = pg::ingest_events(**conn, items);
@@ -243,7 +264,7 @@ void commit_ingests(persistence_self* self, std::vector<pending_ingest> group) {
     }
     log::error("ingest failed: " + err.message);
     for (auto& request : group)
-      request.promise.deliver(to_caf(err));
+      request.fail(to_caf(err));
     // A connection lost mid-statement leaves the commit unknown: the rows may
     // be there without having been dispatched. Every sender sweeps, so such
     // rows are delivered now rather than at the next restart.
@@ -404,12 +425,18 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
   self->state.self_metrics = &self->state.options.metrics->actor("persistence");
   self->send(self, tick_atom::value);
   return {
-    [=](ingest_atom, event_batch& events) -> caf::result<ingest_receipts> {
+    [=](ingest_atom, std::vector<event_batch>& batches) -> caf::result<ingest_results> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-      auto promise = self->make_response_promise<ingest_receipts>();
-      self->state.ingests.push_back({std::move(events), promise});
+      auto answer = std::make_shared<ingest_answer>();
+      answer->promise = self->make_response_promise<ingest_results>();
+      answer->slots.resize(batches.size());
+      answer->unsettled = batches.size();
+      if (batches.empty())
+        return ingest_results{};
+      for (std::size_t i = 0; i < batches.size(); ++i)
+        self->state.ingests.push_back({std::move(batches[i]), answer, i});
       schedule_flush(self);
-      return promise;
+      return answer->promise;
     },
     [=](outcome_atom, delivery_outcomes& outcomes) {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);

@@ -1,8 +1,9 @@
 #pragma once
 // The whole protocol between txrelay's actors, in one place.
 //
-//   HTTP side --(ingest / get_event / counts / health, with a reply callback)--> http_actor
-//   http_actor --request(ingest, event_batch)--> persistence_actor        (answers after COMMIT)
+//   HTTP side --(get_event / counts / health, with a reply callback)--> http_actor
+//   HTTP side --(ingest, [event_batch + reply])--> http_actor          (one message per I/O loop turn)
+//   http_actor --request(ingest, [event_batch])--> persistence_actor    (answers each after COMMIT)
 //   persistence_actor --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
 //   sender --request(load_pending, sink, after_id, limit)--> persistence_actor (recovery, paging)
 //   sender --(outcome, [delivery_outcome])--> persistence_actor             (recorded in batches)
@@ -52,6 +53,8 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 /// The events of one request: committed all together or not at all.
 using event_batch = std::vector<event_submission>;
 using ingest_receipts = std::vector<pg::ingest_receipt>;
+/// The answer to each request of an ingest message, in request order.
+using ingest_results = std::vector<result<ingest_receipts, api_error>>;
 using delivery_jobs = std::vector<delivery_job>;
 using delivery_outcomes = std::vector<delivery_outcome>;
 
@@ -66,6 +69,14 @@ struct pending_counts {
 // Replies from the actor world back to an HTTP connection. Called exactly once,
 // from a CAF thread; implementations post to the connection's own executor.
 using ingest_reply = std::function<void(result<ingest_receipts, api_error>)>;
+
+/// One client request on its way in, with where its answer goes. Requests
+/// that reach the HTTP side together travel as one message (ingest_coalescer).
+struct ingest_request {
+  event_batch events;
+  ingest_reply reply;
+};
+using ingest_requests = std::vector<ingest_request>;
 using event_reply = std::function<void(result<event_lookup, api_error>)>;
 using counts_reply = std::function<void(result<pending_counts, api_error>)>;
 using health_reply = std::function<void(result<bool, api_error>)>;
@@ -102,6 +113,9 @@ void sample_mailbox(Self* self, std::atomic<std::int64_t>& gauge) {
 } // namespace txrelay
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<txrelay::event_batch>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_results)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_requests)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_jobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)

@@ -260,7 +260,7 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
     }
     respond(std::move(res));
   };
-  caf::anon_send(options_.http_actor, ingest_atom::value, std::move(submissions), std::move(reply));
+  options_.ingest->submit(std::move(submissions), std::move(reply));
 }
 
 void api::get_event(std::string id, http::respond_fn respond) const {

@@ -14,6 +14,7 @@
 //   POST /v1/sinks/{name}/pause    nothing is sent to the sink until resumed
 //   POST /v1/sinks/{name}/resume   lifts a pause, a broken state, an open circuit or a failed sender
 #include "actors/protocol.hpp"
+#include "app/ingest_coalescer.hpp"
 #include "config/config.hpp"
 #include "core/event_parser.hpp"
 #include "routing/event_admission.hpp"
@@ -28,6 +29,7 @@ namespace txrelay {
 
 struct api_options {
   caf::actor http_actor;
+  std::shared_ptr<ingest_coalescer> ingest; // POST /v1/events[:batch] go to http_actor through it
   caf::actor supervisor; // for sink control
   std::shared_ptr<const txrelay::clock> clock = default_clock();
   event_admission admission; // schemas and routes

@@ -113,6 +113,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
 
   api_options aopts;
   aopts.http_actor = p->http;
+  aopts.ingest = std::make_shared<ingest_coalescer>(p->io, p->http);
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
   aopts.admission = *admission;

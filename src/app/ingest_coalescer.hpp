@@ -1,0 +1,38 @@
+#pragma once
+// Requests that arrive in the same turn of the I/O loop travel to the actor
+// world as one message. Under load one epoll wake hands the I/O thread many
+// requests; sending each on its own costs a scheduler wake-up (a futex, a
+// context switch: on a small VM the largest single cost per request) for
+// each hop. Coalesced, the hops are paid once per turn. Requests stay
+// separate all the way: each is committed all-or-nothing and answered alone.
+#include "actors/protocol.hpp"
+
+#include <caf/actor.hpp>
+
+#include <mutex>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace txrelay {
+
+class ingest_coalescer : public std::enable_shared_from_this<ingest_coalescer> {
+public:
+  ingest_coalescer(boost::asio::io_context& io, caf::actor http_actor) : io_(io), http_actor_(std::move(http_actor)) {}
+
+  /// Queues the request; the queue leaves at the end of the current turn of
+  /// the I/O loop. Thread-safe (the loop may run on several threads).
+  void submit(event_batch events, ingest_reply reply);
+
+private:
+  void flush();
+
+  boost::asio::io_context& io_;
+  caf::actor http_actor_;
+  std::mutex mutex_;
+  ingest_requests queued_;
+  bool flush_posted_ = false;
+};
+
+} // namespace txrelay
