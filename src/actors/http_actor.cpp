@@ -54,7 +54,13 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
       ask<event_lookup>(self, std::move(reply), get_event_atom::value, id);
     },
     [=](counts_atom, counts_reply& reply) { ask<pending_counts>(self, std::move(reply), counts_atom::value); },
+    [=](replay_atom, replay_request& filter, replay_reply& reply) {
+      ask<replay_report>(self, std::move(reply), replay_atom::value, std::move(filter));
+    },
     [=](health_atom, health_reply& reply) { ask<bool>(self, std::move(reply), health_atom::value); },
+    [=](replay_atom, replay_request& filter, replay_reply& reply) {
+      ask<replay_report>(self, std::move(reply), replay_atom::value, std::move(filter));
+    },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }

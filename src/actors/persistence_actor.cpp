@@ -467,6 +467,29 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
         return result<event_lookup, pg::pg_error>{event_lookup{std::move(*r)}};
       });
     },
+    [=](replay_atom, const replay_request& filter) -> caf::result<replay_report> {
+      auto& st = self->state;
+      st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      flush_outcomes(self); // a death reported a moment ago is replayable now
+      auto conn = ensure(st.bookkeeping_conn, st.options.database_url, true);
+      if (!conn)
+        return to_caf(conn.error());
+      auto jobs = pg::replay_dead(**conn, filter);
+      if (!jobs)
+        return to_caf(jobs.error());
+      replay_report report;
+      std::map<std::string, delivery_jobs> by_sink;
+      for (auto& job : *jobs) {
+        report.deliveries.push_back({job.id, job.sink});
+        by_sink[job.sink].push_back(std::move(job));
+      }
+      if (!by_sink.empty())
+        log::info("replaying " + std::to_string(report.deliveries.size()) + " dead deliveries");
+      if (st.dispatcher)
+        for (auto& [sink, sink_jobs] : by_sink)
+          self->send(st.dispatcher, dispatch_atom::value, sink, std::move(sink_jobs));
+      return report;
+    },
     [=](counts_atom) -> caf::result<pending_counts> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       return with_bookkeeping<pending_counts>(self, [&](pg::connection& c) {

@@ -10,6 +10,7 @@
 //   persistence_actor --(sweep)--> supervisor --(sweep)--> every sender      (commit state unknown)
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
 //   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --(pause / resume)--> sender
+//   HTTP side --(replay, filter, reply)--> http_actor --request--> persistence_actor --(dispatch)--> senders
 //
 // Every type here is local-only: txrelay runs in one process, so messages are
 // never serialized and CAF_ALLOW_UNSAFE_MESSAGE_TYPE suffices.
@@ -47,6 +48,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sink_control_atom = caf::atom_constant<caf::atom("sinkctl")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
 
 // -- message types --------------------------------------------------------------
 
@@ -60,6 +62,13 @@ using delivery_outcomes = std::vector<delivery_outcome>;
 
 struct event_lookup {
   std::optional<pg::event_record> record; // empty: no such event
+};
+
+/// What POST /v1/events/{id}/replay or /v1/sinks/{name}/replay asks for.
+using replay_request = pg::replay_filter;
+/// The deliveries made pending again.
+struct replay_report {
+  std::vector<pg::delivery_ref> deliveries;
 };
 
 struct pending_counts {
@@ -80,6 +89,7 @@ using ingest_requests = std::vector<ingest_request>;
 using event_reply = std::function<void(result<event_lookup, api_error>)>;
 using counts_reply = std::function<void(result<pending_counts, api_error>)>;
 using health_reply = std::function<void(result<bool, api_error>)>;
+using replay_reply = std::function<void(result<replay_report, api_error>)>;
 
 /// What an operator can tell a sink (POST /v1/sinks/{name}/pause|resume).
 /// pause: nothing is sent until resumed; deliveries stay pending.
@@ -122,6 +132,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_receipts)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_lookup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pending_counts)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::counts_reply)

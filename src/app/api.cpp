@@ -4,6 +4,8 @@
 #include "core/ids.hpp"
 #include "core/json.hpp"
 
+#include <algorithm>
+
 namespace txrelay {
 
 http::response error_response(const api_error& err) {
@@ -135,11 +137,22 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
     return post_events(std::move(req), path == "/v1/events:batch", std::move(respond));
   }
   if (path.rfind("/v1/events/", 0) == 0) {
-    if (req.method != "GET")
-      return respond(method_not_allowed("GET"));
-    auto id = std::string{path.substr(11)};
+    // /v1/events/{id} and /v1/events/{id}/replay
+    auto rest = path.substr(11);
+    auto slash = rest.find('/');
+    auto id = std::string{rest.substr(0, slash)};
+    if (slash != std::string_view::npos && rest.substr(slash + 1) != "replay")
+      return respond(error_response({404, "not_found", "no such endpoint (GET /v1/events/{id}, POST /v1/events/{id}/replay)"}));
+    bool replay = slash != std::string_view::npos;
+    if (req.method != (replay ? "POST" : "GET"))
+      return respond(method_not_allowed(replay ? "POST" : "GET"));
     if (!is_uuid(id))
       return respond(error_response({404, "not_found", "no event with that id"}));
+    if (replay) {
+      pg::replay_filter filter;
+      filter.event_id = std::move(id);
+      return replay_dead(std::move(filter), std::move(respond));
+    }
     return get_event(std::move(id), std::move(respond));
   }
   if (path == "/metrics") {
@@ -157,10 +170,20 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
     auto rest = path.substr(10);
     auto slash = rest.find('/');
     auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-    if (action != "pause" && action != "resume")
-      return respond(error_response({404, "not_found", "no such endpoint (POST /v1/sinks/{name}/pause or /resume)"}));
+    if (action != "pause" && action != "resume" && action != "replay")
+      return respond(
+        error_response({404, "not_found", "no such endpoint (POST /v1/sinks/{name}/pause, /resume or /replay)"}));
     if (req.method != "POST")
       return respond(method_not_allowed("POST"));
+    if (action == "replay") {
+      auto name = std::string{rest.substr(0, slash)};
+      bool known = std::any_of(options_.sinks.begin(), options_.sinks.end(), [&](const auto& s) { return s.name == name; });
+      if (!known)
+        return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
+      pg::replay_filter filter;
+      filter.sink = std::move(name);
+      return replay_dead(std::move(filter), std::move(respond));
+    }
     return control_sink(std::string{rest.substr(0, slash)},
                         action == "pause" ? sink_command::pause : sink_command::resume, std::move(respond));
   }
@@ -274,6 +297,28 @@ void api::get_event(std::string id, http::respond_fn respond) const {
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, get_event_atom::value, std::move(id), std::move(reply));
+}
+
+void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const {
+  for (const auto& sink : options_.sinks)
+    filter.sinks.push_back(sink.name);
+  replay_reply reply = [respond = std::move(respond)](result<replay_report, api_error> r) {
+    if (!r)
+      return respond(error_response(r.error()));
+    std::string out = "{\"replayed\":[";
+    for (std::size_t i = 0; i < r->deliveries.size(); ++i) {
+      out += i ? ",{\"id\":" : "{\"id\":";
+      append_json_string(out, r->deliveries[i].id);
+      out += ",\"sink\":";
+      append_json_string(out, r->deliveries[i].sink);
+      out += '}';
+    }
+    out += "]}";
+    http::response res;
+    res.body = std::move(out);
+    respond(std::move(res));
+  };
+  caf::anon_send(options_.http_actor, replay_atom::value, std::move(filter), std::move(reply));
 }
 
 void api::get_metrics(http::respond_fn respond) const {

@@ -13,6 +13,8 @@
 //   GET  /v1/sinks         each sink: state, pending, in flight, counters (URLs redacted)
 //   POST /v1/sinks/{name}/pause    nothing is sent to the sink until resumed
 //   POST /v1/sinks/{name}/resume   lifts a pause, a broken state, an open circuit or a failed sender
+//   POST /v1/sinks/{name}/replay   every dead delivery of the sink is pending again (fresh attempts)
+//   POST /v1/events/{id}/replay    the same for one event's dead deliveries
 #include "actors/protocol.hpp"
 #include "app/ingest_coalescer.hpp"
 #include "config/config.hpp"
@@ -52,6 +54,7 @@ private:
   void get_health(http::respond_fn respond) const;
   void get_sinks(http::respond_fn respond) const;
   void control_sink(std::string name, sink_command cmd, http::respond_fn respond) const;
+  void replay_dead(pg::replay_filter filter, http::respond_fn respond) const;
 
   api_options options_;
 };

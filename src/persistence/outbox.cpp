@@ -66,6 +66,20 @@ SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attem
        d.last_status, d.last_error, )sql" TXR_RFC3339("d.updated_at") R"sql(
 FROM txrelay.deliveries d WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
 
+const std::string replay_sql = R"sql(
+WITH replayed AS (
+  UPDATE txrelay.deliveries d
+     SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+   WHERE d.status = 'dead'
+     AND ($1::uuid IS NULL OR d.event_id = $1::uuid)
+     AND ($2::text IS NULL OR d.sink = $2)
+     AND d.sink = ANY ($3::text[])
+  RETURNING d.id, d.event_id, d.sink
+)
+SELECT r.id::text, r.event_id::text, r.sink, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
+FROM replayed r JOIN txrelay.events e ON e.id = r.event_id
+ORDER BY r.id)sql";
+
 const std::string counts_sql =
   "SELECT sink, count(*) FROM txrelay.deliveries WHERE status = 'pending' GROUP BY sink ORDER BY sink";
 
@@ -333,6 +347,48 @@ result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(
 } // namespace txrelay::pg
 
 namespace txrelay::pg {
+
+namespace {
+
+/// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+} // namespace
+
+result<std::vector<delivery_job>, pg_error> replay_dead(connection& conn, const replay_filter& filter) {
+  auto sinks = text_array(filter.sinks);
+  param event_id = filter.event_id ? param{*filter.event_id} : param{};
+  param sink = filter.sink ? param{*filter.sink} : param{};
+  auto res = conn.exec_prepared("txr_replay", replay_sql, {event_id, sink, param{sinks}});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<delivery_job> jobs;
+  jobs.reserve(res->rows());
+  for (int r = 0; r < res->rows(); ++r) {
+    delivery_job job;
+    job.id = res->get(r, 0);
+    job.event_id = res->get(r, 1);
+    job.sink = res->get(r, 2);
+    job.topic = res->get(r, 3);
+    job.key = res->get_optional(r, 4);
+    job.payload_json = res->get(r, 5);
+    job.created_at = res->get(r, 6);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
 
 result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink) {
   static const std::string sql = R"sql(

@@ -79,6 +79,18 @@ result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const
 
 result<std::optional<event_record>, pg_error> find_event(connection& conn, const std::string& event_id);
 
+/// Which dead deliveries to replay: of one event, of one sink, or both.
+struct replay_filter {
+  std::optional<std::string> event_id;
+  std::optional<std::string> sink;
+  std::vector<std::string> sinks; // only these (the configured ones): a removed sink's rows stay dead
+};
+
+/// Makes the matching dead deliveries pending again with a fresh attempt
+/// budget (attempts 0, due now), keeping their ids, and returns them as jobs,
+/// ordered by id. Their last error stays until the next attempt replaces it.
+result<std::vector<delivery_job>, pg_error> replay_dead(connection& conn, const replay_filter& filter);
+
 /// Pending deliveries per sink.
 result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn);
 

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 
 using namespace txrelay;
@@ -426,4 +427,54 @@ TEST_F(delivery_pgtest, an_https_sink_trusts_the_ca_file_its_config_names) {
   ASSERT_TRUE(eventually([&] { return delivery_status(untrusted, refused_id, "hook") == "dead:2"; }));
   EXPECT_EQ(sink.request_count(), 1u); // only the trusted engine's request got through
   EXPECT_GE(sink.tls_handshake_failures(), 2u);
+}
+
+// Dead is not the end: once the sink is fixed, an operator replays what died,
+// with the same delivery ids and a fresh attempt budget.
+TEST_F(delivery_pgtest, dead_deliveries_are_replayed_by_sink_or_by_event) {
+  std::atomic<bool> broken{true};
+  fake_sink_server sink{[&](const recorded_request&, std::size_t) {
+    fake_reply reply;
+    reply.status = broken ? 500 : 204;
+    return reply;
+  }};
+  engine_harness e{*db, webhook_yaml(sink.url(), 2)};
+  auto first = e.post_event(feedback);
+  auto second = e.post_event(feedback);
+  ASSERT_EQ(first.status, 201);
+  ASSERT_EQ(second.status, 201);
+  auto first_id = json_string_at(first.body, "/id").value_or("");
+  auto second_id = json_string_at(second.body, "/id").value_or("");
+  ASSERT_TRUE(eventually([&] {
+    return delivery_status(e, first_id, "hook") == "dead:2" && delivery_status(e, second_id, "hook") == "dead:2";
+  }));
+  broken = false;
+
+  // One event's dead deliveries; the log sink's delivered one is left alone.
+  auto one = post_json(e.port(), "/v1/events/" + first_id + "/replay", "");
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(json_array_size(one.body, "/replayed"), 1);
+  EXPECT_EQ(json_string_at(one.body, "/replayed/0/sink"), "hook");
+  ASSERT_TRUE(eventually([&] { return delivery_status(e, first_id, "hook") == "delivered:1"; }));
+  EXPECT_EQ(delivery_status(e, second_id, "hook"), "dead:2");
+
+  // Then the rest of the sink's.
+  auto rest = post_json(e.port(), "/v1/sinks/hook/replay", "");
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_EQ(json_array_size(rest.body, "/replayed"), 1);
+  ASSERT_TRUE(eventually([&] { return delivery_status(e, second_id, "hook") == "delivered:1"; }));
+
+  // The receiver sees the same webhook-id as before: it can de-duplicate.
+  std::set<std::string> ids;
+  for (const auto& r : sink.requests())
+    ids.insert(std::string{http::find_header(r.headers, "webhook-id")});
+  EXPECT_EQ(ids.size(), 2u);
+
+  // Nothing dead any more: an empty list. Bad requests are refused.
+  auto again = post_json(e.port(), "/v1/sinks/hook/replay", "");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json_array_size(again.body, "/replayed"), 0);
+  EXPECT_EQ(post_json(e.port(), "/v1/sinks/nope/replay", "").status, 404);
+  EXPECT_EQ(http_call(e.port(), "GET", "/v1/events/" + first_id + "/replay").status, 405);
+  EXPECT_EQ(post_json(e.port(), "/v1/events/" + first_id + "/again", "").status, 404);
 }
