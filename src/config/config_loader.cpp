@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <algorithm>
 #include <map>
@@ -745,18 +746,77 @@ void load_topics(const value_reader& r, const YAML::Node& node, txrelay_config& 
   }
 }
 
-/// A compensation event nobody routes would be stored and never acted on.
+/// Compensation events must go somewhere, and must not feed themselves: a
+/// compensation routed (directly or through other sinks' on_dead) back to a
+/// sink with on_dead would publish a new event for every death, forever,
+/// against a sink that refuses everything.
 void check_compensation_routes(const txrelay_config& config, const std::vector<std::string>& sink_paths) {
+  auto index_of = [&](const std::string& name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < config.sinks.size(); ++i)
+      if (config.sinks[i].name == name)
+        return i;
+    return std::nullopt;
+  };
+  // The sinks a sink's compensation events can reach, whatever the conditions.
+  auto targets = [&](std::size_t i) {
+    std::vector<std::size_t> out;
+    for (const auto& route : config.routes)
+      if (route.topic == config.sinks[i].on_dead->topic)
+        for (const auto& name : route.sinks)
+          if (auto t = index_of(name))
+            out.push_back(*t);
+    return out;
+  };
   for (std::size_t i = 0; i < config.sinks.size(); ++i) {
     const auto& sink = config.sinks[i];
     if (!sink.on_dead)
       continue;
+    auto key = sink_paths[i] + ".on_dead.publish.topic";
     bool routed = false;
     for (const auto& route : config.routes)
       routed = routed || route.topic == sink.on_dead->topic;
     if (!routed)
-      fail(sink_paths[i] + ".on_dead.publish.topic",
-           "no route has topic \"" + sink.on_dead->topic + "\", so the compensation event would go nowhere");
+      fail(key, "no route has topic \"" + sink.on_dead->topic + "\", so the compensation event would go nowhere");
+    for (auto t : targets(i)) {
+      const auto& target = config.sinks[t];
+      if (target.sql && target.sql->phase == sql_phase::in_transaction)
+        fail(key, "topic \"" + sink.on_dead->topic + "\" goes to sink \"" + target.name +
+                    "\", whose statement runs in_transaction: a compensation is not ingested by a client, so route "
+                    "it to an after_commit sql sink");
+    }
+    // Depth-first from this sink along on_dead edges; reaching it again is a loop.
+    std::vector<std::size_t> path{i};
+    std::vector<bool> seen(config.sinks.size(), false);
+    std::function<void(std::size_t)> walk = [&](std::size_t at) {
+      for (auto t : targets(at)) {
+        if (t == i) {
+          std::string loop;
+          for (auto p : path)
+            loop += config.sinks[p].name + " -> ";
+          fail(key, "compensation loop: " + loop + sink.name +
+                      " (a compensation event would be published for every death, forever)");
+        }
+        if (seen[t] || !config.sinks[t].on_dead)
+          continue;
+        seen[t] = true;
+        path.push_back(t);
+        walk(t);
+        path.pop_back();
+      }
+    };
+    walk(i);
+  }
+}
+
+/// A schema for a topic nobody routes is a typo waiting to bite: the schema
+/// the author meant would silently not apply.
+void check_topics_are_routed(const txrelay_config& config) {
+  for (const auto& topic : config.topics) {
+    bool routed = false;
+    for (const auto& route : config.routes)
+      routed = routed || route.topic == topic.topic;
+    if (!routed)
+      fail("topics." + topic.topic, "no route has this topic, so its schema would never be checked");
   }
 }
 
@@ -781,6 +841,7 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
   for (const auto& sink : config.sinks)
     sink_paths.push_back(declared.at(sink.name));
   check_compensation_routes(config, sink_paths);
+  check_topics_are_routed(config);
   return config;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <unordered_map>
 
 namespace txrelay {
 
@@ -59,9 +60,38 @@ json_value from_dom(simdjson::dom::element e) {
   case element_type::OBJECT: {
     simdjson::dom::object object;
     read(e, object);
+    // A repeated key keeps its last value, as PostgreSQL's jsonb does: the
+    // schema, the routes and every template then see what is stored. Large
+    // objects use a map, so a payload of many members stays linear.
     json_value::object_t members;
-    for (simdjson::dom::key_value_pair field : object)
-      members.emplace_back(std::string(field.key), from_dom(field.value));
+    // Reserved whole, so `index`'s views of member names never dangle.
+    members.reserve(object.size());
+    std::unordered_map<std::string_view, std::size_t> index;
+    bool indexed = false;
+    for (simdjson::dom::key_value_pair field : object) {
+      std::string_view key = field.key;
+      if (!indexed && members.size() >= 16) {
+        for (std::size_t i = 0; i < members.size(); ++i)
+          index.emplace(members[i].first, i);
+        indexed = true;
+      }
+      std::size_t at = members.size();
+      if (indexed) {
+        if (auto it = index.find(key); it != index.end())
+          at = it->second;
+      } else {
+        for (std::size_t i = 0; i < members.size(); ++i)
+          if (members[i].first == key)
+            at = i;
+      }
+      if (at < members.size()) {
+        members[at].second = from_dom(field.value);
+        continue;
+      }
+      members.emplace_back(std::string(key), from_dom(field.value));
+      if (indexed)
+        index.emplace(members.back().first, members.size() - 1);
+    }
     return json_value{std::move(members)};
   }
   }

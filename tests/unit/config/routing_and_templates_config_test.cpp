@@ -90,10 +90,13 @@ sinks:
       publish: {topic: user.save_failed, payload: {user_id: "{{ payload.user_id }}"}}
   - name: cleanup
     kind: sql
-    phase: in_transaction
     statement: DELETE FROM users WHERE id = $payload.user_id::bigint
+  - name: feedback-row
+    kind: sql
+    phase: in_transaction
+    statement: INSERT INTO feedback (body) VALUES ($payload.content)
 routes:
-  - {topic: feedback, sinks: [notion]}
+  - {topic: feedback, sinks: [notion, feedback-row]}
   - {topic: user.registered, sinks: [profile]}
   - {topic: user.save_failed, sinks: [cleanup]}
 )YAML");
@@ -116,7 +119,8 @@ routes:
   EXPECT_EQ(profile.sql->phase, sql_phase::after_commit);
   ASSERT_TRUE(profile.on_dead);
   EXPECT_EQ(profile.on_dead->topic, "user.save_failed");
-  EXPECT_EQ(c->sinks[2].sql->phase, sql_phase::in_transaction);
+  EXPECT_EQ(c->sinks[2].sql->phase, sql_phase::after_commit);
+  EXPECT_EQ(c->sinks[3].sql->phase, sql_phase::in_transaction);
 }
 
 struct bad_case {
@@ -166,10 +170,26 @@ TEST(routing_and_templates_config, errors_name_the_key_and_the_column) {
     {"sinks:\n  - name: s\n    kind: sql\n    phase: in_transaction\n    statement: SELECT 1\n"
      "    on_dead: {publish: {topic: t, payload: {}}}\n",
      "sinks[0].on_dead", "never has dead deliveries"},
-    {"topics:\n  t: {payload: {a: {type: text}}}\n", "topics.t.payload.a.type", "unknown type"},
-    {"topics:\n  t: {payload: {a: {max_len: 3}}}\n", "topics.t.payload.a.max_len", "unknown key"},
-    {"topics:\n  t: {payload: {a: {min_length: 5, max_length: 3}}}\n", "topics.t.payload.a.max_length",
-     "at least min_length"},
+    {log_sink + "routes:\n  - {topic: t, sinks: [a]}\ntopics:\n  t: {payload: {a: {type: text}}}\n",
+     "topics.t.payload.a.type", "unknown type"},
+    {log_sink + "routes:\n  - {topic: t, sinks: [a]}\ntopics:\n  t: {payload: {a: {max_len: 3}}}\n",
+     "topics.t.payload.a.max_len", "unknown key"},
+    {log_sink + "routes:\n  - {topic: t, sinks: [a]}\ntopics:\n  t: {payload: {a: {min_length: 5, max_length: 3}}}\n",
+     "topics.t.payload.a.max_length", "at least min_length"},
+    {log_sink + "routes:\n  - {topic: t, sinks: [a]}\ntopics:\n  feedbak: {payload: {a: {type: string}}}\n",
+     "topics.feedbak", "no route has this topic"},
+    // A compensation that feeds itself, directly or through another sink.
+    {"sinks:\n  - {name: a, kind: sql, statement: SELECT 1, on_dead: {publish: {topic: failed, payload: {}}}}\n"
+     "routes:\n  - {topic: failed, sinks: [a]}\n",
+     "sinks[0].on_dead.publish.topic", "compensation loop: a -> a"},
+    {"sinks:\n  - {name: a, kind: sql, statement: SELECT 1, on_dead: {publish: {topic: t1, payload: {}}}}\n"
+     "  - {name: b, kind: sql, statement: SELECT 1, on_dead: {publish: {topic: t2, payload: {}}}}\n"
+     "routes:\n  - {topic: t1, sinks: [b]}\n  - {topic: t2, sinks: [a]}\n",
+     "sinks[0].on_dead.publish.topic", "compensation loop: a -> b -> a"},
+    {"sinks:\n  - {name: a, kind: sql, statement: SELECT 1, on_dead: {publish: {topic: t1, payload: {}}}}\n"
+     "  - {name: b, kind: sql, phase: in_transaction, statement: SELECT 1}\n"
+     "routes:\n  - {topic: t1, sinks: [b]}\n",
+     "sinks[0].on_dead.publish.topic", "runs in_transaction"},
   };
   for (const auto& bad : cases) {
     auto c = load(bad.yaml);

@@ -40,3 +40,19 @@ TEST(JsonValue, SetReplacesOrAppends) {
   v.set("a", 2);
   EXPECT_EQ(v.to_json(), R"({"a":2,"b":"x"})");
 }
+
+// PostgreSQL's jsonb keeps the last of repeated keys; the schema and the
+// templates must see the same value as the stored event.
+TEST(JsonValue, ARepeatedKeyKeepsItsLastValueLikeJsonb) {
+  auto v = json_value::parse(R"({"rating":5,"x":1,"rating":-1000})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->to_json(), R"({"rating":-1000,"x":1})");
+  std::string big = "{";
+  for (int i = 0; i < 40; ++i)
+    big += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  big += "\"k3\":\"last\"}";
+  auto b = json_value::parse(big);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->as_object().size(), 40u);
+  EXPECT_EQ(b->find("k3")->as_string(), "last");
+}
