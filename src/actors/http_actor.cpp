@@ -41,8 +41,12 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
       self->request(st.options.persistence, st.options.timeout, ingest_atom::value, std::move(batches))
         .then(
           [replies](ingest_results& results) {
-            for (std::size_t i = 0; i < replies.size(); ++i)
-              replies[i](std::move(results[i]));
+            for (std::size_t i = 0; i < replies.size(); ++i) {
+              if (i < results.size())
+                replies[i](std::move(results[i]));
+              else // a bug, not an input: answer rather than leave a client hanging
+                replies[i](unexpected{api_error{500, "internal_error", "no answer for this request"}});
+            }
           },
           [replies](caf::error& err) {
             auto e = to_api_error(err);
@@ -58,9 +62,6 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
       ask<replay_report>(self, std::move(reply), replay_atom::value, std::move(filter));
     },
     [=](health_atom, health_reply& reply) { ask<bool>(self, std::move(reply), health_atom::value); },
-    [=](replay_atom, replay_request& filter, replay_reply& reply) {
-      ask<replay_report>(self, std::move(reply), replay_atom::value, std::move(filter));
-    },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }

@@ -5,6 +5,7 @@
 #include "expr/event_document.hpp"
 #include "logging/log.hpp"
 #include "persistence/outbox.hpp"
+#include "sinks/sql_sink.hpp"
 
 #include <algorithm>
 #include <map>
@@ -134,6 +135,16 @@ void dispatch(persistence_self* self, const std::vector<pg::ingest_item>& items,
 /// Commits every request of `group` in one statement; on a data error in a
 /// group of several requests, commits each request alone so one bad request
 /// cannot fail its neighbours.
+/// libpq's first line without its "ERROR:  " prefix: what went wrong, not
+/// the DETAIL lines that can quote row values.
+std::string primary_message(const std::string& message) {
+  auto line = message.substr(0, message.find('\n'));
+  for (const char* prefix : {"ERROR:  ", "FATAL:  "})
+    if (line.rfind(prefix, 0) == 0)
+      line = line.substr(std::string_view{prefix}.size());
+  return one_line_excerpt(line, 300);
+}
+
 bool has_projection(const persistence_state& st, const pending_ingest& request) {
   if (st.options.in_transaction.empty())
     return false;
@@ -173,47 +184,64 @@ void commit_projected(persistence_self* self, pending_ingest request) {
     return;
   }
   auto& c = **conn;
-  auto refuse = [&](caf::error err) {
+  auto refuse = [&](const pg::pg_error* lost, caf::error err) {
     if (c.healthy())
       c.exec("ROLLBACK");
     request.fail(err);
+    // The COMMIT may have happened without its reply: senders find the rows.
+    if (lost && lost->connection_lost && st.dispatcher)
+      self->send(st.dispatcher, sweep_atom::value);
   };
+  auto refuse_pg = [&](const pg::pg_error& err) { refuse(&err, to_caf(err)); };
   if (auto begun = c.exec("BEGIN"); !begun)
-    return refuse(to_caf(begun.error()));
+    return refuse_pg(begun.error());
+  // One statement stuck on a lock must not stall every ingest behind it.
+  if (auto limited = c.exec("SET LOCAL statement_timeout = '5s'"); !limited)
+    return refuse_pg(limited.error());
   auto receipts = pg::ingest_events_in_transaction(c, items);
   if (!receipts)
-    return refuse(to_caf(receipts.error()));
+    return refuse_pg(receipts.error());
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (!(*receipts)[i].created)
       continue;
     const auto& item = items[i];
-    for (const auto& sink : item.event.sinks) {
+    for (std::size_t s = 0; s < item.event.sinks.size(); ++s) {
+      const auto& sink = item.event.sinks[s];
       auto statement = st.options.in_transaction.find(sink);
       if (statement == st.options.in_transaction.end())
         continue;
       std::optional<std::string_view> key;
       if (item.event.key)
         key = *item.event.key;
-      auto doc = event_document_from_json(event_fields{item.event.topic, key, item.event_id, "", item.created_at},
-                                item.event.payload_json);
+      auto doc = event_document_from_json(
+        event_fields{item.event.topic, key, item.event_id, item.delivery_ids[s], item.created_at},
+        item.event.payload_json);
       auto values = statement->second.bind(doc);
       std::vector<pg::param> params;
       for (const auto& v : values)
         params.push_back(v ? pg::param{*v} : pg::param{});
       auto ran = c.exec(statement->second.text(), params);
       if (!ran) {
-        if (ran.error().connection_lost)
-          return refuse(to_caf(ran.error()));
-        std::string why = "sink " + sink + ": " + one_line_excerpt(ran.error().message, 500);
-        return refuse(make_persistence_error(persistence_errc::projection_failed,
-                                             why + (items.size() > 1 ? " (event " + std::to_string(i) + " of the batch)" : "")));
+        const auto& err = ran.error();
+        // A deadlock, a serialization failure or a timeout says nothing
+        // about the event: the client may retry (503), unlike a constraint
+        // violation (422). Only the primary message goes back: libpq's
+        // DETAIL can quote other rows' values; the log keeps it.
+        log::warn("in_transaction sink " + sink + " refused an event: " + one_line_excerpt(err.message, 1000));
+        if (classify_sql_error(err).outcome == attempt_result::verdict::retry)
+          return refuse(&err, make_persistence_error(persistence_errc::unavailable,
+                                                     "sink " + sink + ": " + primary_message(err.message)));
+        std::string why = "sink " + sink + ": " + primary_message(err.message);
+        if (items.size() > 1)
+          why += " (event " + std::to_string(i) + " of the batch)";
+        return refuse(&err, make_persistence_error(persistence_errc::projection_failed, why));
       }
       if (auto marked = pg::mark_delivered(c, item.event_id, sink); !marked)
-        return refuse(to_caf(marked.error()));
+        return refuse_pg(marked.error());
     }
   }
   if (auto committed = c.exec("COMMIT"); !committed)
-    return refuse(to_caf(committed.error()));
+    return refuse_pg(committed.error());
   st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
   std::size_t next = 0;
   deliver_receipts(self, request, *receipts, next);
@@ -321,6 +349,10 @@ result<long long, pg::pg_error> record(persistence_self* self, pg::connection& c
   };
   if (auto begun = c.exec("BEGIN"); !begun)
     return fail(begun.error());
+  // This connection commits without waiting for the WAL flush (outcomes
+  // may be lost and redone); a compensation event is new data and may not.
+  if (auto durable = c.exec("SET LOCAL synchronous_commit = on"); !durable)
+    return fail(durable.error());
   auto recorded = pg::record_outcomes(c, outcomes);
   if (!recorded)
     return fail(recorded.error());
@@ -365,8 +397,20 @@ void flush_outcomes(persistence_self* self) {
     log::error("recording " + std::to_string(st.outcomes.size()) + " outcomes failed (" + done.error().message +
                "); recording them one by one");
     for (const auto& outcome : st.outcomes)
-      if (auto one = record(self, **conn, delivery_outcomes{outcome}); !one)
-        log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + one.error().message);
+      if (auto one = record(self, **conn, delivery_outcomes{outcome}); !one) {
+        if (!outcome.compensation || one.error().connection_lost) {
+          log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + one.error().message);
+          continue;
+        }
+        // The death is recorded even when its compensation cannot be:
+        // otherwise the delivery would stay pending and be sent again forever.
+        log::error("sink " + outcome.sink + ": compensation event for dead delivery " + outcome.delivery_id +
+                   " not published: " + one.error().message);
+        auto bare = outcome;
+        bare.compensation.reset();
+        if (auto again = record(self, **conn, delivery_outcomes{bare}); !again)
+          log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + again.error().message);
+      }
   } else if (!done) {
     log::error("outcome of delivery " + st.outcomes.front().delivery_id + " not recorded: " + done.error().message);
   } else {
@@ -427,12 +471,12 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
   return {
     [=](ingest_atom, std::vector<event_batch>& batches) -> caf::result<ingest_results> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      if (batches.empty())
+        return ingest_results{};
       auto answer = std::make_shared<ingest_answer>();
       answer->promise = self->make_response_promise<ingest_results>();
       answer->slots.resize(batches.size());
       answer->unsettled = batches.size();
-      if (batches.empty())
-        return ingest_results{};
       for (std::size_t i = 0; i < batches.size(); ++i)
         self->state.ingests.push_back({std::move(batches[i]), answer, i});
       schedule_flush(self);
@@ -485,9 +529,13 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       }
       if (!by_sink.empty())
         log::info("replaying " + std::to_string(report.deliveries.size()) + " dead deliveries");
-      if (st.dispatcher)
+      if (st.dispatcher && !by_sink.empty()) {
         for (auto& [sink, sink_jobs] : by_sink)
           self->send(st.dispatcher, dispatch_atom::value, sink, std::move(sink_jobs));
+        // A sender with a full window drops a push and relies on its next
+        // sweep; a replayed id can be older than that sweep's cursor.
+        self->send(st.dispatcher, sweep_atom::value);
+      }
       return report;
     },
     [=](counts_atom) -> caf::result<pending_counts> {

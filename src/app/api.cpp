@@ -205,6 +205,10 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
   for (unsigned char c : idem)
     if (c < 0x20 || c == 0x7f)
       return respond(error_response({400, "invalid_idempotency_key", "Idempotency-Key must be printable text"}));
+  // Compensation events use "on_dead:<delivery id>"; a client key of that
+  // form could suppress a compensation, so the prefix is txrelay's own.
+  if (idem.rfind("on_dead:", 0) == 0)
+    return respond(error_response({400, "invalid_idempotency_key", "Idempotency-Key may not start with on_dead:"}));
 
   std::vector<parsed_event> parsed;
   if (batch) {

@@ -26,6 +26,7 @@ struct engine::parts {
   caf::actor persistence;
   caf::actor supervisor;
   caf::actor http;
+  std::shared_ptr<ingest_coalescer> ingest;
   std::unique_ptr<api> rest;
   std::unique_ptr<http::server> server;
   std::uint16_t port = 0;
@@ -113,7 +114,8 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
 
   api_options aopts;
   aopts.http_actor = p->http;
-  aopts.ingest = std::make_shared<ingest_coalescer>(p->io, p->http);
+  p->ingest = std::make_shared<ingest_coalescer>(p->io, p->http);
+  aopts.ingest = p->ingest;
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
   aopts.admission = *admission;
@@ -160,6 +162,8 @@ void engine::stop() {
     t.join();
   p.io_threads.clear();
   p.server.reset();
+  if (p.ingest)
+    p.ingest->close();
   p.rest.reset();
   p.http = p.supervisor = p.persistence = caf::actor{};
   p.system.reset(); // waits for every actor

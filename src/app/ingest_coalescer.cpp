@@ -9,6 +9,10 @@ void ingest_coalescer::submit(event_batch events, ingest_reply reply) {
   bool post = false;
   {
     std::lock_guard lock{mutex_};
+    if (closed_) {
+      reply(unexpected{api_error{503, "unavailable", "txrelay is shutting down"}});
+      return;
+    }
     queued_.push_back({std::move(events), std::move(reply)});
     post = !flush_posted_;
     flush_posted_ = true;
@@ -21,13 +25,27 @@ void ingest_coalescer::submit(event_batch events, ingest_reply reply) {
 
 void ingest_coalescer::flush() {
   ingest_requests batch;
+  caf::actor to;
   {
     std::lock_guard lock{mutex_};
     batch.swap(queued_);
     flush_posted_ = false;
+    to = http_actor_;
   }
-  if (!batch.empty())
-    caf::anon_send(http_actor_, ingest_atom::value, std::move(batch));
+  if (!batch.empty() && to)
+    caf::anon_send(to, ingest_atom::value, std::move(batch));
+}
+
+void ingest_coalescer::close() {
+  ingest_requests orphans;
+  {
+    std::lock_guard lock{mutex_};
+    closed_ = true;
+    orphans.swap(queued_);
+    http_actor_ = caf::actor{};
+  }
+  for (auto& r : orphans)
+    r.reply(unexpected{api_error{503, "unavailable", "txrelay is shutting down"}});
 }
 
 } // namespace txrelay

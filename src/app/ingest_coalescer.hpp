@@ -25,6 +25,11 @@ public:
   /// the I/O loop. Thread-safe (the loop may run on several threads).
   void submit(event_batch events, ingest_reply reply);
 
+  /// At shutdown, before the actor system goes: queued requests are
+  /// answered 503 and the actor handle is dropped (a flush still posted on
+  /// the I/O loop then finds nothing to send and no actor to send it to).
+  void close();
+
 private:
   void flush();
 
@@ -33,6 +38,7 @@ private:
   std::mutex mutex_;
   ingest_requests queued_;
   bool flush_posted_ = false;
+  bool closed_ = false;
 };
 
 } // namespace txrelay

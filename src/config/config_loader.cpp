@@ -506,7 +506,7 @@ std::vector<std::string_view> kind_keys(sink_kind kind) {
     case sink_kind::discord: return with({"content"});
     case sink_kind::slack: return with({"text", "blocks"});
     case sink_kind::notion: return with({"token", "notion_version", "database_id", "data_source_id", "properties"});
-    case sink_kind::sql: return {"statement", "phase"};
+    case sink_kind::sql: return {"statement", "phase", "timeout"};
   }
   return {};
 }
@@ -589,6 +589,11 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
       break;
     case sink_kind::sql:
       load_sql(r, node, path, out);
+      if (const auto timeout = node["timeout"]) { // the statement's statement_timeout
+        out.sink.request_timeout = r.duration(timeout, path + ".timeout");
+        if (out.sink.request_timeout.count() <= 0)
+          fail(path + ".timeout", "must be greater than 0");
+      }
       break;
     case sink_kind::log:
       break;

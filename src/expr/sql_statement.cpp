@@ -25,8 +25,20 @@ result<sql_statement, expression_error> sql_statement::parse(std::string_view in
   while (i < in.size()) {
     char c = in[i];
     if (c == '\'' || c == '"') { // a string or a quoted identifier; doubled quotes escape
+      // E'...' strings also take backslash escapes (E'it\'s').
+      bool backslashes = c == '\'' && i > 0 && (in[i - 1] == 'E' || in[i - 1] == 'e') &&
+                         (i == 1 || !ident_char(in[i - 2]));
       std::size_t j = i + 1;
       for (;;) {
+        if (backslashes) {
+          while (j < in.size() && in[j] != c) {
+            if (in[j] == '\\')
+              ++j;
+            ++j;
+          }
+          if (j >= in.size())
+            return unexpected{expression_error{i, "unterminated string"}};
+        }
         j = in.find(c, j);
         if (j == std::string_view::npos)
           return unexpected{expression_error{i, std::string{"unterminated "} + (c == '\'' ? "string" : "quoted identifier")}};

@@ -108,10 +108,11 @@ std::shared_ptr<sink_transport> make_sink_transport(const sink_config& config, c
     case sink_kind::notion:
       return make_notion_transport(config, env, client_options(config));
     case sink_kind::sql:
-      // in_transaction statements run in the ingest transaction; such a sink
-      // never has pending deliveries, so its sender never calls this.
-      return std::make_shared<sql_sink>(env.database_url, config.name, config.sql->statement,
-                                        std::min(config.max_in_flight, 4));
+      // An in_transaction sink's deliveries are done when their event
+      // commits; its sender idles (1 connection, opened on first use only).
+      return std::make_shared<sql_sink>(
+        env.database_url, config.name, config.sql->statement,
+        config.sql->phase == sql_phase::in_transaction ? 1 : std::min(config.max_in_flight, 4), config.request_timeout);
   }
   return nullptr;
 }

@@ -14,14 +14,17 @@ attempt_result classify_sql_error(const pg::pg_error& err) {
   auto message = one_line_excerpt(err.message, 500);
   r.error = err.sqlstate.empty() ? message : "SQLSTATE " + err.sqlstate + ": " + message;
   auto cls = err.sqlstate.substr(0, 2);
+  // 55P03: lock_not_available (lock_timeout); 57014 (statement_timeout) is in class 57.
   bool transient = err.connection_lost || err.sqlstate.empty() || cls == "08" || cls == "40" || cls == "53" ||
-                   cls == "57" || cls == "58";
+                   cls == "57" || cls == "58" || err.sqlstate == "55P03";
   r.outcome = transient ? attempt_result::verdict::retry : attempt_result::verdict::permanent;
   return r;
 }
 
-sql_sink::sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections)
-    : database_url_(std::move(database_url)), sink_name_(std::move(sink_name)), statement_(std::move(statement)) {
+sql_sink::sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections,
+                   millis statement_timeout)
+    : database_url_(std::move(database_url)), sink_name_(std::move(sink_name)), statement_(std::move(statement)),
+      statement_timeout_(statement_timeout) {
   for (int i = 0; i < std::max(1, connections); ++i)
     workers_.emplace_back([this] { run(); });
 }
@@ -120,6 +123,14 @@ void sql_sink::run() {
         continue;
       }
       conn.emplace(std::move(*opened));
+      // Bounded waits: a statement stuck on a lock would also hold up this
+      // sink's shutdown (the destructor joins these threads). A timeout is a
+      // transient failure, retried with backoff.
+      if (auto limited = conn->exec("SET statement_timeout = " + std::to_string(statement_timeout_.count())); !limited) {
+        conn.reset();
+        next.done(classify_sql_error(limited.error()));
+        continue;
+      }
     }
     next.done(apply(*conn, next.job, sink_name_, statement_));
   }

@@ -34,8 +34,10 @@ attempt_result classify_sql_error(const pg::pg_error& err);
 
 class sql_sink final : public sink_transport {
 public:
-  /// `connections`: statements running at once (each on its own connection).
-  sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections);
+  /// `connections`: statements running at once (each on its own connection);
+  /// `statement_timeout`: the longest one attempt may run (the sink's `timeout`).
+  sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections,
+           millis statement_timeout = millis{10'000});
   ~sql_sink() override;
 
   void attempt(const delivery_job& job, attempt_callback done) override;
@@ -50,6 +52,7 @@ private:
   std::string database_url_;
   std::string sink_name_;
   sql_statement statement_;
+  millis statement_timeout_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<work> queue_;

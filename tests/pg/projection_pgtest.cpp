@@ -178,7 +178,7 @@ sinks:
   - name: signup-row
     kind: sql
     phase: in_transaction
-    statement: INSERT INTO signups (email) VALUES (lower($payload.email))
+    statement: INSERT INTO signups (email, delivery) VALUES (lower($payload.email), $delivery_id::uuid)
   - name: audit
     kind: log
 routes:
@@ -190,7 +190,7 @@ routes:
 // its effect is visible when the client gets 201, and its failure refuses
 // the event with nothing stored.
 TEST_F(projection_pgtest, in_transaction_statements_commit_or_refuse_with_the_event) {
-  db->query("CREATE TABLE signups (email text PRIMARY KEY)");
+  db->query("CREATE TABLE signups (email text PRIMARY KEY, delivery uuid NOT NULL)");
   engine_harness e{*db, in_transaction_yaml};
 
   auto first = e.post_event(R"({"topic":"signup","payload":{"email":"Ada@Example.com"}})");
@@ -209,6 +209,15 @@ TEST_F(projection_pgtest, in_transaction_statements_commit_or_refuse_with_the_ev
   auto replay = e.post_event(R"({"topic":"signup","payload":{"email":"bo@example.com"}})", {{"Idempotency-Key", "k1"}});
   EXPECT_EQ(replay.status, 200) << replay.body;
   EXPECT_EQ(count("SELECT count(*) FROM signups"), 2);
+
+  // The statement saw the delivery's id, as an after_commit one would.
+  auto first_id = json_string_at(first.body, "/id").value_or("");
+  EXPECT_EQ(db->scalar("SELECT delivery::text FROM signups WHERE email = 'ada@example.com'"),
+            db->scalar("SELECT id::text FROM txrelay.deliveries WHERE event_id = '" + first_id +
+                       "' AND sink = 'signup-row'"));
+
+  // Compensation events own the on_dead: key prefix.
+  EXPECT_EQ(e.post_event(R"({"topic":"other","payload":{}})", {{"Idempotency-Key", "on_dead:x"}}).status, 400);
 
   // Events of other topics still go through group commit, unaffected.
   EXPECT_EQ(e.post_event(R"({"topic":"other","payload":{}})").status, 201);

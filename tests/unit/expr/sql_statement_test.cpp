@@ -60,3 +60,10 @@ TEST(SqlStatement, ErrorsSayWhere) {
   EXPECT_FALSE(sql_statement::parse("SELECT $$ open"));
   EXPECT_FALSE(sql_statement::parse("   "));
 }
+
+TEST(SqlStatement, EscapeStringsMayHideAQuoteBehindABackslash) {
+  auto s = sql_statement::parse(R"(SELECT E'it\'s $payload.a', $payload.b)");
+  ASSERT_TRUE(s) << s.error().to_string();
+  ASSERT_EQ(s->parameters().size(), 1u);
+  EXPECT_EQ(s->parameters()[0], (std::vector<std::string>{"payload", "b"}));
+}
