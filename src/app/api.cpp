@@ -287,7 +287,15 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
     }
     respond(std::move(res));
   };
-  options_.ingest->submit(std::move(submissions), std::move(reply));
+  bool projected = false;
+  for (const auto& sub : submissions)
+    for (const auto& sink : sub.sinks)
+      projected = projected || std::find(options_.in_transaction_sinks.begin(), options_.in_transaction_sinks.end(),
+                                         sink) != options_.in_transaction_sinks.end();
+  if (projected)
+    options_.ingest->submit_alone(std::move(submissions), std::move(reply));
+  else
+    options_.ingest->submit(std::move(submissions), std::move(reply));
 }
 
 void api::get_event(std::string id, http::respond_fn respond) const {

@@ -116,6 +116,9 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   aopts.http_actor = p->http;
   p->ingest = std::make_shared<ingest_coalescer>(p->io, p->http);
   aopts.ingest = p->ingest;
+  for (const auto& s : opts.config.sinks)
+    if (s.sql && s.sql->phase == sql_phase::in_transaction)
+      aopts.in_transaction_sinks.push_back(s.name);
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
   aopts.admission = *admission;

@@ -23,6 +23,21 @@ void ingest_coalescer::submit(event_batch events, ingest_reply reply) {
     boost::asio::post(io_, [self = shared_from_this()] { self->flush(); });
 }
 
+void ingest_coalescer::submit_alone(event_batch events, ingest_reply reply) {
+  caf::actor to;
+  {
+    std::lock_guard lock{mutex_};
+    to = http_actor_;
+  }
+  if (!to) {
+    reply(unexpected{api_error{503, "unavailable", "txrelay is shutting down"}});
+    return;
+  }
+  ingest_requests one;
+  one.push_back({std::move(events), std::move(reply)});
+  caf::anon_send(to, ingest_atom::value, std::move(one));
+}
+
 void ingest_coalescer::flush() {
   ingest_requests batch;
   caf::actor to;

@@ -25,6 +25,11 @@ public:
   /// the I/O loop. Thread-safe (the loop may run on several threads).
   void submit(event_batch events, ingest_reply reply);
 
+  /// Sends the request on its own, now. For requests that run in_transaction
+  /// statements: they commit in a transaction of their own, and a slow one
+  /// must not hold up the answers of the requests it would be grouped with.
+  void submit_alone(event_batch events, ingest_reply reply);
+
   /// At shutdown, before the actor system goes: queued requests are
   /// answered 503 and the actor handle is dropped (a flush still posted on
   /// the I/O loop then finds nothing to send and no actor to send it to).
