@@ -599,6 +599,13 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
       break;
   }
 
+  // An in_transaction statement runs once, inside the client's request:
+  // there is nothing to retry, throttle, order or supervise.
+  if (out.sink.sql && out.sink.sql->phase == sql_phase::in_transaction)
+    for (const char* key : {"max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "timeout"})
+      if (node[key])
+        fail(path + "." + key, std::string{"an in_transaction sql sink takes no "} + key +
+                                 " (its statement runs once, inside the ingest transaction)");
   if (const auto n = node["max_in_flight"])
     out.sink.max_in_flight = static_cast<int>(r.integer(n, path + ".max_in_flight", 1, 1024));
   if (const auto n = node["retry"])

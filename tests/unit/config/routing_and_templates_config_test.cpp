@@ -146,6 +146,8 @@ TEST(routing_and_templates_config, errors_name_the_key_and_the_column) {
     {"sinks:\n  - {name: s, kind: sql, statement: 'DELETE FROM t WHERE id = $1'}\n", "sinks[0].statement",
      "positional"},
     {"sinks:\n  - {name: s, kind: sql}\n", "sinks[0].statement", "is required"},
+    {"sinks:\n  - {name: s, kind: sql, phase: in_transaction, statement: SELECT 1, retry: {max_attempts: 3}}\n",
+     "sinks[0].retry", "an in_transaction sql sink takes no retry"},
     {"sinks:\n  - {name: s, kind: sql, statement: 'SELECT 1', phase: later}\n", "sinks[0].phase", "after_commit"},
     {"sinks:\n  - {name: s, kind: sql, statement: 'SELECT 1', url: 'http://x/'}\n", "sinks[0].url",
      "a sql sink takes no url"},
