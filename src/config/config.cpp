@@ -36,6 +36,18 @@ rate_limit default_rate_limit(sink_kind k) {
   return {}; // unlimited
 }
 
+int default_max_in_flight(sink_kind k) {
+  switch (k) {
+    case sink_kind::discord:
+    case sink_kind::slack:
+    case sink_kind::notion: return 1;
+    case sink_kind::webhook:
+    case sink_kind::log:
+    case sink_kind::sql: break;
+  }
+  return 8;
+}
+
 env_lookup process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     if (const char* value = std::getenv(name.c_str()))

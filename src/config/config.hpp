@@ -130,6 +130,12 @@ struct sink_config {
 /// start by drawing 429s. Generic webhooks and log sinks are unlimited.
 rate_limit default_rate_limit(sink_kind k);
 
+/// Attempts in flight at once when `max_in_flight` is not set: 1 for the
+/// providers that publish a rate limit (Discord, Slack, Notion), so a 429
+/// reaches the sender before its next request leaves; their limits are a few
+/// requests per second, which one connection carries. 8 otherwise.
+int default_max_in_flight(sink_kind k);
+
 /// What events of one topic must look like (`topics:` in the file).
 struct topic_config {
   std::string topic;

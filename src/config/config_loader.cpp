@@ -540,6 +540,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
   if (!known_kind)
     fail(path + ".kind", "unknown sink kind \"" + kind_text + "\" (expected " + kinds + ")");
   out.sink.rate = default_rate_limit(out.sink.kind); // `rate_limit` below overrides what it sets
+  out.sink.max_in_flight = default_max_in_flight(out.sink.kind);
 
   // A key that belongs to another kind would be silently ignored: refuse it.
   const auto accepted = kind_keys(out.sink.kind);

@@ -331,6 +331,35 @@ TEST_F(scenario_1_feedback, a_discord_429_storm_delivers_every_feedback_once_and
             burst);
 }
 
+// Notion allows 3 requests/s with short bursts; a workspace on a tighter plan
+// (here 1/s, no burst) answers 429 with an integer Retry-After. txrelay's
+// default budget for notion is 3/s, so the storm happens, and every wait is
+// honoured for the whole sink: no page request arrives early.
+TEST_F(scenario_1_feedback, a_notion_429_storm_creates_every_page_once_and_never_early) {
+  fake_discord_server discord;
+  notion_fake_options tight;
+  tight.per_second = 1;
+  tight.burst = 1;
+  fake_notion_server notion{tight};
+  engine_harness e{*db, yaml, {}, env(discord, notion)};
+
+  constexpr int burst = 4;
+  std::vector<std::string> ids;
+  for (int n = 0; n < burst; ++n)
+    ids.push_back(accepted(e, feedback("User" + std::to_string(n), "\"page " + std::to_string(n) + "\"", "null", 200 + n)));
+  ASSERT_TRUE(eventually([&] { return all_delivered(e, ids, "feedback-notion"); }, std::chrono::seconds{30}));
+  EXPECT_GT(notion.rate_limited_count(), 0u) << "the storm did not happen, so this test proved nothing";
+  EXPECT_EQ(notion.early_request_count(), 0u);
+  auto pages = notion.pages();
+  ASSERT_EQ(pages.size(), static_cast<std::size_t>(burst));
+  for (int n = 0; n < burst; ++n) {
+    int seen = 0;
+    for (const auto& page : pages)
+      seen += page.find("page " + std::to_string(n)) != std::string::npos;
+    EXPECT_EQ(seen, 1) << "page " << n;
+  }
+}
+
 TEST_F(scenario_1_feedback, a_sign_up_is_announced_on_the_second_webhook_only) {
   fake_discord_server feedback_hook;
   fake_discord_server signup_hook;

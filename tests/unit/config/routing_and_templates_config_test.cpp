@@ -112,6 +112,8 @@ routes:
   EXPECT_TRUE(notion.notion->properties[1].when);
   EXPECT_EQ(notion.connect_timeout, millis{2000});
   EXPECT_EQ(notion.rate.per_second, 3); // Notion's published average
+  EXPECT_EQ(notion.max_in_flight, 1);   // a 429 arrives before the next request leaves
+  EXPECT_EQ(c->sinks[1].max_in_flight, 8);
 
   const auto& profile = c->sinks[1];
   ASSERT_TRUE(profile.sql);
