@@ -522,6 +522,7 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       if (!jobs)
         return to_caf(jobs.error());
       replay_report report;
+      report.more = static_cast<int>(jobs->size()) >= filter.limit;
       std::map<std::string, delivery_jobs> by_sink;
       for (auto& job : *jobs) {
         report.deliveries.push_back({job.id, job.sink});

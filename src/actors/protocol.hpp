@@ -69,6 +69,7 @@ using replay_request = pg::replay_filter;
 /// The deliveries made pending again.
 struct replay_report {
   std::vector<pg::delivery_ref> deliveries;
+  bool more = false; // the limit was reached: more dead deliveries may match
 };
 
 struct pending_counts {

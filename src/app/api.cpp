@@ -325,7 +325,7 @@ void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const 
       append_json_string(out, r->deliveries[i].sink);
       out += '}';
     }
-    out += "]}";
+    out += r->more ? "],\"more\":true}" : "],\"more\":false}";
     http::response res;
     res.body = std::move(out);
     respond(std::move(res));

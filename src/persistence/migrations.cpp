@@ -36,6 +36,12 @@ CREATE TABLE txrelay.deliveries (
 -- leave this index, so its size follows the backlog, not the history.
 CREATE INDEX deliveries_pending ON txrelay.deliveries (sink, id) WHERE status = 'pending';
 )sql"},
+    {2, "an index of dead deliveries, for replay", R"sql(
+-- Dead rows are few (and already rewritten when they die), so this index is
+-- cheap; it lets POST /v1/sinks/{name}/replay find them without a scan of
+-- every delivery ever made.
+CREATE INDEX deliveries_dead ON txrelay.deliveries (sink, id) WHERE status = 'dead';
+)sql"},
   };
   return all;
 }

@@ -67,13 +67,21 @@ SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attem
 FROM txrelay.deliveries d WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
 
 const std::string replay_sql = R"sql(
-WITH replayed AS (
-  UPDATE txrelay.deliveries d
-     SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+WITH chosen AS (
+  SELECT d.event_id, d.sink
+    FROM txrelay.deliveries d
    WHERE d.status = 'dead'
      AND ($1::uuid IS NULL OR d.event_id = $1::uuid)
      AND ($2::text IS NULL OR d.sink = $2)
      AND d.sink = ANY ($3::text[])
+   ORDER BY d.sink, d.id
+   LIMIT $4
+     FOR UPDATE
+), replayed AS (
+  UPDATE txrelay.deliveries d
+     SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+    FROM chosen c
+   WHERE d.event_id = c.event_id AND d.sink = c.sink AND d.status = 'dead'
   RETURNING d.id, d.event_id, d.sink
 )
 SELECT r.id::text, r.event_id::text, r.sink, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
@@ -371,7 +379,8 @@ result<std::vector<delivery_job>, pg_error> replay_dead(connection& conn, const 
   auto sinks = text_array(filter.sinks);
   param event_id = filter.event_id ? param{*filter.event_id} : param{};
   param sink = filter.sink ? param{*filter.sink} : param{};
-  auto res = conn.exec_prepared("txr_replay", replay_sql, {event_id, sink, param{sinks}});
+  auto limit = std::to_string(filter.limit);
+  auto res = conn.exec_prepared("txr_replay", replay_sql, {event_id, sink, param{sinks}, param{limit}});
   if (!res)
     return unexpected{res.error()};
   std::vector<delivery_job> jobs;

@@ -84,6 +84,7 @@ struct replay_filter {
   std::optional<std::string> event_id;
   std::optional<std::string> sink;
   std::vector<std::string> sinks; // only these (the configured ones): a removed sink's rows stay dead
+  int limit = 10'000;             // at most this many per call: the caller asks again for more
 };
 
 /// Makes the matching dead deliveries pending again with a fresh attempt

@@ -462,6 +462,7 @@ TEST_F(delivery_pgtest, dead_deliveries_are_replayed_by_sink_or_by_event) {
   auto rest = post_json(e.port(), "/v1/sinks/hook/replay", "");
   ASSERT_EQ(rest.status, 200) << rest.body;
   EXPECT_EQ(json_array_size(rest.body, "/replayed"), 1);
+  EXPECT_NE(rest.body.find("\"more\":false"), std::string::npos) << rest.body;
   ASSERT_TRUE(eventually([&] { return delivery_status(e, second_id, "hook") == "delivered:1"; }));
 
   // The receiver sees the same webhook-id as before: it can de-duplicate.
