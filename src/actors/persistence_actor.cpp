@@ -51,7 +51,8 @@ struct persistence_state {
   std::optional<pg::connection> ingest_conn;
   // Outcomes and reads use this one, with synchronous_commit = off: losing
   // the last few outcome records in a server crash only means a delivery is
-  // attempted again (at-least-once), never that an event is lost.
+  // attempted again (at-least-once), never that an event is lost. The one
+  // transaction here that creates data (a compensation event) sets it on.
   std::optional<pg::connection> bookkeeping_conn;
   std::vector<pending_ingest> ingests;
   delivery_outcomes outcomes;
