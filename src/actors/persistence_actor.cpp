@@ -375,6 +375,33 @@ result<long long, pg::pg_error> record(persistence_self* self, pg::connection& c
   return *recorded;
 }
 
+/// Records one outcome that failed within a batch. A transient failure
+/// (deadlock, serialization, timeout, lost connection) keeps it for the next
+/// flush. Otherwise its death is recorded even without its compensation:
+/// left pending, the delivery would be sent again and die again forever.
+/// Returns whether to keep the outcome for a later flush.
+bool record_alone(persistence_self* self, pg::connection& c, const delivery_outcome& outcome) {
+  auto one = record(self, c, delivery_outcomes{outcome});
+  if (one)
+    return false;
+  if (one.error().connection_lost || classify_sql_error(one.error()).outcome == attempt_result::verdict::retry) {
+    log::warn("outcome of delivery " + outcome.delivery_id + " not recorded yet (" +
+              one_line_excerpt(one.error().message, 300) + "); trying again");
+    return true;
+  }
+  if (!outcome.compensation) {
+    log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + one.error().message);
+    return false;
+  }
+  log::error("sink " + outcome.sink + ": compensation event for dead delivery " + outcome.delivery_id +
+             " not published: " + one.error().message);
+  auto bare = outcome;
+  bare.compensation.reset();
+  if (auto again = record(self, c, delivery_outcomes{bare}); !again)
+    log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + again.error().message);
+  return false;
+}
+
 void flush_outcomes(persistence_self* self) {
   auto& st = self->state;
   if (st.outcomes.empty())
@@ -392,32 +419,22 @@ void flush_outcomes(persistence_self* self) {
     self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
     return;
   }
-  if (!done && st.outcomes.size() > 1) {
-    // One bad row must not cost every other sink its records: one by one,
-    // dropping only the outcomes that fail on their own.
+  if (done) {
+    st.options.metrics->outcome_batches.fetch_add(1, std::memory_order_relaxed);
+    st.outcomes.clear();
+    return;
+  }
+  // One bad row must not cost every other sink its records: one by one.
+  if (st.outcomes.size() > 1)
     log::error("recording " + std::to_string(st.outcomes.size()) + " outcomes failed (" + done.error().message +
                "); recording them one by one");
-    for (const auto& outcome : st.outcomes)
-      if (auto one = record(self, **conn, delivery_outcomes{outcome}); !one) {
-        if (!outcome.compensation || one.error().connection_lost) {
-          log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + one.error().message);
-          continue;
-        }
-        // The death is recorded even when its compensation cannot be:
-        // otherwise the delivery would stay pending and be sent again forever.
-        log::error("sink " + outcome.sink + ": compensation event for dead delivery " + outcome.delivery_id +
-                   " not published: " + one.error().message);
-        auto bare = outcome;
-        bare.compensation.reset();
-        if (auto again = record(self, **conn, delivery_outcomes{bare}); !again)
-          log::error("outcome of delivery " + outcome.delivery_id + " not recorded: " + again.error().message);
-      }
-  } else if (!done) {
-    log::error("outcome of delivery " + st.outcomes.front().delivery_id + " not recorded: " + done.error().message);
-  } else {
-    st.options.metrics->outcome_batches.fetch_add(1, std::memory_order_relaxed);
-  }
-  st.outcomes.clear();
+  delivery_outcomes later;
+  for (const auto& outcome : st.outcomes)
+    if (record_alone(self, **conn, outcome))
+      later.push_back(outcome);
+  st.outcomes = std::move(later);
+  if (!st.outcomes.empty())
+    self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
 }
 
 void flush(persistence_self* self) {
@@ -519,24 +536,33 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       auto conn = ensure(st.bookkeeping_conn, st.options.database_url, true);
       if (!conn)
         return to_caf(conn.error());
-      auto jobs = pg::replay_dead(**conn, filter);
-      if (!jobs)
-        return to_caf(jobs.error());
+      auto& c = **conn;
+      // A replay an operator was told about must survive a crash of the
+      // server: this connection's default commits without waiting.
+      auto fail = [&](const pg::pg_error& err) -> caf::result<replay_report> {
+        if (!err.connection_lost)
+          c.exec("ROLLBACK");
+        return to_caf(err);
+      };
+      if (auto begun = c.exec("BEGIN"); !begun)
+        return fail(begun.error());
+      if (auto durable = c.exec("SET LOCAL synchronous_commit = on"); !durable)
+        return fail(durable.error());
+      auto replayed = pg::replay_dead(c, filter);
+      if (!replayed)
+        return fail(replayed.error());
+      if (auto committed = c.exec("COMMIT"); !committed)
+        return fail(committed.error());
       replay_report report;
-      report.more = static_cast<int>(jobs->size()) >= filter.limit;
-      std::map<std::string, delivery_jobs> by_sink;
-      for (auto& job : *jobs) {
-        report.deliveries.push_back({job.id, job.sink});
-        by_sink[job.sink].push_back(std::move(job));
-      }
-      if (!by_sink.empty())
+      report.more = static_cast<int>(replayed->size()) >= filter.limit;
+      report.deliveries = std::move(*replayed);
+      if (!report.deliveries.empty()) {
         log::info("replaying " + std::to_string(report.deliveries.size()) + " dead deliveries");
-      if (st.dispatcher && !by_sink.empty()) {
-        for (auto& [sink, sink_jobs] : by_sink)
-          self->send(st.dispatcher, dispatch_atom::value, sink, std::move(sink_jobs));
-        // A sender with a full window drops a push and relies on its next
-        // sweep; a replayed id can be older than that sweep's cursor.
-        self->send(st.dispatcher, sweep_atom::value);
+        // The rows are pending again; each sender pages them in by its
+        // sweep (from the start: they are older than its cursor), as many
+        // as its window holds. Pushing 10,000 payloads here would not.
+        if (st.dispatcher)
+          self->send(st.dispatcher, sweep_atom::value);
       }
       return report;
     },

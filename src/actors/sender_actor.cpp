@@ -47,6 +47,7 @@ struct sender_state {
   bool sweeping = false;
   bool overflow_during_sweep = false;
   std::string sweep_cursor;
+  bool restart_after_pass = false; // a row behind the cursor needs a pass from the start
   std::unordered_set<std::string> finished_during_sweep;
 
   delivery_outcomes unsent_outcomes;
@@ -315,7 +316,8 @@ void maybe_sweep(sender_actor* self) {
             if (st.finished_during_sweep.count(job.id) == 0)
               add_job(self, std::move(job));
           st.sweep_cursor.clear();
-          st.sweep_needed = st.overflow_during_sweep;
+          st.sweep_needed = st.overflow_during_sweep || st.restart_after_pass;
+          st.restart_after_pass = false;
         } else {
           st.sweep_needed = true; // the next page brings them, in order
         }
@@ -403,6 +405,10 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
           st.sweep_needed = true;
           if (st.sweeping)
             st.overflow_during_sweep = true;
+          // Behind the cursor of a pass in progress (a replayed row keeps its
+          // old id): the pass will not reach it, so the next one starts over.
+          if (!st.sweep_cursor.empty() && job.id <= st.sweep_cursor)
+            st.restart_after_pass = true;
           continue;
         }
         add_job(self, std::move(job));
@@ -496,6 +502,9 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       st.sweep_needed = true;
       if (st.sweeping)
         st.overflow_during_sweep = true;
+      // Rows may be behind the cursor of a pass that is paging: start over after it.
+      if (!st.sweep_cursor.empty())
+        st.restart_after_pass = true;
       maybe_sweep(self);
     },
     [=](outcome_flush_atom) { send_outcomes(self); },

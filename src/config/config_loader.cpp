@@ -594,6 +594,8 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
         out.sink.request_timeout = r.duration(timeout, path + ".timeout");
         if (out.sink.request_timeout.count() <= 0)
           fail(path + ".timeout", "must be greater than 0");
+        if (out.sink.request_timeout > millis{24 * 3'600'000})
+          fail(path + ".timeout", "must be at most 24h (it becomes the statement's statement_timeout)");
       }
       break;
     case sink_kind::log:

@@ -2,6 +2,10 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 namespace txrelay {
 
 namespace {
@@ -40,6 +44,42 @@ result<simdjson::dom::element, api_error> parse_json(std::string_view body) {
   return doc;
 }
 
+/// The first key repeated within one object anywhere in `e`. PostgreSQL's
+/// jsonb keeps the last of repeated keys, other parsers the first: a payload
+/// with one would be checked against its schema as one value and read by a
+/// receiver as another.
+std::optional<std::string> repeated_key(simdjson::dom::element e) {
+  simdjson::dom::object object;
+  simdjson::dom::array array;
+  if (e.get(object) == simdjson::SUCCESS) {
+    std::vector<std::string_view> keys;
+    for (simdjson::dom::key_value_pair field : object) {
+      if (std::find(keys.begin(), keys.end(), field.key) != keys.end())
+        return std::string{field.key};
+      keys.push_back(field.key);
+      if (auto inner = repeated_key(field.value))
+        return inner;
+      if (keys.size() == 32) { // large objects: sort instead of comparing pairwise
+        std::vector<std::string_view> all;
+        for (simdjson::dom::key_value_pair f : object)
+          all.push_back(f.key);
+        std::sort(all.begin(), all.end());
+        if (auto dup = std::adjacent_find(all.begin(), all.end()); dup != all.end())
+          return std::string{*dup};
+        for (simdjson::dom::key_value_pair f : object)
+          if (auto inner = repeated_key(f.value))
+            return inner;
+        return std::nullopt;
+      }
+    }
+  } else if (e.get(array) == simdjson::SUCCESS) {
+    for (simdjson::dom::element item : array)
+      if (auto inner = repeated_key(item))
+        return inner;
+  }
+  return std::nullopt;
+}
+
 result<parsed_event, api_error> read_event(simdjson::dom::element element, const event_limits& limits) {
   simdjson::dom::object object;
   if (element.get_object().get(object) != simdjson::SUCCESS)
@@ -69,6 +109,9 @@ result<parsed_event, api_error> read_event(simdjson::dom::element element, const
       seen_payload = true;
       if (!value.is_object())
         return unexpected{invalid_event("\"payload\" must be a JSON object")};
+      if (auto repeated = repeated_key(value))
+        return unexpected{invalid_event("\"payload\" repeats the key \"" + *repeated +
+                                        "\" (JSON parsers disagree on which one counts)")};
       ev.payload_json = simdjson::minify(value);
       // PostgreSQL cannot store U+0000 in jsonb or text: refuse it here as bad
       // input rather than fail at commit with a storage error.

@@ -82,11 +82,9 @@ WITH chosen AS (
      SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
     FROM chosen c
    WHERE d.event_id = c.event_id AND d.sink = c.sink AND d.status = 'dead'
-  RETURNING d.id, d.event_id, d.sink
+  RETURNING d.id, d.sink
 )
-SELECT r.id::text, r.event_id::text, r.sink, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
-FROM replayed r JOIN txrelay.events e ON e.id = r.event_id
-ORDER BY r.id)sql";
+SELECT id::text, sink FROM replayed ORDER BY id)sql";
 
 const std::string counts_sql =
   "SELECT sink, count(*) FROM txrelay.deliveries WHERE status = 'pending' GROUP BY sink ORDER BY sink";
@@ -375,7 +373,7 @@ std::string text_array(const std::vector<std::string>& items) {
 
 } // namespace
 
-result<std::vector<delivery_job>, pg_error> replay_dead(connection& conn, const replay_filter& filter) {
+result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const replay_filter& filter) {
   auto sinks = text_array(filter.sinks);
   param event_id = filter.event_id ? param{*filter.event_id} : param{};
   param sink = filter.sink ? param{*filter.sink} : param{};
@@ -383,20 +381,11 @@ result<std::vector<delivery_job>, pg_error> replay_dead(connection& conn, const 
   auto res = conn.exec_prepared("txr_replay", replay_sql, {event_id, sink, param{sinks}, param{limit}});
   if (!res)
     return unexpected{res.error()};
-  std::vector<delivery_job> jobs;
-  jobs.reserve(res->rows());
-  for (int r = 0; r < res->rows(); ++r) {
-    delivery_job job;
-    job.id = res->get(r, 0);
-    job.event_id = res->get(r, 1);
-    job.sink = res->get(r, 2);
-    job.topic = res->get(r, 3);
-    job.key = res->get_optional(r, 4);
-    job.payload_json = res->get(r, 5);
-    job.created_at = res->get(r, 6);
-    jobs.push_back(std::move(job));
-  }
-  return jobs;
+  std::vector<delivery_ref> refs;
+  refs.reserve(res->rows());
+  for (int r = 0; r < res->rows(); ++r)
+    refs.push_back({std::string{res->get(r, 0)}, std::string{res->get(r, 1)}});
+  return refs;
 }
 
 result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink) {

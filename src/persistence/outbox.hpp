@@ -88,9 +88,9 @@ struct replay_filter {
 };
 
 /// Makes the matching dead deliveries pending again with a fresh attempt
-/// budget (attempts 0, due now), keeping their ids, and returns them as jobs,
-/// ordered by id. Their last error stays until the next attempt replaces it.
-result<std::vector<delivery_job>, pg_error> replay_dead(connection& conn, const replay_filter& filter);
+/// budget (attempts 0, due now), keeping their ids; returns them by id.
+/// Their last error stays until the next attempt replaces it.
+result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const replay_filter& filter);
 
 /// Pending deliveries per sink.
 result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn);

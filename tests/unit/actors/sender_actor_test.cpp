@@ -605,3 +605,26 @@ TEST_F(sender_actor_test, a_delivery_older_than_max_age_is_not_retried) {
 }
 
 } // namespace
+
+// A replayed row keeps its old id, so it sorts behind the cursor of a pass
+// that is paging a backlog: the pass cannot reach it, and the sender must
+// start another pass from the beginning once this one ends.
+TEST_F(sender_actor_test, a_row_behind_the_cursor_of_a_paging_sweep_is_found_by_the_next_pass) {
+  store->pending = {job("a"), job("b"), job("c"), job("d"), job("e"), job("f"), job("g"), job("h")};
+  start(3, /*window=*/4, /*max_in_flight=*/8);
+  ASSERT_EQ(transport->attempts.size(), 4u); // a..d: the first page filled the window
+
+  store->pending.insert(store->pending.begin(), job("0")); // replayed: pending again, old id
+  caf::anon_send(supervisor, sweep_atom::value);
+  sched->run();
+
+  std::vector<std::string> attempted;
+  for (int round = 0; round < 4 && !transport->attempts.empty(); ++round) {
+    while (!transport->attempts.empty()) {
+      attempted.push_back(transport->attempts.front().job.id);
+      complete_next(verdict(attempt_result::verdict::delivered, 204));
+    }
+  }
+  EXPECT_NE(std::find(attempted.begin(), attempted.end(), "0"), attempted.end());
+  EXPECT_TRUE(store->pending.empty());
+}

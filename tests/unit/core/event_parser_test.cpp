@@ -175,3 +175,18 @@ TEST(event_parser_nul, nul_characters_are_refused_as_bad_input) {
   // An escaped backslash followed by "u0000" is ordinary text.
   EXPECT_TRUE(txrelay::parse_event_body(R"({"topic":"t","payload":{"a":"\\u0000"}})"));
 }
+
+TEST(EventParserRepeatedKeys, APayloadThatRepeatsAKeyIsRefused) {
+  auto top = txrelay::parse_event_body(R"({"topic":"t","payload":{"amount":-1,"amount":5}})");
+  ASSERT_FALSE(top);
+  EXPECT_EQ(top.error().status, 400);
+  EXPECT_NE(top.error().message.find("\"amount\""), std::string::npos) << top.error().message;
+  auto nested = txrelay::parse_event_body(R"({"topic":"t","payload":{"a":[{"x":1},{"y":2,"y":3}]}})");
+  ASSERT_FALSE(nested);
+  EXPECT_NE(nested.error().message.find("\"y\""), std::string::npos);
+  std::string wide = R"({"topic":"t","payload":{)";
+  for (int i = 0; i < 40; ++i)
+    wide += "\"k" + std::to_string(i) + "\":1,";
+  EXPECT_TRUE(txrelay::parse_event_body(wide + R"("last":{"k1":2}}})")); // same key in different objects is fine
+  EXPECT_FALSE(txrelay::parse_event_body(wide + R"("k7":2}})"));
+}
