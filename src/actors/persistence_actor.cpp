@@ -193,7 +193,12 @@ void commit_projected(persistence_self* self, pending_ingest request) {
     if (lost && lost->connection_lost && st.dispatcher)
       self->send(st.dispatcher, sweep_atom::value);
   };
-  auto refuse_pg = [&](const pg::pg_error& err) { refuse(&err, to_caf(err)); };
+  // A deadlock or timeout anywhere in this transaction is worth a retry: 503.
+  auto refuse_pg = [&](const pg::pg_error& err) {
+    bool transient = classify_sql_error(err).outcome == attempt_result::verdict::retry;
+    refuse(&err, transient ? make_persistence_error(persistence_errc::unavailable, primary_message(err.message))
+                           : to_caf(err));
+  };
   if (auto begun = c.exec("BEGIN"); !begun)
     return refuse_pg(begun.error());
   // One statement stuck on a lock must not stall every ingest behind it.
