@@ -167,9 +167,11 @@ delivery_outcome dead_letter(sender_actor* self, const delivery_job& job, std::s
   return out;
 }
 
-time_point created_at(const delivery_job& job) {
-  // Delivery ids are UUIDv7 made at ingest: the id carries the creation time.
-  return uuid_v7_time(job.id).value_or(time_point{});
+/// Where retry.max_age counts from: the creation time (delivery ids are
+/// UUIDv7 made at ingest, so the id carries it), or a later replay.
+time_point age_origin(const delivery_job& job) {
+  auto created = uuid_v7_time(job.id).value_or(time_point{});
+  return job.replayed_at ? std::max(created, *job.replayed_at) : created;
 }
 
 /// Records a failed attempt: schedules the next one, or gives up.
@@ -185,7 +187,7 @@ delivery_outcome fail_attempt(sender_actor* self, delivery_job& job, const attem
   }
   auto now = st.options.clock->now();
   auto delay = backoff_delay(policy, job.attempts, st.rng, r.retry_after);
-  if (past_max_age(policy, created_at(job), now + delay)) {
+  if (past_max_age(policy, age_origin(job), now + delay)) {
     auto out = dead_letter(self, job, r.error + " (no further attempt: older than retry.max_age)", r.http_status);
     forget(self, job.id);
     return out;
@@ -233,7 +235,7 @@ void pump(sender_actor* self) {
       forget(self, id);
       continue;
     }
-    if (past_max_age(st.options.sink.retry, created_at(job), now)) {
+    if (past_max_age(st.options.sink.retry, age_origin(job), now)) {
       // Held back (an open circuit, a pause) until it is too late to matter.
       queue_outcome(self, dead_letter(self, job, "not attempted again: older than retry.max_age"));
       forget(self, id);
@@ -376,7 +378,7 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       const auto& policy = st.options.sink.retry;
       auto now = st.options.clock->now();
       auto delay = backoff_delay(policy, job.attempts, st.rng);
-      if (attempts_exhausted(policy, job.attempts) || past_max_age(policy, created_at(job), now + delay))
+      if (attempts_exhausted(policy, job.attempts) || past_max_age(policy, age_origin(job), now + delay))
         st.unsent_outcomes.push_back(dead_letter(self, job, std::move(error)));
       else
         st.unsent_outcomes.push_back({job.id, job.event_id, job.sink, delivery_status::pending, job.attempts,

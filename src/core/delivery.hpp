@@ -33,6 +33,9 @@ struct delivery_job {
   std::string created_at; // RFC 3339
   int attempts = 0;       // attempts already made
   time_point next_attempt_at{};
+  // When an operator last replayed it: retry.max_age then counts from here,
+  // not from the creation time its id carries.
+  std::optional<time_point> replayed_at;
 };
 
 /// What one attempt at a sink came to.

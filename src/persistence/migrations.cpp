@@ -42,6 +42,12 @@ CREATE INDEX deliveries_pending ON txrelay.deliveries (sink, id) WHERE status = 
 -- every delivery ever made.
 CREATE INDEX deliveries_dead ON txrelay.deliveries (sink, id) WHERE status = 'dead';
 )sql"},
+    {3, "when a delivery was last replayed", R"sql(
+-- retry.max_age counts from a replay, not from the delivery's creation
+-- (which its UUIDv7 id carries); NULL: never replayed. No rewrite: a
+-- nullable column without a default is metadata only.
+ALTER TABLE txrelay.deliveries ADD COLUMN replayed_at timestamptz;
+)sql"},
   };
   return all;
 }

@@ -50,7 +50,8 @@ WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.status = 'pending')sql";
 
 const std::string pending_sql = R"sql(
 SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
-       d.attempts, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint
+       d.attempts, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint,
+       (extract(epoch FROM d.replayed_at) * 1000000)::bigint
 FROM txrelay.deliveries d
 JOIN txrelay.events e ON e.id = d.event_id
 WHERE d.sink = $1 AND d.status = 'pending' AND d.id > $2::uuid
@@ -79,7 +80,7 @@ WITH chosen AS (
      FOR UPDATE
 ), replayed AS (
   UPDATE txrelay.deliveries d
-     SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+     SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now(), replayed_at = now()
     FROM chosen c
    WHERE d.event_id = c.event_id AND d.sink = c.sink AND d.status = 'dead'
   RETURNING d.id, d.sink
@@ -304,6 +305,8 @@ result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const
     job.created_at = res->get(r, 5);
     job.attempts = static_cast<int>(res->get_int(r, 6));
     job.next_attempt_at = time_point{std::chrono::microseconds{res->get_int(r, 7)}};
+    if (!res->is_null(r, 8))
+      job.replayed_at = time_point{std::chrono::microseconds{res->get_int(r, 8)}};
     jobs.push_back(std::move(job));
   }
   return jobs;

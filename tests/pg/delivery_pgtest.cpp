@@ -457,6 +457,10 @@ TEST_F(delivery_pgtest, dead_deliveries_are_replayed_by_sink_or_by_event) {
   EXPECT_EQ(json_string_at(one.body, "/replayed/0/sink"), "hook");
   ASSERT_TRUE(eventually([&] { return delivery_status(e, first_id, "hook") == "delivered:1"; }));
   EXPECT_EQ(delivery_status(e, second_id, "hook"), "dead:2");
+  // retry.max_age counts from the replay from now on.
+  EXPECT_EQ(db->scalar("SELECT replayed_at IS NOT NULL FROM txrelay.deliveries WHERE event_id = '" + first_id +
+                       "' AND sink = 'hook'"),
+            "t");
 
   // Then the rest of the sink's.
   auto rest = post_json(e.port(), "/v1/sinks/hook/replay", "");

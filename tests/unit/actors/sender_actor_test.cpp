@@ -628,3 +628,21 @@ TEST_F(sender_actor_test, a_row_behind_the_cursor_of_a_paging_sweep_is_found_by_
   EXPECT_NE(std::find(attempted.begin(), attempted.end(), "0"), attempted.end());
   EXPECT_TRUE(store->pending.empty());
 }
+
+// A replay gives a delivery that died of age a fresh max_age: counted from
+// the replay, although the id still carries the creation time.
+TEST_F(sender_actor_test, max_age_counts_from_a_replay) {
+  sink_config sink = breaker_sink(0, millis{1000});
+  sink.retry = {50, millis{60'000}, millis{60'000}, millis{120'000}};
+  start_sink(sink);
+  uuid_v7_generator ids{1};
+  auto replayed = job(ids.next(clock->now() - millis{500'000}));
+  replayed.replayed_at = clock->now();
+  auto stale = job(ids.next(clock->now() - millis{500'000}));
+  dispatch({replayed, stale});
+  ASSERT_EQ(transport->attempts.size(), 1u); // the stale one is dead without an attempt
+  EXPECT_EQ(transport->attempts[0].job.id, replayed.id);
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  for (const auto& o : store->outcomes)
+    EXPECT_EQ(o.status, o.delivery_id == replayed.id ? delivery_status::delivered : delivery_status::dead);
+}
