@@ -216,17 +216,10 @@ void commit_projected(persistence_self* self, pending_ingest request) {
       auto statement = st.options.in_transaction.find(sink);
       if (statement == st.options.in_transaction.end())
         continue;
-      std::optional<std::string_view> key;
-      if (item.event.key)
-        key = *item.event.key;
       auto doc = event_document_from_json(
-        event_fields{item.event.topic, key, item.event_id, item.delivery_ids[s], item.created_at},
+        event_fields{item.event.topic, key_view(item.event.key), item.event_id, item.delivery_ids[s], item.created_at},
         item.event.payload_json);
-      auto values = statement->second.bind(doc);
-      std::vector<pg::param> params;
-      for (const auto& v : values)
-        params.push_back(v ? pg::param{*v} : pg::param{});
-      auto ran = c.exec(statement->second.text(), params);
+      auto ran = run_statement(c, statement->second, doc);
       if (!ran) {
         const auto& err = ran.error();
         // A deadlock, a serialization failure or a timeout says nothing
@@ -242,7 +235,7 @@ void commit_projected(persistence_self* self, pending_ingest request) {
           why += " (event " + std::to_string(i) + " of the batch)";
         return refuse(&err, make_persistence_error(persistence_errc::projection_failed, why));
       }
-      if (auto marked = pg::mark_delivered(c, item.event_id, sink); !marked)
+      if (auto marked = pg::mark_delivered(c, item.event_id, sink, 1); !marked)
         return refuse_pg(marked.error());
     }
   }

@@ -32,4 +32,9 @@ json_value event_document_from_json(const event_fields& fields, std::string_view
   return event_document(fields, payload ? std::move(payload).value() : json_value{});
 }
 
+json_value delivery_document(const delivery_job& job) {
+  return event_document_from_json(event_fields{job.topic, key_view(job.key), job.event_id, job.id, job.created_at},
+                                  job.payload_json);
+}
+
 } // namespace txrelay

@@ -3,6 +3,7 @@
 //   {"topic": ..., "key": ... | null, "event_id": ..., "delivery_id": ... | null,
 //    "created_at": "RFC 3339", "payload": {...}}
 // so `payload.user.name`, `topic` and `created_at` are plain paths.
+#include "core/delivery.hpp"
 #include "core/json_value.hpp"
 
 #include <optional>
@@ -25,5 +26,14 @@ json_value event_document(const event_fields& fields, json_value payload);
 /// The same from the payload's JSON text; a payload that does not parse
 /// (never the case for a stored event) becomes null.
 json_value event_document_from_json(const event_fields& fields, std::string_view payload_json);
+
+/// An optional key as event_fields wants it.
+inline std::optional<std::string_view> key_view(const std::optional<std::string>& key) {
+  return key ? std::optional<std::string_view>{*key} : std::nullopt;
+}
+
+/// The document of the event a delivery carries, with the delivery's id:
+/// what a sink's templates, statement and on_dead render from.
+json_value delivery_document(const delivery_job& job);
 
 } // namespace txrelay

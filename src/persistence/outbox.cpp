@@ -391,12 +391,13 @@ result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const 
   return refs;
 }
 
-result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink) {
+result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink,
+                                           int attempt) {
   static const std::string sql = R"sql(
 UPDATE txrelay.deliveries
-   SET status = 'delivered', attempts = attempts + 1, updated_at = now()
+   SET status = 'delivered', attempts = $3, last_status = NULL, last_error = NULL, updated_at = now()
  WHERE event_id = $1 AND sink = $2 AND status = 'pending')sql";
-  auto res = conn.exec_prepared("txr_mark_delivered", sql, {event_id, sink});
+  auto res = conn.exec_prepared("txr_mark_delivered", sql, {event_id, sink, std::to_string(attempt)});
   if (!res)
     return unexpected{res.error()};
   return res->affected_rows();

@@ -65,9 +65,11 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
 result<std::vector<ingest_receipt>, pg_error> ingest_events_in_transaction(connection& conn,
                                                                          const std::vector<ingest_item>& items);
 
-/// Marks one delivery delivered, inside the caller's transaction: an
-/// in_transaction projection is done when the event commits.
-result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink);
+/// Marks one pending delivery delivered by its `attempt`-th attempt, inside
+/// the caller's transaction (a projection done with it). The row lock it
+/// takes also serialises concurrent attempts; 0 rows: it was finished already.
+result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink,
+                                           int attempt);
 
 /// Applies the outcomes of attempts, one statement. Only pending rows change:
 /// a finished delivery is never reopened by a late or duplicate report.

@@ -118,4 +118,12 @@ result<result_set, pg_error> connection::exec_prepared(const std::string& name, 
                               nullptr, nullptr, 0));
 }
 
+std::vector<param> params_of(const std::vector<std::optional<std::string>>& values) {
+  std::vector<param> out;
+  out.reserve(values.size());
+  for (const auto& v : values)
+    out.push_back(v ? param{*v} : param{});
+  return out;
+}
+
 } // namespace txrelay::pg

@@ -43,6 +43,9 @@ private:
 
 using param = std::optional<std::string_view>; // nullopt = SQL NULL
 
+/// Parameters viewing `values` (which must outlive them); nullopt = NULL.
+std::vector<param> params_of(const std::vector<std::optional<std::string>>& values);
+
 class connection {
 public:
   static result<connection, pg_error> open(const std::string& conninfo);

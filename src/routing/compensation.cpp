@@ -7,10 +7,7 @@ namespace txrelay {
 compensation_event render_compensation(const std::string& topic, const std::optional<text_template>& key,
                                        const json_template& payload, const delivery_job& job,
                                        const std::string& error) {
-  std::optional<std::string_view> job_key;
-  if (job.key)
-    job_key = *job.key;
-  auto doc = event_document_from_json(event_fields{job.topic, job_key, job.event_id, job.id, job.created_at}, job.payload_json);
+  auto doc = delivery_document(job);
   doc.set("sink", job.sink);
   doc.set("error", error);
   compensation_event out;

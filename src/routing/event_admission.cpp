@@ -27,10 +27,7 @@ result<std::vector<std::string>, api_error> event_admission::admit(const parsed_
   }
   if (!routes_.needs_event(event.topic))
     return routes_.sinks_for(event.topic);
-  std::optional<std::string_view> key;
-  if (event.key)
-    key = *event.key;
-  auto doc = event_document(event_fields{event.topic, key, "", "", ""}, std::move(*payload));
+  auto doc = event_document(event_fields{event.topic, key_view(event.key), "", "", ""}, std::move(*payload));
   return routes_.sinks_for(event.topic, &doc);
 }
 

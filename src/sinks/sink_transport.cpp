@@ -13,13 +13,6 @@ namespace txrelay {
 
 namespace {
 
-/// The document templates render from: the delivery's event, with its ids.
-json_value job_document(const delivery_job& job) {
-  std::optional<std::string_view> key;
-  if (job.key)
-    key = *job.key;
-  return event_document_from_json(event_fields{job.topic, key, job.event_id, job.id, job.created_at}, job.payload_json);
-}
 
 http_client_options client_options(const sink_config& config) {
   http_client_options out;
@@ -34,14 +27,14 @@ http_client_options client_options(const sink_config& config) {
 body_renderer discord_renderer(const sink_templates& t) {
   if (!t.content)
     return {};
-  return [content = *t.content](const delivery_job& job) { return discord_body_for(content.render(job_document(job))); };
+  return [content = *t.content](const delivery_job& job) { return discord_body_for(content.render(delivery_document(job))); };
 }
 
 body_renderer slack_renderer(const sink_templates& t) {
   if (!t.text && !t.blocks)
     return {};
   return [text = t.text, blocks = t.blocks](const delivery_job& job) {
-    auto doc = job_document(job);
+    auto doc = delivery_document(job);
     std::string body = "{\"text\":";
     // Slack shows `text` in notifications even when blocks carry the message.
     append_json_string(body, text ? text->render(doc) : slack_text(job));
@@ -57,7 +50,7 @@ body_renderer slack_renderer(const sink_templates& t) {
 body_renderer webhook_renderer(const sink_templates& t) {
   if (!t.body)
     return {};
-  return [body = *t.body](const delivery_job& job) { return body.render(job_document(job)).to_json(); };
+  return [body = *t.body](const delivery_job& job) { return body.render(delivery_document(job)).to_json(); };
 }
 
 std::shared_ptr<sink_transport> make_notion_transport(const sink_config& config, const transport_environment& env,
@@ -71,7 +64,7 @@ std::shared_ptr<sink_transport> make_notion_transport(const sink_config& config,
                     notion.parent_id};
   options.request_timeout = config.request_timeout;
   options.render = [properties = notion.properties](const delivery_job& job) {
-    auto doc = job_document(job);
+    auto doc = delivery_document(job);
     std::vector<notion_property> out;
     for (const auto& p : properties) {
       if (p.when && !p.when->matches(doc))

@@ -2,9 +2,14 @@
 
 #include "core/utf8.hpp"
 #include "expr/event_document.hpp"
+#include "persistence/outbox.hpp"
 #include "persistence/pg_connection.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 namespace txrelay {
 
@@ -21,47 +26,14 @@ attempt_result classify_sql_error(const pg::pg_error& err) {
   return r;
 }
 
-sql_sink::sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections,
-                   millis statement_timeout)
-    : database_url_(std::move(database_url)), sink_name_(std::move(sink_name)), statement_(std::move(statement)),
-      statement_timeout_(statement_timeout) {
-  for (int i = 0; i < std::max(1, connections); ++i)
-    workers_.emplace_back([this] { run(); });
-}
 
-sql_sink::~sql_sink() {
-  {
-    std::lock_guard lock{mutex_};
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  for (auto& w : workers_)
-    w.join();
-  // Still queued: not attempted. The rows stay pending in PostgreSQL, and
-  // each callback is still called once, as the transport contract says.
-  for (auto& w : queue_) {
-    attempt_result r;
-    r.error = "not attempted: the sink was stopped";
-    w.done(std::move(r));
-  }
-}
-
-void sql_sink::attempt(const delivery_job& job, attempt_callback done) {
-  {
-    std::lock_guard lock{mutex_};
-    queue_.push_back({job, std::move(done)});
-  }
-  wake_.notify_one();
+result<pg::result_set, pg::pg_error> run_statement(pg::connection& conn, const sql_statement& statement,
+                                                  const json_value& event) {
+  auto values = statement.bind(event);
+  return conn.exec(statement.text(), pg::params_of(values));
 }
 
 namespace {
-
-// Locks the delivery row and claims it: 0 rows means another attempt applied
-// it already (or it was finished otherwise), so the statement must not run.
-constexpr const char* claim_sql = R"sql(
-UPDATE txrelay.deliveries
-   SET status = 'delivered', attempts = $3, last_status = NULL, last_error = NULL, updated_at = now()
- WHERE event_id = $1 AND sink = $2 AND status = 'pending')sql";
 
 attempt_result apply(pg::connection& conn, const delivery_job& job, const std::string& sink,
                      const sql_statement& statement) {
@@ -72,26 +44,18 @@ attempt_result apply(pg::connection& conn, const delivery_job& job, const std::s
   };
   if (auto r = conn.exec("BEGIN"); !r)
     return fail(r.error());
-  auto attempts = std::to_string(job.attempts + 1);
-  auto claimed = conn.exec_prepared("txr_sql_claim", claim_sql, {job.event_id, sink, attempts});
+  // Claim first: marking the row delivered locks it, so a concurrent
+  // attempt waits here; 0 rows means an earlier attempt applied it.
+  auto claimed = pg::mark_delivered(conn, job.event_id, sink, job.attempts + 1);
   if (!claimed)
     return fail(claimed.error());
   attempt_result r;
-  if (claimed->affected_rows() == 0) {
+  if (*claimed == 0) {
     conn.exec("ROLLBACK");
     r.outcome = attempt_result::verdict::delivered; // applied by an earlier attempt
     return r;
   }
-  std::optional<std::string_view> key;
-  if (job.key)
-    key = *job.key;
-  auto doc = event_document_from_json(event_fields{job.topic, key, job.event_id, job.id, job.created_at}, job.payload_json);
-  auto values = statement.bind(doc);
-  std::vector<pg::param> params;
-  params.reserve(values.size());
-  for (const auto& v : values)
-    params.push_back(v ? pg::param{*v} : pg::param{});
-  if (auto done = conn.exec(statement.text(), params); !done)
+  if (auto done = run_statement(conn, statement, delivery_document(job)); !done)
     return fail(done.error());
   if (auto committed = conn.exec("COMMIT"); !committed)
     return fail(committed.error()); // unknown outcome: the retry's claim finds out
@@ -101,39 +65,111 @@ attempt_result apply(pg::connection& conn, const delivery_job& job, const std::s
 
 } // namespace
 
-void sql_sink::run() {
+struct sql_sink::shared {
+  struct work {
+    delivery_job job;
+    attempt_callback done;
+  };
+  std::string database_url;
+  std::string sink_name;
+  sql_statement statement;
+  millis statement_timeout;
+  int max_workers = 1;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<work> queue;
+  int workers = 0;
+  int idle = 0;
+  bool stopping = false;
+
+  void run();
+  /// Answers under the lock, and not at all once the sink is gone: the
+  /// callback reaches an actor whose system may be shutting down. So the
+  /// destructor waits for at most an answer in progress, never a statement.
+  void answer(work& w, attempt_result r) {
+    std::lock_guard lock{mutex};
+    if (!stopping)
+      w.done(std::move(r));
+  }
+};
+
+void sql_sink::shared::run() {
   std::optional<pg::connection> conn;
   for (;;) {
     work next;
     {
-      std::unique_lock lock{mutex_};
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_)
-        return; // what is still queued stays pending in PostgreSQL
-      next = std::move(queue_.front());
-      queue_.pop_front();
+      std::unique_lock lock{mutex};
+      ++idle;
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      --idle;
+      if (stopping)
+        return; // what is still queued was answered by the destructor
+      next = std::move(queue.front());
+      queue.pop_front();
     }
     if (!conn || !conn->healthy()) {
       conn.reset();
-      auto opened = pg::connection::open(database_url_);
+      auto opened = pg::connection::open(database_url);
       if (!opened) {
         attempt_result r;
         r.error = "cannot connect to the database: " + opened.error().message;
-        next.done(std::move(r));
+        answer(next, std::move(r));
         continue;
       }
       conn.emplace(std::move(*opened));
-      // Bounded waits: a statement stuck on a lock would also hold up this
-      // sink's shutdown (the destructor joins these threads). A timeout is a
-      // transient failure, retried with backoff.
-      if (auto limited = conn->exec("SET statement_timeout = " + std::to_string(statement_timeout_.count())); !limited) {
+      // Bounded waits: a statement stuck on a lock must not hold a worker
+      // for ever. A timeout is a transient failure, retried with backoff.
+      if (auto limited = conn->exec("SET statement_timeout = " + std::to_string(statement_timeout.count())); !limited) {
         conn.reset();
-        next.done(classify_sql_error(limited.error()));
+        answer(next, classify_sql_error(limited.error()));
         continue;
       }
     }
-    next.done(apply(*conn, next.job, sink_name_, statement_));
+    answer(next, apply(*conn, next.job, sink_name, statement));
   }
+}
+
+sql_sink::sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections,
+                   millis statement_timeout)
+    : shared_(std::make_shared<shared>()) {
+  shared_->database_url = std::move(database_url);
+  shared_->sink_name = std::move(sink_name);
+  shared_->statement = std::move(statement);
+  shared_->statement_timeout = statement_timeout;
+  shared_->max_workers = std::max(1, connections);
+}
+
+sql_sink::~sql_sink() {
+  std::deque<shared::work> unattempted;
+  {
+    std::lock_guard lock{shared_->mutex};
+    shared_->stopping = true;
+    unattempted.swap(shared_->queue);
+  }
+  shared_->wake.notify_all();
+  // Not attempted: the rows stay pending in PostgreSQL, and each callback is
+  // still called once, as the transport contract says.
+  for (auto& w : unattempted) {
+    attempt_result r;
+    r.error = "not attempted: the sink was stopped";
+    w.done(std::move(r));
+  }
+}
+
+void sql_sink::attempt(const delivery_job& job, attempt_callback done) {
+  bool start_worker = false;
+  {
+    std::lock_guard lock{shared_->mutex};
+    shared_->queue.push_back({job, std::move(done)});
+    // Another thread only when every existing one is busy.
+    start_worker = shared_->idle == 0 && shared_->workers < shared_->max_workers;
+    if (start_worker)
+      ++shared_->workers;
+  }
+  if (start_worker)
+    std::thread([state = shared_] { state->run(); }).detach();
+  else
+    shared_->wake.notify_one();
 }
 
 } // namespace txrelay

@@ -10,20 +10,13 @@
 // libpq blocks, so the sink owns its own threads and connections (never a
 // CAF scheduler thread); results go back through the attempt callback.
 #include "config/config.hpp"
+#include "persistence/pg_connection.hpp"
 #include "sinks/sink_transport.hpp"
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace txrelay {
-
-namespace pg {
-struct pg_error;
-}
 
 /// What a failed statement means for the delivery: connection loss, a
 /// serialization failure or deadlock (40), lack of resources (53), an
@@ -32,32 +25,30 @@ struct pg_error;
 /// the same way again, so the delivery is dead.
 attempt_result classify_sql_error(const pg::pg_error& err);
 
+/// Runs `statement` with its parameters bound from `event` (an event
+/// document): for a sql sink's attempt and for an in_transaction projection.
+result<pg::result_set, pg::pg_error> run_statement(pg::connection& conn, const sql_statement& statement,
+                                                  const json_value& event);
+
 class sql_sink final : public sink_transport {
 public:
-  /// `connections`: statements running at once (each on its own connection);
+  /// `connections`: statements running at once (each on its own thread and
+  /// connection, started by the first attempts that need them: a sink that
+  /// is never attempted, such as an in_transaction one, costs nothing);
   /// `statement_timeout`: the longest one attempt may run (the sink's `timeout`).
   sql_sink(std::string database_url, std::string sink_name, sql_statement statement, int connections,
            millis statement_timeout = millis{10'000});
+  /// Does not wait for a statement in progress: it runs on a sender's
+  /// scheduler thread (a restart). Queued work is answered "not attempted";
+  /// a running statement finishes on its own thread, which then exits.
   ~sql_sink() override;
 
   void attempt(const delivery_job& job, attempt_callback done) override;
 
-private:
-  struct work {
-    delivery_job job;
-    attempt_callback done;
-  };
-  void run();
+  struct shared; // sql_sink.cpp: what the worker threads and the sink share
 
-  std::string database_url_;
-  std::string sink_name_;
-  sql_statement statement_;
-  millis statement_timeout_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<work> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;
+private:
+  std::shared_ptr<shared> shared_;
 };
 
 } // namespace txrelay

@@ -30,18 +30,9 @@ std::string webhook_body(const delivery_job& job) {
 
 attempt_result classify_webhook_response(const http_outcome& outcome, time_point now) {
   attempt_result r;
-  if (!outcome.transport_ok) {
-    r.outcome = attempt_result::verdict::retry;
-    r.error = outcome.transport_error;
-    return r;
-  }
-  r.http_status = outcome.status;
   // Whatever the verdict: an exhausted X-RateLimit budget holds back the next request.
-  r.retry_after = rate_limit_wait(outcome, now);
-  if (outcome.status >= 200 && outcome.status < 300) {
-    r.outcome = attempt_result::verdict::delivered;
-    return r;
-  }
+  if (auto settled = settled_verdict(outcome, now, r))
+    return *settled;
   r.error = "HTTP " + std::to_string(outcome.status);
   if (outcome.status == 410) {
     // Standard Webhooks: 410 disables the endpoint, so every later delivery
@@ -61,7 +52,7 @@ attempt_result classify_webhook_response(const http_outcome& outcome, time_point
   r.outcome = attempt_result::verdict::retry;
   if (outcome.status >= 300 && outcome.status < 400)
     r.error += ": redirects are not followed";
-  r.retry_after = longer_wait(r.retry_after, retry_after_header(outcome, now));
+  honour_retry_after(r, outcome, now);
   return r;
 }
 
