@@ -27,4 +27,58 @@ std::string format_rfc3339(time_point t) {
   return buf;
 }
 
+namespace {
+
+// The digits at s[at, at + n) as a number, or -1.
+int digits(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size())
+    return -1;
+  int v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+} // namespace
+
+std::optional<time_point> parse_rfc3339(std::string_view s) {
+  using namespace std::chrono;
+  int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
+  int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+    return std::nullopt;
+  if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+    return std::nullopt;
+  year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (!date.ok())
+    return std::nullopt;
+  std::size_t at = 19;
+  if (at < s.size() && s[at] == '.') {
+    std::size_t from = ++at;
+    while (at < s.size() && s[at] >= '0' && s[at] <= '9')
+      ++at;
+    if (at == from)
+      return std::nullopt;
+  }
+  minutes offset{0};
+  if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
+    ++at;
+  } else if (at < s.size() && (s[at] == '+' || s[at] == '-')) {
+    int oh = digits(s, at + 1, 2), om = digits(s, at + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59 || at + 3 >= s.size() || s[at + 3] != ':')
+      return std::nullopt;
+    offset = minutes{(oh * 60 + om) * (s[at] == '-' ? -1 : 1)};
+    at += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (at != s.size())
+    return std::nullopt;
+  // Local time minus its offset is UTC.
+  return time_point{sys_days{date} + hours{h} + minutes{mi} + seconds{sec} - offset};
+}
+
 } // namespace txrelay

@@ -3,7 +3,9 @@
 // signatures), so tests drive it instead of sleeping.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace txrelay {
 
@@ -39,5 +41,11 @@ std::shared_ptr<const clock> default_clock();
 
 /// RFC 3339 UTC with microseconds, e.g. 2026-11-22T20:52:25.123456Z.
 std::string format_rfc3339(time_point t);
+
+/// An RFC 3339 date-time ("2026-11-23T17:20:14.123Z", any numeric offset,
+/// lower-case t/z or a space separator accepted) as the instant it names;
+/// nullopt for anything else, impossible dates included. Fractions of a
+/// second are dropped.
+std::optional<time_point> parse_rfc3339(std::string_view text);
 
 } // namespace txrelay

@@ -1,8 +1,11 @@
 #include "expr/text_template.hpp"
 
+#include "core/clock.hpp"
 #include "core/utf8.hpp"
 #include "expr/expression.hpp"
 
+#include <chrono>
+#include <cstdio>
 #include <optional>
 #include <utility>
 
@@ -47,135 +50,25 @@ namespace {
 using namespace expr_detail;
 
 // -- dates -----------------------------------------------------------------------
-// RFC 3339 date-times are converted to UTC, whatever their offset, so "date"
-// and "datetime" name the same instant for every sender.
+// RFC 3339 date-times are shown in UTC, whatever their offset, so "date" and
+// "datetime" name the same instant for every sender.
 
-struct civil_time {
-  std::int64_t year = 0;
-  int month = 0, day = 0, hour = 0, minute = 0, second = 0;
-};
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, int m, int d) {
-  y -= m <= 2;
-  std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  std::int64_t yoe = y - era * 400;
-  std::int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+std::string format_date(std::chrono::sys_days day) {
+  std::chrono::year_month_day ymd{day};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()));
+  return buf;
 }
 
-void civil_from_days(std::int64_t z, civil_time& t) {
-  z += 719468;
-  std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  std::int64_t doe = z - era * 146097;
-  std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  std::int64_t mp = (5 * doy + 2) / 153;
-  t.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  t.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  t.year = yoe + era * 400 + (t.month <= 2);
-}
-
-int days_in_month(std::int64_t y, int m) {
-  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : days[m - 1];
-}
-
-// The digits at s[at, at + n) as a number, or -1.
-int digits(std::string_view s, std::size_t at, std::size_t n) {
-  if (at + n > s.size())
-    return -1;
-  int v = 0;
-  for (std::size_t i = at; i < at + n; ++i) {
-    if (s[i] < '0' || s[i] > '9')
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
-}
-
-// "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" in UTC, seconds' fraction dropped.
-std::optional<civil_time> parse_rfc3339_utc(std::string_view s) {
-  civil_time t;
-  int year = digits(s, 0, 4);
-  t.month = digits(s, 5, 2);
-  t.day = digits(s, 8, 2);
-  t.hour = digits(s, 11, 2);
-  t.minute = digits(s, 14, 2);
-  t.second = digits(s, 17, 2);
-  if (year < 0 || t.month < 1 || t.month > 12 || t.day < 1 || t.hour < 0 || t.hour > 23 || t.minute < 0 ||
-      t.minute > 59 || t.second < 0 || t.second > 60)
-    return std::nullopt;
-  if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
-    return std::nullopt;
-  t.year = year;
-  if (t.day > days_in_month(t.year, t.month))
-    return std::nullopt;
-  std::size_t at = 19;
-  if (at < s.size() && s[at] == '.') {
-    std::size_t from = ++at;
-    while (at < s.size() && s[at] >= '0' && s[at] <= '9')
-      ++at;
-    if (at == from)
-      return std::nullopt;
-  }
-  int offset_minutes = 0;
-  if (at < s.size() && (s[at] == 'Z' || s[at] == 'z')) {
-    ++at;
-  } else if (at < s.size() && (s[at] == '+' || s[at] == '-')) {
-    int hours = digits(s, at + 1, 2);
-    int minutes = digits(s, at + 4, 2);
-    if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || s[at + 3] != ':')
-      return std::nullopt;
-    offset_minutes = (hours * 60 + minutes) * (s[at] == '-' ? -1 : 1);
-    at += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (at != s.size())
-    return std::nullopt;
-  if (offset_minutes == 0)
-    return t;
-  // Local time minus the offset is UTC; seconds (even a leap second) are untouched.
-  std::int64_t minutes = days_from_civil(t.year, t.month, t.day) * 1440 + t.hour * 60 + t.minute - offset_minutes;
-  std::int64_t days = minutes >= 0 ? minutes / 1440 : (minutes - 1439) / 1440;
-  std::int64_t in_day = minutes - days * 1440;
-  civil_from_days(days, t);
-  t.hour = static_cast<int>(in_day / 60);
-  t.minute = static_cast<int>(in_day % 60);
-  if (t.year < 0 || t.year > 9999)
-    return std::nullopt;
-  return t;
-}
-
-void append_padded(std::string& out, std::int64_t v, int width) {
-  std::string d = std::to_string(v);
-  out.append(d.size() < static_cast<std::size_t>(width) ? width - d.size() : 0, '0');
-  out += d;
-}
-
-std::string format_date(const civil_time& t) {
-  std::string out;
-  append_padded(out, t.year, 4);
-  out += '-';
-  append_padded(out, t.month, 2);
-  out += '-';
-  append_padded(out, t.day, 2);
-  return out;
-}
-
-std::string format_datetime(const civil_time& t) {
-  std::string out = format_date(t);
-  out += ' ';
-  append_padded(out, t.hour, 2);
-  out += ':';
-  append_padded(out, t.minute, 2);
-  out += ':';
-  append_padded(out, t.second, 2);
-  out += " UTC";
-  return out;
+std::string format_datetime(time_point t) {
+  using namespace std::chrono;
+  auto day = floor<days>(t);
+  hh_mm_ss<seconds> time{floor<seconds>(t - day)};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, " %02d:%02d:%02d UTC", static_cast<int>(time.hours().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()));
+  return format_date(day) + buf;
 }
 
 // -- filters ---------------------------------------------------------------------
@@ -207,10 +100,11 @@ json_value apply(const filter& f, json_value v) {
   case filter_kind::datetime: {
     if (!v.is_string())
       return v;
-    auto t = parse_rfc3339_utc(v.as_string());
+    auto t = parse_rfc3339(v.as_string());
     if (!t)
       return v;
-    return json_value{f.kind == filter_kind::date ? format_date(*t) : format_datetime(*t)};
+    return json_value{f.kind == filter_kind::date ? format_date(std::chrono::floor<std::chrono::days>(*t))
+                                                  : format_datetime(*t)};
   }
   }
   return v;

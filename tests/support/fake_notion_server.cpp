@@ -1,11 +1,10 @@
 #include "support/fake_notion_server.hpp"
 
 #include "core/json.hpp"
+#include "support/fake_rate_limit.hpp"
 
 #include <simdjson.h>
 
-#include <algorithm>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -14,8 +13,6 @@
 namespace txrelay::testing {
 
 namespace {
-
-using steady = std::chrono::steady_clock;
 
 /// The message Notion sends with each error code (its wording, where known).
 std::string default_message(std::string_view code) {
@@ -122,25 +119,19 @@ const std::string fake_notion_server::database_id = "1d4f0a6e-8c2b-4e1f-9a3d-5b7
 const std::string fake_notion_server::data_source_id = "2e5a1b7f-9d3c-4f2a-8b4e-6c8d7f9a1b32";
 
 struct fake_notion_server::state {
-  notion_fake_options options;
+  explicit state(const notion_fake_options& options) : limit(options.per_second, options.burst, options.now) {}
+
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
   std::optional<std::pair<int, std::string>> failure;
-  double tokens = 0;
-  steady::time_point refilled_at{};
-  bool started = false;
-  steady::time_point told_to_wait_until{};
+  fake_rate_limit limit;
   std::vector<std::string> pages;
-  std::size_t rate_limited = 0;
-  std::size_t early = 0;
   unsigned long long requests = 0;
 
   fake_reply handle(const recorded_request& request) {
     std::lock_guard guard{mutex};
-    auto now = steady::now();
     auto id = ++requests;
-    if (now < told_to_wait_until)
-      ++early;
+    limit.arrive();
     auto path = request.target.substr(0, request.target.find('?'));
     if (request.method != "POST" || path != "/v1/pages")
       return error_reply(400, "invalid_request_url", "Invalid request URL.", id);
@@ -153,14 +144,9 @@ struct fake_notion_server::state {
                          "Notion-Version header failed validation: Notion-Version header should be defined, "
                          "instead was `undefined`.",
                          id);
-    if (!take_token(now)) {
-      ++rate_limited;
-      // Whole seconds, at least 1: the client must honour it even though
-      // the bucket may refill sooner.
-      auto seconds = std::max<long long>(1, static_cast<long long>(std::ceil((1 - tokens) / options.per_second)));
-      told_to_wait_until = std::max(told_to_wait_until, now + std::chrono::seconds{seconds});
+    if (auto seconds = limit.take()) {
       auto reply = error_reply(429, "rate_limited", default_message("rate_limited"), id);
-      reply.headers.emplace_back("Retry-After", std::to_string(seconds));
+      reply.headers.emplace_back("Retry-After", std::to_string(*seconds));
       return reply;
     }
 
@@ -208,35 +194,10 @@ struct fake_notion_server::state {
     ok.body = R"({"object":"page","id":")" + uuid_like(pages.size(), 0x9a6e0000) + R"(","archived":false})";
     return ok;
   }
-
-  bool take_token(steady::time_point now) {
-    if (!started) {
-      started = true;
-      tokens = options.burst;
-    } else {
-      tokens = std::min(options.burst, tokens + std::chrono::duration<double>(now - refilled_at).count() *
-                                                  options.per_second);
-    }
-    refilled_at = now;
-    if (tokens < 1)
-      return false;
-    tokens -= 1;
-    return true;
-  }
 };
 
-namespace {
-
-std::shared_ptr<fake_notion_server::state> make_state(notion_fake_options options) {
-  auto s = std::make_shared<fake_notion_server::state>();
-  s->options = options;
-  return s;
-}
-
-} // namespace
-
 fake_notion_server::fake_notion_server(notion_fake_options options)
-  : state_(make_state(options)),
+  : state_(std::make_shared<state>(options)),
     server_([s = state_](const recorded_request& request, std::size_t) { return s->handle(request); }) {}
 
 fake_notion_server::~fake_notion_server() { server_.stop(); }
@@ -285,12 +246,12 @@ std::string fake_notion_server::property_text(std::size_t page, std::string_view
 
 std::size_t fake_notion_server::rate_limited_count() const {
   std::lock_guard guard{state_->mutex};
-  return state_->rate_limited;
+  return state_->limit.refused();
 }
 
 std::size_t fake_notion_server::early_request_count() const {
   std::lock_guard guard{state_->mutex};
-  return state_->early;
+  return state_->limit.early();
 }
 
 bool fake_notion_server::wait_for_pages(std::size_t n, std::chrono::milliseconds timeout) const {

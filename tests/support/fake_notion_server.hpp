@@ -19,11 +19,13 @@
 // Retry-After elapsed. Exact for a client with one request in flight at a
 // time (see fake_discord_server.hpp).
 //
-// Real time (it is a server); tests assert counts, never timings.
+// Real time (it is a server) unless a test gives the rate limit its own
+// clock; tests assert counts, never timings.
 #include "support/fake_sink_server.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +36,9 @@ namespace txrelay::testing {
 struct notion_fake_options {
   double per_second = 3;
   double burst = 3;
+  /// The rate limit's clock (called under the fake's lock, on its thread):
+  /// real time by default; a test may pass a manual one to skip the waits.
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 class fake_notion_server {

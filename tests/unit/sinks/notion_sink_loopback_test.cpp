@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -259,9 +260,15 @@ TEST_F(notion_transport_fixture, a_5000_character_content_arrives_as_3_items) {
 }
 
 TEST_F(notion_transport_fixture, a_429_storm_is_retried_after_retry_after_and_never_early) {
+  // The fake's bucket runs on manual time: the test advances it instead of
+  // sleeping through each Retry-After. Declared before the fake, which reads it.
+  const auto start_time = std::chrono::steady_clock::now();
+  std::atomic<std::chrono::steady_clock::duration> elapsed{std::chrono::steady_clock::duration::zero()};
+  auto advance = [&](std::chrono::steady_clock::duration by) { elapsed.store(elapsed.load() + by); };
   notion_fake_options options;
   options.per_second = 3;
   options.burst = 2;
+  options.now = [&] { return start_time + elapsed.load(); };
   fake_notion_server notion{options};
   transport_ = std::make_shared<notion_sink>(io_, options_for(notion), default_clock());
 
@@ -295,7 +302,7 @@ TEST_F(notion_transport_fixture, a_429_storm_is_retried_after_retry_after_and_ne
   auto early_in_the_storm = notion.early_request_count();
 
   // Honour it as the sender does: nothing before retry_after, one at a time.
-  std::this_thread::sleep_for(longest);
+  advance(longest);
   for (std::size_t left = waiting; left > 0;) {
     auto r = attempt(*transport_, job("retried"));
     if (r.outcome == attempt_result::verdict::delivered) {
@@ -304,7 +311,7 @@ TEST_F(notion_transport_fixture, a_429_storm_is_retried_after_retry_after_and_ne
     }
     ASSERT_EQ(r.outcome, attempt_result::verdict::retry) << r.error;
     ASSERT_TRUE(r.retry_after);
-    std::this_thread::sleep_for(*r.retry_after);
+    advance(*r.retry_after);
   }
   EXPECT_EQ(notion.pages().size(), 5u);
   EXPECT_GE(notion.rate_limited_count(), waiting);
