@@ -20,6 +20,8 @@ if [ "${TXRELAY_TEST_PG_DURABLE:-0}" = 1 ]; then
 else
   durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
+# Extra server settings, e.g. for profiling: TXRELAY_TEST_PG_OPTS="-c shared_preload_libraries=pg_stat_statements".
+durability="$durability ${TXRELAY_TEST_PG_OPTS:-}"
 
 # PostgreSQL refuses to run as root: run it as the postgres system user then.
 as_pg=()

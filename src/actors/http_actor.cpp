@@ -12,12 +12,12 @@ struct http_state {
 
 using http_self = caf::stateful_actor<http_state>;
 
-/// Asks the persistence actor and passes the typed answer or the error on.
+/// Asks the ledger and passes the typed answer or the error on.
 template <class T, class Reply, class... Ts>
 void ask(http_self* self, Reply reply, Ts&&... xs) {
   auto& st = self->state;
   st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-  self->request(st.options.persistence, st.options.timeout, std::forward<Ts>(xs)...)
+  self->request(st.options.ledger, st.options.timeout, std::forward<Ts>(xs)...)
     .then([reply](T& value) { reply(std::move(value)); },
           [reply](caf::error& err) { reply(unexpected{to_api_error(err)}); });
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP actor is where HTTP connections enter the actor world. Connections
 // (on Asio threads) send it a request with a reply callback; it asks the
-// persistence actor and hands the answer, or the error, to the callback.
+// persistence actor (ingest) or the ledger (reads, replays) and hands the
+// answer, or the error, to the callback.
 #include "actors/protocol.hpp"
 #include "metrics/metrics.hpp"
 
@@ -11,7 +12,8 @@
 namespace txrelay {
 
 struct http_actor_options {
-  caf::actor persistence;
+  caf::actor persistence; // commits events
+  caf::actor ledger;      // reads events and counts, replays dead deliveries
   std::shared_ptr<metrics_registry> metrics;
   std::chrono::seconds timeout{30};
 };

@@ -4,13 +4,16 @@
 //   HTTP side --(get_event / counts / health, with a reply callback)--> http_actor
 //   HTTP side --(ingest, [event_batch + reply])--> http_actor          (one message per I/O loop turn)
 //   http_actor --request(ingest, [event_batch])--> persistence_actor    (answers each after COMMIT)
-//   persistence_actor --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
-//   sender --request(load_pending, sink, after_id, limit)--> persistence_actor (recovery, paging)
-//   sender --(outcome, [delivery_outcome])--> persistence_actor             (recorded in batches)
-//   persistence_actor --(sweep)--> supervisor --(sweep)--> every sender      (commit state unknown)
+//   persistence_actor --request(commit, [event_batch])--> ingest_writer  (an idle one, the queued group)
+//   ingest_writer --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
+//   http_actor --request(get_event / counts / health / replay)--> ledger
+//   sender --request(load_pending, sink, after_id, limit)--> ledger     (recovery, paging)
+//   sender --(outcome, [delivery_outcome])--> ledger                    (recorded in batches)
+//   ledger --(dispatch, sink, jobs)--> supervisor                       (compensation events)
+//   ingest_writer / ledger --(sweep)--> supervisor --(sweep)--> every sender (commit state unknown)
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
 //   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --(pause / resume)--> sender
-//   HTTP side --(replay, filter, reply)--> http_actor --request--> persistence_actor --(dispatch)--> senders
+//   HTTP side --(replay, filter, reply)--> http_actor --request--> ledger --(sweep)--> senders
 //
 // Every type here is local-only: txrelay runs in one process, so messages are
 // never serialized and CAF_ALLOW_UNSAFE_MESSAGE_TYPE suffices.
@@ -49,6 +52,7 @@ using sink_control_atom = caf::atom_constant<caf::atom("sinkctl")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
 
 // -- message types --------------------------------------------------------------
 

@@ -52,6 +52,14 @@ struct sender_state {
 
   delivery_outcomes unsent_outcomes;
   bool outcome_flush_scheduled = false;
+
+  // The deliveries finished last, oldest first. A sweep (at the ledger) can
+  // see rows an ingest writer just committed before that writer's dispatch
+  // of them arrives here; once finished, such a dispatch must not send them
+  // again. Bounded: a dispatch trails its commit by far less than this many
+  // completions.
+  std::unordered_set<std::string> recently_finished;
+  std::deque<std::string> finished_order;
 };
 
 using sender_actor = caf::stateful_actor<sender_state>;
@@ -88,7 +96,7 @@ void send_outcomes(sender_actor* self) {
   st.outcome_flush_scheduled = false;
   if (st.unsent_outcomes.empty())
     return;
-  self->send(st.options.persistence, outcome_atom::value, std::move(st.unsent_outcomes));
+  self->send(st.options.ledger, outcome_atom::value, std::move(st.unsent_outcomes));
   st.unsent_outcomes.clear();
 }
 
@@ -130,7 +138,8 @@ void activate_next(sender_actor* self, const std::string& key) {
   schedule(self, st.window.at(active));
 }
 
-void forget(sender_actor* self, const std::string& id) {
+// By value: callers pass the id of the window entry this erases.
+void forget(sender_actor* self, std::string id) {
   auto& st = self->state;
   auto it = st.window.find(id);
   if (it == st.window.end())
@@ -141,6 +150,13 @@ void forget(sender_actor* self, const std::string& id) {
   st.window.erase(it);
   if (st.sweeping)
     st.finished_during_sweep.insert(id);
+  if (st.recently_finished.insert(id).second) {
+    st.finished_order.push_back(id);
+    if (st.finished_order.size() > 2 * st.options.window + 64) {
+      st.recently_finished.erase(st.finished_order.front());
+      st.finished_order.pop_front();
+    }
+  }
   if (key) {
     st.by_key[*key].erase(id);
     auto active = st.active_for_key.find(*key);
@@ -293,13 +309,13 @@ void maybe_sweep(sender_actor* self) {
   if (st.window.size() > capacity / 2)
     return; // wait until half the window drained: pages stay large
   auto room = static_cast<int>(capacity - st.window.size());
-  // Outcomes this sender reported must reach the persistence actor before
+  // Outcomes this sender reported must reach the ledger before
   // the query, so finished deliveries are not loaded again.
   send_outcomes(self);
   st.sweeping = true;
   st.overflow_during_sweep = false;
   st.finished_during_sweep.clear();
-  self->request(st.options.persistence, caf::infinite, load_pending_atom::value, st.options.sink.name,
+  self->request(st.options.ledger, caf::infinite, load_pending_atom::value, st.options.sink.name,
                 st.sweep_cursor, room)
     .then(
       [self, room](delivery_jobs& jobs) {
@@ -394,6 +410,8 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       auto& st = self->state;
       st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       for (auto& job : jobs) {
+        if (st.recently_finished.count(job.id) != 0)
+          continue; // a sweep found it first, and it is done
         auto held = st.window.size() + st.dispatched_during_sweep.size();
         if (held < st.options.window && per_key(st) && st.sweeping) {
           // Per-key order: rows the sweep is loading may be older than this one.

@@ -16,7 +16,7 @@ namespace txrelay {
 struct sender_options {
   sink_config sink;
   std::shared_ptr<sink_transport> transport;
-  caf::actor persistence;
+  caf::actor ledger; // records outcomes, pages pending deliveries in
   std::shared_ptr<const txrelay::clock> clock;
   std::shared_ptr<metrics_registry> metrics;
   std::size_t window = 1000; // deliveries held in memory at most; the rest wait in PostgreSQL

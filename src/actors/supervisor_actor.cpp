@@ -48,7 +48,7 @@ void start_child(supervisor_self* self, child& c) {
   sender_options opts;
   opts.sink = c.sink;
   opts.transport = st.options.make_transport(c.sink);
-  opts.persistence = st.options.persistence;
+  opts.ledger = st.options.ledger;
   opts.clock = st.options.clock;
   opts.metrics = st.options.metrics;
   opts.window = st.options.window;

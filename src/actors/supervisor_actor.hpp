@@ -17,7 +17,7 @@ using transport_factory = std::function<std::shared_ptr<sink_transport>(const si
 struct supervisor_options {
   std::vector<sink_config> sinks;
   transport_factory make_transport; // a fresh transport for every (re)start
-  caf::actor persistence;
+  caf::actor ledger;
   std::shared_ptr<const txrelay::clock> clock;
   std::shared_ptr<metrics_registry> metrics;
   std::size_t window = 1000;

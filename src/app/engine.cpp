@@ -1,6 +1,7 @@
 #include "app/engine.hpp"
 
 #include "actors/http_actor.hpp"
+#include "actors/ledger_actor.hpp"
 #include "actors/persistence_actor.hpp"
 #include "app/api.hpp"
 #include "http/server.hpp"
@@ -24,6 +25,7 @@ struct engine::parts {
   std::unique_ptr<caf::actor_system_config> caf_config;
   std::unique_ptr<caf::actor_system> system;
   caf::actor persistence;
+  caf::actor ledger;
   caf::actor supervisor;
   caf::actor http;
   std::shared_ptr<ingest_coalescer> ingest;
@@ -96,19 +98,22 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   for (const auto& s : opts.config.sinks)
     if (s.sql && s.sql->phase == sql_phase::in_transaction)
       popts.in_transaction.emplace(s.name, s.sql->statement);
+  p->ledger = spawn_ledger_actor(*p->system, popts);
   p->persistence = spawn_persistence_actor(*p->system, std::move(popts));
   supervisor_options sopts;
   sopts.sinks = opts.config.sinks;
   sopts.make_transport = std::move(make_transport);
-  sopts.persistence = p->persistence;
+  sopts.ledger = p->ledger;
   sopts.clock = opts.clock;
   sopts.metrics = p->metrics;
   sopts.window = opts.sender_window;
   p->supervisor = spawn_supervisor(*p->system, std::move(sopts));
   caf::anon_send(p->persistence, dispatch_atom::value, p->supervisor);
+  caf::anon_send(p->ledger, dispatch_atom::value, p->supervisor);
 
   http_actor_options hopts;
   hopts.persistence = p->persistence;
+  hopts.ledger = p->ledger;
   hopts.metrics = p->metrics;
   p->http = spawn_http_actor(*p->system, std::move(hopts));
 
@@ -154,7 +159,7 @@ void engine::stop() {
   p.stopped = true;
   if (p.server)
     p.server->stop();
-  for (auto* a : {&p.http, &p.supervisor, &p.persistence})
+  for (auto* a : {&p.http, &p.supervisor, &p.persistence, &p.ledger})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   // I/O first: once its threads are joined no connection or sink callback
@@ -168,7 +173,7 @@ void engine::stop() {
   if (p.ingest)
     p.ingest->close();
   p.rest.reset();
-  p.http = p.supervisor = p.persistence = caf::actor{};
+  p.http = p.supervisor = p.persistence = p.ledger = caf::actor{};
   p.system.reset(); // waits for every actor
   log::flush();
 }

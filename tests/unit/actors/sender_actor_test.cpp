@@ -35,14 +35,14 @@ public:
   std::deque<pending> attempts;
 };
 
-/// What the persistence actor saw, and what it answers to sweeps.
+/// What the ledger saw, and what it answers to sweeps.
 struct fake_store {
   delivery_outcomes outcomes;
   std::vector<delivery_job> pending; // answered to load_pending, by id order
   int sweeps = 0;
 };
 
-caf::behavior fake_persistence(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
+caf::behavior fake_ledger(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
   return {
     [store](outcome_atom, delivery_outcomes& outcomes) {
       for (auto& o : outcomes) {
@@ -97,11 +97,11 @@ protected:
     cfg.set("scheduler.policy", caf::atom("testing"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-    persistence = sys->spawn(fake_persistence, store);
+    ledger = sys->spawn(fake_ledger, store);
   }
 
   ~sender_actor_test() override {
-    for (auto& a : {supervisor, persistence})
+    for (auto& a : {supervisor, ledger})
       if (a)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sched->run();
@@ -127,7 +127,7 @@ protected:
       ++transports_built;
       return transport;
     };
-    opts.persistence = persistence;
+    opts.ledger = ledger;
     opts.clock = clock;
     opts.metrics = metrics;
     opts.window = window;
@@ -185,7 +185,7 @@ protected:
   std::shared_ptr<metrics_registry> metrics = std::make_shared<metrics_registry>();
   std::shared_ptr<scripted_transport> transport;
   int transports_built = 0;
-  caf::actor persistence;
+  caf::actor ledger;
   caf::actor supervisor;
 };
 
@@ -200,6 +200,18 @@ TEST_F(sender_actor_test, sweeps_pending_rows_at_start) {
   EXPECT_EQ(store->outcomes[0].delivery_id, "a");
   EXPECT_EQ(store->outcomes[0].status, delivery_status::delivered);
   EXPECT_EQ(store->outcomes[0].attempts, 1);
+}
+
+TEST_F(sender_actor_test, a_dispatch_that_trails_a_sweep_does_not_send_a_finished_delivery_again) {
+  // The ledger's sweep saw a row an ingest writer had just committed, before
+  // that writer's dispatch of it arrived.
+  store->pending = {job("a")};
+  start();
+  ASSERT_EQ(attempted_ids(), std::vector<std::string>{"a"});
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  dispatch({job("a"), job("b")});
+  EXPECT_EQ(attempted_ids(), std::vector<std::string>{"b"}); // "a" was not attempted again
+  ASSERT_EQ(store->outcomes.size(), 1u);
 }
 
 TEST_F(sender_actor_test, a_failed_attempt_is_retried_after_backoff_then_goes_dead) {

@@ -1,0 +1,233 @@
+#include "actors/ingest_writer.hpp"
+
+#include "core/utf8.hpp"
+#include "expr/event_document.hpp"
+#include "logging/log.hpp"
+#include "sinks/sql_sink.hpp"
+
+namespace txrelay {
+
+namespace {
+
+struct writer_state {
+  static inline const char* name = "ingest_writer";
+  persistence_options options;
+  // Acknowledged events are committed on this connection with the server's
+  // durable default (synchronous_commit = on).
+  std::optional<pg::connection> conn;
+  caf::actor dispatcher;
+};
+
+using writer_self = caf::stateful_actor<writer_state>;
+
+/// One request of a group: its events are committed together or not at all.
+struct request_slot {
+  event_batch events;
+  std::optional<result<ingest_receipts, api_error>> answer;
+
+  void fail(const caf::error& err) { answer.emplace(unexpected{to_api_error(err)}); }
+};
+
+void settle(writer_self* self, request_slot& request, std::vector<pg::ingest_receipt>& receipts, std::size_t& next) {
+  auto& metrics = *self->state.options.metrics;
+  ingest_receipts mine;
+  mine.reserve(request.events.size());
+  for (std::size_t k = 0; k < request.events.size(); ++k) {
+    auto& rc = receipts[next++];
+    (rc.created ? metrics.events_accepted : metrics.events_replayed).fetch_add(1, std::memory_order_relaxed);
+    mine.push_back(std::move(rc));
+  }
+  request.answer.emplace(std::move(mine));
+}
+
+void after_commit(writer_self* self, const std::vector<pg::ingest_item>& items,
+                  const std::vector<pg::ingest_receipt>& receipts, time_point now) {
+  auto& st = self->state;
+  st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
+  dispatch_committed(self, st.dispatcher, items, receipts, st.options.in_transaction, now);
+}
+
+/// A connection lost mid-statement leaves the commit unknown: the rows may be
+/// there without having been dispatched. Every sender sweeps, so such rows
+/// are delivered now rather than at the next restart.
+void sweep_if_lost(writer_self* self, const pg::pg_error& err) {
+  if (err.connection_lost && self->state.dispatcher)
+    self->send(self->state.dispatcher, sweep_atom::value);
+}
+
+bool has_projection(const writer_state& st, const request_slot& request) {
+  if (st.options.in_transaction.empty())
+    return false;
+  for (const auto& ev : request.events)
+    for (const auto& sink : ev.sinks)
+      if (st.options.in_transaction.count(sink))
+        return true;
+  return false;
+}
+
+std::vector<pg::ingest_item> make_items(writer_self* self, std::vector<request_slot*>& group, time_point now) {
+  auto& ids = *self->state.options.ids;
+  std::vector<pg::ingest_item> items;
+  for (auto* request : group)
+    for (auto& ev : request->events)
+      items.push_back(make_ingest_item(ids, std::move(ev), now));
+  return items;
+}
+
+/// One request whose events are routed to in_transaction sql sinks: its
+/// events, their deliveries and those statements commit together, or
+/// nothing does. A replayed event (same Idempotency-Key) runs nothing again.
+void commit_projected(writer_self* self, request_slot& request) {
+  auto& st = self->state;
+  auto now = st.options.clock->now();
+  std::vector<request_slot*> one{&request};
+  auto items = make_items(self, one, now);
+  auto conn = ensure_connection(st.conn, st.options.database_url, false);
+  if (!conn) {
+    request.fail(to_caf(conn.error()));
+    return;
+  }
+  auto& c = **conn;
+  auto refuse = [&](const pg::pg_error& err, caf::error reason) {
+    if (c.healthy())
+      c.exec("ROLLBACK");
+    request.fail(reason);
+    sweep_if_lost(self, err); // the COMMIT may have happened without its reply
+  };
+  // A deadlock or timeout anywhere in this transaction is worth a retry: 503.
+  auto refuse_pg = [&](const pg::pg_error& err) {
+    bool transient = classify_sql_error(err).outcome == attempt_result::verdict::retry;
+    refuse(err, transient ? make_persistence_error(persistence_errc::unavailable, primary_message(err.message))
+                          : to_caf(err));
+  };
+  if (auto begun = c.exec("BEGIN"); !begun)
+    return refuse_pg(begun.error());
+  // One statement stuck on a lock must not stall every ingest behind it.
+  if (auto limited = c.exec("SET LOCAL statement_timeout = '5s'"); !limited)
+    return refuse_pg(limited.error());
+  auto receipts = pg::ingest_events_in_transaction(c, items);
+  if (!receipts)
+    return refuse_pg(receipts.error());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!(*receipts)[i].created)
+      continue;
+    const auto& item = items[i];
+    for (std::size_t s = 0; s < item.event.sinks.size(); ++s) {
+      const auto& sink = item.event.sinks[s];
+      auto statement = st.options.in_transaction.find(sink);
+      if (statement == st.options.in_transaction.end())
+        continue;
+      auto doc = event_document_from_json(
+        event_fields{item.event.topic, key_view(item.event.key), item.event_id, item.delivery_ids[s], item.created_at},
+        item.event.payload_json);
+      auto ran = run_statement(c, statement->second, doc);
+      if (!ran) {
+        const auto& err = ran.error();
+        // A deadlock, a serialization failure or a timeout says nothing
+        // about the event: the client may retry (503), unlike a constraint
+        // violation (422). Only the primary message goes back: libpq's
+        // DETAIL can quote other rows' values; the log keeps it.
+        log::warn("in_transaction sink " + sink + " refused an event: " + one_line_excerpt(err.message, 1000));
+        if (classify_sql_error(err).outcome == attempt_result::verdict::retry)
+          return refuse(err, make_persistence_error(persistence_errc::unavailable,
+                                                    "sink " + sink + ": " + primary_message(err.message)));
+        std::string why = "sink " + sink + ": " + primary_message(err.message);
+        if (items.size() > 1)
+          why += " (event " + std::to_string(i) + " of the batch)";
+        return refuse(err, make_persistence_error(persistence_errc::projection_failed, why));
+      }
+      if (auto marked = pg::mark_delivered(c, item.event_id, sink, 1); !marked)
+        return refuse_pg(marked.error());
+    }
+  }
+  if (auto committed = c.exec("COMMIT"); !committed)
+    return refuse_pg(committed.error());
+  std::size_t next = 0;
+  settle(self, request, *receipts, next);
+  after_commit(self, items, *receipts, now);
+}
+
+/// Commits every request of `group` in one statement; on a data error in a
+/// group of several requests, commits each request alone so one bad request
+/// cannot fail its neighbours.
+void commit_group(writer_self* self, std::vector<request_slot*> group) {
+  auto& st = self->state;
+  if (!st.options.in_transaction.empty()) {
+    std::vector<request_slot*> plain;
+    for (auto* request : group) {
+      if (has_projection(st, *request))
+        commit_projected(self, *request);
+      else
+        plain.push_back(request);
+    }
+    if (plain.empty())
+      return;
+    group = std::move(plain);
+  }
+  auto now = st.options.clock->now();
+  auto items = make_items(self, group, now);
+  auto conn = ensure_connection(st.conn, st.options.database_url, false);
+  if (!conn) {
+    for (auto* request : group)
+      request->fail(to_caf(conn.error()));
+    return;
+  }
+  auto receipts = pg::ingest_events(**conn, items);
+  if (!receipts) {
+    const auto& err = receipts.error();
+    if (!err.connection_lost && group.size() > 1) {
+      log::warn("ingest of " + std::to_string(group.size()) + " requests failed (" + err.message +
+                "); committing them one by one");
+      std::size_t next = 0;
+      for (auto* request : group) {
+        for (auto& ev : request->events)
+          ev = std::move(items[next++].event);
+        commit_group(self, {request});
+      }
+      return;
+    }
+    log::error("ingest failed: " + err.message);
+    for (auto* request : group)
+      request->fail(to_caf(err));
+    sweep_if_lost(self, err);
+    return;
+  }
+  std::size_t next = 0;
+  for (auto* request : group)
+    settle(self, *request, *receipts, next);
+  after_commit(self, items, *receipts, now);
+}
+
+caf::behavior writer_behavior(writer_self* self, persistence_options options) {
+  self->state.options = std::move(options);
+  return {
+    [=](commit_atom, std::vector<event_batch>& batches) -> ingest_results {
+      std::vector<request_slot> slots(batches.size());
+      std::vector<request_slot*> group;
+      group.reserve(slots.size());
+      for (std::size_t i = 0; i < batches.size(); ++i) {
+        slots[i].events = std::move(batches[i]);
+        group.push_back(&slots[i]);
+      }
+      commit_group(self, std::move(group));
+      ingest_results results;
+      results.reserve(slots.size());
+      for (auto& slot : slots) {
+        // Always settled; a gap would be a bug, answered rather than hung.
+        if (!slot.answer)
+          slot.fail(make_persistence_error(persistence_errc::rejected, "no answer for this request"));
+        results.push_back(std::move(*slot.answer));
+      }
+      return results;
+    },
+    [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_ingest_writer(caf::local_actor* parent, const persistence_options& options) {
+  return parent->spawn<caf::detached + caf::linked>(writer_behavior, options);
+}
+
+} // namespace txrelay

@@ -1,0 +1,58 @@
+#pragma once
+// What the actors that write to PostgreSQL share: the ingest writers (events
+// from clients) and the ledger (outcomes, and the compensation events they
+// carry). Both open their connection on demand, make ids from one generator,
+// and hand committed deliveries to the senders.
+#include "actors/protocol.hpp"
+#include "core/ids.hpp"
+#include "expr/sql_statement.hpp"
+#include "persistence/outbox.hpp"
+#include "persistence/pg_connection.hpp"
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace txrelay {
+
+/// One id generator for every thread that creates events: ids stay strictly
+/// increasing across ingest writers and the ledger, so an event committed
+/// after another was acknowledged always sorts after it (per-key order and
+/// the senders' keyset paging rely on that).
+class shared_id_generator {
+public:
+  explicit shared_id_generator(std::uint64_t seed) : ids_(seed) {}
+  std::string next(time_point now) {
+    std::lock_guard lock{mutex_};
+    return ids_.next(now);
+  }
+
+private:
+  std::mutex mutex_;
+  uuid_v7_generator ids_;
+};
+
+/// The connection in `conn`, reopened if it is gone. `commit_async`: the
+/// session commits without waiting for the WAL flush (bookkeeping only).
+result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connection>& conn, const std::string& url,
+                                                        bool commit_async);
+
+/// A libpq error as the actors' error: connection lost -> unavailable (503).
+caf::error to_caf(const pg::pg_error& err);
+
+/// libpq's first line without its "ERROR:  " prefix: what went wrong, not
+/// the DETAIL lines that can quote row values.
+std::string primary_message(const std::string& message);
+
+/// An event with its new ids, ready for pg::ingest_events.
+pg::ingest_item make_ingest_item(shared_id_generator& ids, event_submission ev, time_point now);
+
+/// Sends each sink's newly committed deliveries to `dispatcher`, skipping
+/// sinks done inside the ingest transaction and events that were replays.
+void dispatch_committed(caf::event_based_actor* self, const caf::actor& dispatcher,
+                        const std::vector<pg::ingest_item>& items, const std::vector<pg::ingest_receipt>& receipts,
+                        const std::map<std::string, sql_statement>& in_transaction, time_point now);
+
+} // namespace txrelay
