@@ -44,7 +44,7 @@ void after_commit(writer_self* self, const std::vector<pg::ingest_item>& items,
                   const std::vector<pg::ingest_receipt>& receipts, time_point now) {
   auto& st = self->state;
   st.options.metrics->ingest_batches.fetch_add(1, std::memory_order_relaxed);
-  dispatch_committed(self, st.dispatcher, items, receipts, st.options.in_transaction, now);
+  dispatch_committed(self, st.dispatcher, items, receipts, st.options.in_transaction, now, st.options.clock->now());
 }
 
 /// A connection lost mid-statement leaves the commit unknown: the rows may be

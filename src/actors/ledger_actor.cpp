@@ -95,7 +95,7 @@ result<long long, pg::pg_error> record(ledger_self* self, pg::connection& c, con
       st.options.metrics->events_accepted.fetch_add(1, std::memory_order_relaxed);
       log::info("compensation event " + rc.event_id + " (topic " + rc.topic + ") published");
     }
-  dispatch_committed(self, st.dispatcher, items, receipts, st.options.in_transaction, now);
+  dispatch_committed(self, st.dispatcher, items, receipts, st.options.in_transaction, now, st.options.clock->now());
   return *recorded;
 }
 

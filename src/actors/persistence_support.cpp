@@ -48,7 +48,8 @@ pg::ingest_item make_ingest_item(shared_id_generator& ids, event_submission ev, 
 
 void dispatch_committed(caf::event_based_actor* self, const caf::actor& dispatcher,
                         const std::vector<pg::ingest_item>& items, const std::vector<pg::ingest_receipt>& receipts,
-                        const std::map<std::string, sql_statement>& in_transaction, time_point now) {
+                        const std::map<std::string, sql_statement>& in_transaction, time_point now,
+                        time_point committed_at) {
   if (!dispatcher)
     return; // senders find these rows when they start and sweep
   std::map<std::string, delivery_jobs> by_sink;
@@ -68,6 +69,7 @@ void dispatch_committed(caf::event_based_actor* self, const caf::actor& dispatch
       job.payload_json = item.event.payload_json;
       job.created_at = item.created_at;
       job.next_attempt_at = now;
+      job.committed_at = committed_at;
       by_sink[job.sink].push_back(std::move(job));
     }
   }

@@ -53,6 +53,7 @@ pg::ingest_item make_ingest_item(shared_id_generator& ids, event_submission ev, 
 /// sinks done inside the ingest transaction and events that were replays.
 void dispatch_committed(caf::event_based_actor* self, const caf::actor& dispatcher,
                         const std::vector<pg::ingest_item>& items, const std::vector<pg::ingest_receipt>& receipts,
-                        const std::map<std::string, sql_statement>& in_transaction, time_point now);
+                        const std::map<std::string, sql_statement>& in_transaction, time_point now,
+                        time_point committed_at);
 
 } // namespace txrelay

@@ -257,6 +257,10 @@ void pump(sender_actor* self) {
       forget(self, id);
       continue;
     }
+    if (job.committed_at) {
+      st.metrics->commit_to_attempt.observe(std::chrono::duration<double>(now - *job.committed_at).count());
+      job.committed_at.reset(); // the first attempt only
+    }
     st.breaker->on_request(now);
     st.flying.insert(id);
     st.attempting = id;

@@ -36,6 +36,9 @@ struct delivery_job {
   // When an operator last replayed it: retry.max_age then counts from here,
   // not from the creation time its id carries.
   std::optional<time_point> replayed_at;
+  // When the COMMIT that created it returned, for a delivery dispatched then
+  // (empty when a sweep loaded it): the start of commit->attempt latency.
+  std::optional<time_point> committed_at;
 };
 
 /// What one attempt at a sink came to.

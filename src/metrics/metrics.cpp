@@ -1,5 +1,7 @@
 #include "metrics/metrics.hpp"
 
+#include <cstdio>
+
 #include <set>
 
 namespace txrelay {
@@ -102,6 +104,27 @@ void sample(std::string& out, const char* name, const char* label_name, std::str
 
 } // namespace
 
+void latency_histogram::observe(double seconds) {
+  std::size_t i = 0;
+  while (i < bounds_seconds.size() && seconds > bounds_seconds[i])
+    ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  auto micros = seconds > 0 ? static_cast<std::uint64_t>(seconds * 1e6) : 0;
+  sum_micros_.fetch_add(micros, std::memory_order_relaxed);
+}
+
+std::array<std::uint64_t, latency_histogram::bounds_seconds.size() + 1> latency_histogram::cumulative() const {
+  std::array<std::uint64_t, bounds_seconds.size() + 1> out{};
+  std::uint64_t running = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    running += counts_[i].load(std::memory_order_relaxed);
+    out[i] = running;
+  }
+  return out;
+}
+
+double latency_histogram::sum_seconds() const { return static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6; }
+
 std::string metrics_registry::render(const std::vector<std::pair<std::string, long long>>& pending) const {
   std::string out;
   out.reserve(4096);
@@ -168,6 +191,25 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
     header(out, s.name, s.type, s.help);
     for (const auto& [name, m] : sinks_)
       sample(out, s.name, "sink", name, s.read(*m));
+  }
+
+  header(out, "txrelay_sink_commit_to_attempt_seconds", "histogram",
+         "From the COMMIT of an event to the first attempt of its delivery, for deliveries dispatched at commit.");
+  for (const auto& [name, m] : sinks_) {
+    auto counts = m->commit_to_attempt.cumulative();
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      char le[32];
+      if (i < latency_histogram::bounds_seconds.size())
+        std::snprintf(le, sizeof le, "%g", latency_histogram::bounds_seconds[i]);
+      else
+        std::snprintf(le, sizeof le, "+Inf");
+      out += "txrelay_sink_commit_to_attempt_seconds_bucket{sink=\"" + name + "\",le=\"" + le + "\"} " +
+             std::to_string(counts[i]) + "\n";
+    }
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%.6f", m->commit_to_attempt.sum_seconds());
+    out += "txrelay_sink_commit_to_attempt_seconds_sum{sink=\"" + name + "\"} " + sum + "\n";
+    out += "txrelay_sink_commit_to_attempt_seconds_count{sink=\"" + name + "\"} " + std::to_string(counts.back()) + "\n";
   }
 
   header(out, "txrelay_actor_mailbox_size", "gauge", "Messages waiting in the actor's mailbox (sampled each second).");

@@ -2,6 +2,7 @@
 // What every actor and sink is doing, as lock-free counters that any thread
 // may bump, rendered in the Prometheus text format on /metrics.
 // Label values are sink and actor names from the config, never URLs.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -12,6 +13,22 @@
 #include <vector>
 
 namespace txrelay {
+
+/// A Prometheus histogram of durations: lock-free, fixed buckets from 0.5 ms
+/// to 10 s (the tail that matters for delivery latency).
+class latency_histogram {
+public:
+  static constexpr std::array<double, 16> bounds_seconds{0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015,
+                                                         0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
+  void observe(double seconds);
+  /// Cumulative counts per bound, then the +Inf count (= the total).
+  std::array<std::uint64_t, bounds_seconds.size() + 1> cumulative() const;
+  double sum_seconds() const;
+
+private:
+  std::array<std::atomic<std::uint64_t>, bounds_seconds.size() + 1> counts_{}; // the last: above every bound
+  std::atomic<std::uint64_t> sum_micros_{0};
+};
 
 struct sink_metrics {
   std::atomic<std::uint64_t> delivered{0};
@@ -25,6 +42,9 @@ struct sink_metrics {
   std::atomic<std::int64_t> circuit{0};   // circuit_state: 0 closed, 1 open, 2 half-open
   std::atomic<std::uint64_t> circuit_opened{0};
   std::atomic<std::int64_t> wait_until_ms{0}; // unix ms before which the sink asked for no request; 0: none
+  // From the COMMIT of a delivery's event returning to its first attempt
+  // starting, for deliveries dispatched at commit (not those a sweep found).
+  latency_histogram commit_to_attempt;
 
   void set_last_error(std::string error);
   std::string last_error() const;

@@ -214,6 +214,25 @@ TEST_F(sender_actor_test, a_dispatch_that_trails_a_sweep_does_not_send_a_finishe
   ASSERT_EQ(store->outcomes.size(), 1u);
 }
 
+TEST_F(sender_actor_test, commit_to_first_attempt_is_measured_for_dispatched_deliveries_only) {
+  store->pending = {job("swept")};
+  start();
+  auto dispatched = job("b");
+  dispatched.committed_at = clock->now() - millis{4};
+  dispatch({dispatched});
+  ASSERT_EQ(attempted_ids(), (std::vector<std::string>{"swept", "b"}));
+  auto counts = metrics->sink("hook").commit_to_attempt.cumulative();
+  EXPECT_EQ(counts.back(), 1u); // the swept delivery has no commit time to measure from
+  EXPECT_EQ(counts[4], 1u);     // le 0.005
+  EXPECT_EQ(counts[3], 0u);     // le 0.003
+  // A retry is not a first attempt.
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  complete_next(verdict(attempt_result::verdict::retry, 503));
+  advance(millis{2000});
+  ASSERT_EQ(transport->attempts.size(), 1u);
+  EXPECT_EQ(metrics->sink("hook").commit_to_attempt.cumulative().back(), 1u);
+}
+
 TEST_F(sender_actor_test, a_failed_attempt_is_retried_after_backoff_then_goes_dead) {
   start(/*max_attempts=*/3);
   dispatch({job("a")});

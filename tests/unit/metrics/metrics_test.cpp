@@ -37,6 +37,25 @@ TEST(metrics_registry, renders_prometheus_text_with_every_series) {
   EXPECT_TRUE(has_line(text, "# TYPE txrelay_sink_in_flight gauge"));
 }
 
+TEST(metrics_registry, commit_to_attempt_latency_is_a_cumulative_histogram) {
+  metrics_registry m;
+  auto& h = m.sink("hook").commit_to_attempt;
+  h.observe(0.0004); // in the first bucket
+  h.observe(0.001);  // a bound is inclusive (le)
+  h.observe(0.009);
+  h.observe(30.0);   // above every bound: only +Inf
+  auto text = m.render({});
+  EXPECT_TRUE(has_line(text, "# TYPE txrelay_sink_commit_to_attempt_seconds histogram")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="0.0005"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="0.001"} 2)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="0.0075"} 2)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="0.01"} 3)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="10"} 3)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="+Inf"} 4)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_count{sink="hook"} 4)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_sum{sink="hook"} 30.010400)")) << text;
+}
+
 TEST(metrics_registry, references_are_stable) {
   metrics_registry m;
   auto* a = &m.sink("a");
