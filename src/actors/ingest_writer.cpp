@@ -16,6 +16,7 @@ struct writer_state {
   // durable default (synchronous_commit = on).
   std::optional<pg::connection> conn;
   caf::actor dispatcher;
+  actor_metrics* self_metrics = nullptr;
 };
 
 using writer_self = caf::stateful_actor<writer_state>;
@@ -198,10 +199,13 @@ void commit_group(writer_self* self, std::vector<request_slot*> group) {
   after_commit(self, items, *receipts, now);
 }
 
-caf::behavior writer_behavior(writer_self* self, persistence_options options) {
+caf::behavior writer_behavior(writer_self* self, persistence_options options, std::string name) {
   self->state.options = std::move(options);
+  self->state.self_metrics = &self->state.options.metrics->actor(name);
+  self->send(self, tick_atom::value);
   return {
     [=](commit_atom, std::vector<event_batch>& batches) -> ingest_results {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       std::vector<request_slot> slots(batches.size());
       std::vector<request_slot*> group;
       group.reserve(slots.size());
@@ -221,13 +225,14 @@ caf::behavior writer_behavior(writer_self* self, persistence_options options) {
       return results;
     },
     [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
+    [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_ingest_writer(caf::local_actor* parent, const persistence_options& options) {
-  return parent->spawn<caf::detached + caf::linked>(writer_behavior, options);
+caf::actor spawn_ingest_writer(caf::local_actor* parent, const persistence_options& options, std::string name) {
+  return parent->spawn<caf::detached + caf::linked>(writer_behavior, options, std::move(name));
 }
 
 } // namespace txrelay

@@ -25,13 +25,6 @@ struct ledger_state {
 
 using ledger_self = caf::stateful_actor<ledger_state>;
 
-void schedule_flush(ledger_self* self) {
-  if (!self->state.flush_scheduled) {
-    self->state.flush_scheduled = true;
-    self->send(self, flush_atom::value);
-  }
-}
-
 /// Records `outcomes`; those carrying a compensation event (a dead delivery's
 /// `on_dead`) commit that event, routed like any other, in the same
 /// transaction. Its idempotency key (on_dead:<delivery id>) publishes it once

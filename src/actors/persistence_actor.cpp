@@ -49,13 +49,6 @@ struct persistence_state {
 
 using persistence_self = caf::stateful_actor<persistence_state>;
 
-void schedule_flush(persistence_self* self) {
-  if (!self->state.flush_scheduled) {
-    self->state.flush_scheduled = true;
-    self->send(self, flush_atom::value);
-  }
-}
-
 /// The next group from the queue: requests in arrival order until the group
 /// holds max_batch events or max_batch_bytes of payload.
 std::vector<queued_ingest> next_group(persistence_state& st) {
@@ -131,7 +124,7 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
   st.options = std::move(options);
   st.self_metrics = &st.options.metrics->actor("persistence");
   for (std::size_t i = 0; i < std::max<std::size_t>(1, st.options.ingest_writers); ++i)
-    st.writers.push_back(spawn_ingest_writer(self, st.options));
+    st.writers.push_back(spawn_ingest_writer(self, st.options, "ingest_writer." + std::to_string(i + 1)));
   st.idle_writers = st.writers;
   self->send(self, tick_atom::value);
   return {

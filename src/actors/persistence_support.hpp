@@ -34,6 +34,17 @@ private:
   uuid_v7_generator ids_;
 };
 
+/// Sends `self` a flush message unless one is already on its way. It queues
+/// behind everything in the mailbox, so one flush sees every request (or
+/// outcome) that arrived together. The state has a `flush_scheduled` flag.
+template <class Self>
+void schedule_flush(Self* self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
 /// The connection in `conn`, reopened if it is gone. `commit_async`: the
 /// session commits without waiting for the WAL flush (bookkeeping only).
 result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connection>& conn, const std::string& url,
