@@ -188,8 +188,13 @@ void commit_group(writer_self* self, std::vector<request_slot*> group) {
       return;
     }
     log::error("ingest failed: " + err.message);
+    // Two writers can deadlock on each other's idempotency keys, or hit a
+    // serialization failure: nothing wrong with the request, retry (503).
+    bool transient = classify_sql_error(err).outcome == attempt_result::verdict::retry;
+    auto reason = transient ? make_persistence_error(persistence_errc::unavailable, primary_message(err.message))
+                            : to_caf(err);
     for (auto* request : group)
-      request->fail(to_caf(err));
+      request->fail(reason);
     sweep_if_lost(self, err);
     return;
   }

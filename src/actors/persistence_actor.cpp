@@ -2,6 +2,9 @@
 
 #include "actors/ingest_writer.hpp"
 
+#include "logging/log.hpp"
+
+#include <algorithm>
 #include <deque>
 
 namespace txrelay {
@@ -44,6 +47,7 @@ struct persistence_state {
   std::vector<caf::actor> idle_writers;
   std::vector<caf::actor> writers;
   bool flush_scheduled = false;
+  caf::actor dispatcher; // handed to writers, also to a replacement
   actor_metrics* self_metrics = nullptr;
 };
 
@@ -88,7 +92,9 @@ void finish_group(persistence_self* self, const caf::actor& writer, std::vector<
     else // a bug, not an input: answer rather than leave a client hanging
       group[i].settle(unexpected{api_error{500, "internal_error", "no answer for this request"}});
   }
-  self->state.idle_writers.push_back(writer);
+  auto& writers = self->state.writers;
+  if (std::find(writers.begin(), writers.end(), writer) != writers.end()) // not replaced after a crash
+    self->state.idle_writers.push_back(writer);
   // Requests already in the mailbox join the queue before the next group is
   // cut: the flush message queues behind them, so groups stay large.
   schedule_flush(self);
@@ -126,6 +132,27 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
   for (std::size_t i = 0; i < std::max<std::size_t>(1, st.options.ingest_writers); ++i)
     st.writers.push_back(spawn_ingest_writer(self, st.options, "ingest_writer." + std::to_string(i + 1)));
   st.idle_writers = st.writers;
+  // A writer that dies (a bug, not an input) is replaced; its group was
+  // already answered with an error by CAF (the request's receiver is down).
+  // Any other exit (the engine stopping) ends this actor and, by the links,
+  // its writers.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
+    auto dead = std::find_if(st.writers.begin(), st.writers.end(),
+                             [&](const caf::actor& w) { return w.address() == msg.source; });
+    if (dead == st.writers.end() || msg.reason == caf::exit_reason::user_shutdown) {
+      self->quit(msg.reason);
+      return;
+    }
+    log::error("an ingest writer stopped (" + to_string(msg.reason) + "); starting another");
+    auto name = "ingest_writer." + std::to_string(dead - st.writers.begin() + 1);
+    st.idle_writers.erase(std::remove(st.idle_writers.begin(), st.idle_writers.end(), *dead), st.idle_writers.end());
+    *dead = spawn_ingest_writer(self, st.options, name);
+    if (st.dispatcher)
+      self->send(*dead, dispatch_atom::value, st.dispatcher);
+    st.idle_writers.push_back(*dead);
+    schedule_flush(self);
+  });
   self->send(self, tick_atom::value);
   return {
     [=](ingest_atom, std::vector<event_batch>& batches) -> caf::result<ingest_results> {
@@ -149,6 +176,7 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       assign(self);
     },
     [=](dispatch_atom, const caf::actor& dispatcher) {
+      self->state.dispatcher = dispatcher;
       for (const auto& writer : self->state.writers)
         self->send(writer, dispatch_atom::value, dispatcher);
     },

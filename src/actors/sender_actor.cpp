@@ -48,6 +48,11 @@ struct sender_state {
   bool overflow_during_sweep = false;
   std::string sweep_cursor;
   bool restart_after_pass = false; // a row behind the cursor needs a pass from the start
+  // The lowest id this pass left to the database (dropped from a full window,
+  // or set aside during a page that came back full). Ingest writers commit
+  // side by side, so such a row can commit after rows with higher ids: once a
+  // page moves the cursor past it, only a pass from the start finds it.
+  std::string lowest_left_behind;
   std::unordered_set<std::string> finished_during_sweep;
 
   delivery_outcomes unsent_outcomes;
@@ -218,6 +223,13 @@ delivery_outcome fail_attempt(sender_actor* self, delivery_job& job, const attem
 
 void maybe_sweep(sender_actor* self);
 
+void leave_behind(sender_state& st, const std::string& id) {
+  if (st.lowest_left_behind.empty() || id < st.lowest_left_behind)
+    st.lowest_left_behind = id;
+  if (!st.sweep_cursor.empty() && st.lowest_left_behind <= st.sweep_cursor)
+    st.restart_after_pass = true;
+}
+
 void pump(sender_actor* self) {
   auto& st = self->state;
   const auto max_in_flight = static_cast<std::size_t>(st.options.sink.max_in_flight);
@@ -328,6 +340,8 @@ void maybe_sweep(sender_actor* self) {
         bool page_was_full = static_cast<int>(jobs.size()) >= room;
         if (!jobs.empty())
           st.sweep_cursor = jobs.back().id;
+        if (!st.lowest_left_behind.empty() && st.lowest_left_behind <= st.sweep_cursor)
+          st.restart_after_pass = true;
         for (auto& job : jobs)
           if (st.finished_during_sweep.count(job.id) == 0)
             add_job(self, std::move(job));
@@ -340,8 +354,13 @@ void maybe_sweep(sender_actor* self) {
           st.sweep_cursor.clear();
           st.sweep_needed = st.overflow_during_sweep || st.restart_after_pass;
           st.restart_after_pass = false;
+          st.lowest_left_behind.clear(); // a new pass, if any, starts from the beginning
         } else {
-          st.sweep_needed = true; // the next page brings them, in order
+          // The next page brings what was set aside, in order, unless the
+          // cursor already passed it.
+          for (const auto& job : st.dispatched_during_sweep)
+            leave_behind(st, job.id);
+          st.sweep_needed = true;
         }
         st.dispatched_during_sweep.clear();
         st.finished_during_sweep.clear();
@@ -350,7 +369,9 @@ void maybe_sweep(sender_actor* self) {
       [self](caf::error& err) {
         auto& st = self->state;
         st.sweeping = false;
-        st.dispatched_during_sweep.clear(); // the retried sweep loads them
+        for (const auto& job : st.dispatched_during_sweep)
+          leave_behind(st, job.id); // the retried sweep loads them, unless behind its cursor
+        st.dispatched_during_sweep.clear();
         log::error("sink " + st.options.sink.name + ": cannot load pending deliveries (" +
                    to_api_error(err).message + "); trying again in 1 s");
         self->delayed_send(self, std::chrono::seconds{1}, sweep_atom::value);
@@ -430,9 +451,9 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
           if (st.sweeping)
             st.overflow_during_sweep = true;
           // Behind the cursor of a pass in progress (a replayed row keeps its
-          // old id): the pass will not reach it, so the next one starts over.
-          if (!st.sweep_cursor.empty() && job.id <= st.sweep_cursor)
-            st.restart_after_pass = true;
+          // old id; another writer's group committed late): the pass will not
+          // reach it, so the next one starts over.
+          leave_behind(st, job.id);
           continue;
         }
         add_job(self, std::move(job));

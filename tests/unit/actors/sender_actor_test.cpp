@@ -40,9 +40,14 @@ struct fake_store {
   delivery_outcomes outcomes;
   std::vector<delivery_job> pending; // answered to load_pending, by id order
   int sweeps = 0;
+  // Set: the next page is computed now and answered when the test sends the
+  // ledger (flush), so messages can reach the sender while it waits.
+  bool hold_next_page = false;
+  std::optional<caf::typed_response_promise<delivery_jobs>> held;
+  delivery_jobs held_page;
 };
 
-caf::behavior fake_ledger(caf::event_based_actor*, std::shared_ptr<fake_store> store) {
+caf::behavior fake_ledger(caf::event_based_actor* self, std::shared_ptr<fake_store> store) {
   return {
     [store](outcome_atom, delivery_outcomes& outcomes) {
       for (auto& o : outcomes) {
@@ -61,13 +66,26 @@ caf::behavior fake_ledger(caf::event_based_actor*, std::shared_ptr<fake_store> s
         }
       }
     },
-    [store](load_pending_atom, const std::string&, const std::string& after, int limit) {
+    [self, store](load_pending_atom, const std::string&, const std::string& after,
+                  int limit) -> caf::result<delivery_jobs> {
       ++store->sweeps;
       delivery_jobs page;
       for (const auto& j : store->pending)
         if (j.id > after && static_cast<int>(page.size()) < limit)
           page.push_back(j);
+      if (store->hold_next_page) {
+        store->hold_next_page = false;
+        store->held = self->make_response_promise<delivery_jobs>();
+        store->held_page = std::move(page);
+        return *store->held;
+      }
       return page;
+    },
+    [store](flush_atom) {
+      if (store->held) {
+        store->held->deliver(std::move(store->held_page));
+        store->held.reset();
+      }
     },
   };
 }
@@ -581,6 +599,32 @@ TEST_F(sender_actor_test, per_key_ordering_moves_on_when_the_head_goes_dead) {
   dispatch({job("01", "k"), job("02", "k")});
   complete_next(verdict(attempt_result::verdict::permanent, 400));
   EXPECT_EQ(attempted_ids(), (std::vector<std::string>{"02"}));
+}
+
+TEST_F(sender_actor_test, a_row_committed_late_below_a_full_pages_cursor_is_found_by_a_pass_from_the_start) {
+  // Two ingest writers: "a" got its id before "b".."g" but its group
+  // committed after the page query, and its dispatch arrived while the page
+  // was on its way. The page is full and moves the cursor past "a".
+  sink_config sink = breaker_sink(0, millis{1000});
+  sink.ordering = delivery_ordering::per_key;
+  sink.max_in_flight = 8;
+  store->pending = {job("b", "kb"), job("c", "kc"), job("d", "kd"), job("e", "ke"), job("f", "kf"), job("g", "kg")};
+  store->hold_next_page = true;
+  start_sink(sink, 4);
+  ASSERT_TRUE(store->held.has_value());
+  store->pending.insert(store->pending.begin(), job("a", "ka"));
+  dispatch({job("a", "ka")});
+  caf::anon_send(ledger, flush_atom::value);
+  sched->run();
+  ASSERT_EQ(attempted_ids(), (std::vector<std::string>{"b", "c", "d", "e"}));
+  for (int i = 0; i < 4; ++i)
+    complete_next(verdict(attempt_result::verdict::delivered, 204));
+  // The pass goes on from "e" (f, g), then starts over and finds "a".
+  for (int i = 0; i < 2 && !transport->attempts.empty(); ++i)
+    complete_next(verdict(attempt_result::verdict::delivered, 204));
+  sched->run();
+  auto ids = attempted_ids();
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "a"), ids.end()) << "a stayed pending in the database";
 }
 
 TEST_F(sender_actor_test, per_key_ordering_never_holds_a_newer_delivery_while_an_older_one_waits_in_the_database) {
