@@ -21,6 +21,11 @@ struct writer_state {
 
 using writer_self = caf::stateful_actor<writer_state>;
 
+// No ingest statement may hold a writer longer than a client waits for its
+// answer (the HTTP actor's 30 s): a lock held elsewhere fails the group (503)
+// instead of stalling every request queued behind it.
+constexpr const char* writer_session = "SET statement_timeout = '30s'";
+
 /// One request of a group: its events are committed together or not at all.
 struct request_slot {
   event_batch events;
@@ -83,7 +88,7 @@ void commit_projected(writer_self* self, request_slot& request) {
   auto now = st.options.clock->now();
   std::vector<request_slot*> one{&request};
   auto items = make_items(self, one, now);
-  auto conn = ensure_connection(st.conn, st.options.database_url, false);
+  auto conn = ensure_connection(st.conn, st.options.database_url, writer_session);
   if (!conn) {
     request.fail(to_caf(conn.error()));
     return;
@@ -167,7 +172,7 @@ void commit_group(writer_self* self, std::vector<request_slot*> group) {
   }
   auto now = st.options.clock->now();
   auto items = make_items(self, group, now);
-  auto conn = ensure_connection(st.conn, st.options.database_url, false);
+  auto conn = ensure_connection(st.conn, st.options.database_url, writer_session);
   if (!conn) {
     for (auto* request : group)
       request->fail(to_caf(conn.error()));

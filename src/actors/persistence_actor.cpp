@@ -44,6 +44,8 @@ struct persistence_state {
   persistence_options options;
   std::deque<queued_ingest> queue;
   std::size_t queued_events = 0;
+  std::chrono::steady_clock::time_point queued_since; // when the queue last became non-empty
+  bool patience_timer = false;
   std::vector<caf::actor> idle_writers;
   std::vector<caf::actor> writers;
   bool flush_scheduled = false;
@@ -105,8 +107,16 @@ void assign(persistence_self* self) {
   auto& st = self->state;
   while (!st.queue.empty() && !st.idle_writers.empty()) {
     bool one_busy = st.idle_writers.size() < st.writers.size();
-    if (one_busy && st.queued_events < st.options.parallel_group_events)
-      return; // wait for it: the group grows meanwhile
+    auto waited = std::chrono::steady_clock::now() - st.queued_since;
+    if (one_busy && st.queued_events < st.options.parallel_group_events && waited < st.options.writer_patience) {
+      // Wait for the busy writer: the group grows meanwhile. Unless it takes
+      // too long: then the idle writer takes the queue.
+      if (!st.patience_timer) {
+        st.patience_timer = true;
+        self->delayed_send(self, st.options.writer_patience, flush_atom::value);
+      }
+      return;
+    }
     auto writer = std::move(st.idle_writers.back());
     st.idle_writers.pop_back();
     auto group = std::make_shared<std::vector<queued_ingest>>(next_group(st));
@@ -160,6 +170,8 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       if (batches.empty())
         return ingest_results{};
+      if (st.queue.empty())
+        st.queued_since = std::chrono::steady_clock::now();
       auto answer = std::make_shared<ingest_answer>();
       answer->promise = self->make_response_promise<ingest_results>();
       answer->slots.resize(batches.size());
@@ -172,7 +184,10 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       return answer->promise;
     },
     [=](flush_atom) {
+      // The same message serves the mailbox-order flush and the patience
+      // timer; clearing both flags at worst schedules one spare flush.
       self->state.flush_scheduled = false;
+      self->state.patience_timer = false;
       assign(self);
     },
     [=](dispatch_atom, const caf::actor& dispatcher) {

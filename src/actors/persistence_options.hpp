@@ -7,6 +7,7 @@
 #include "metrics/metrics.hpp"
 #include "routing/event_admission.hpp"
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <random>
@@ -25,6 +26,9 @@ struct persistence_options {
   // many events are queued: small groups side by side cost PostgreSQL more
   // per event than one group twice their size.
   std::size_t parallel_group_events = 100;
+  // ... or when the oldest queued request has waited this long: a writer
+  // stuck on a lock must not hold up requests while another sits idle.
+  std::chrono::milliseconds writer_patience{20};
   // Routes compensation events (a dead delivery's `on_dead`) like client events.
   std::shared_ptr<const event_admission> admission;
   // sql sinks with phase in_transaction: sink name -> statement, run inside

@@ -7,17 +7,15 @@
 namespace txrelay {
 
 result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connection>& conn, const std::string& url,
-                                                        bool commit_async) {
+                                                        const char* session_setup) {
   if (conn && conn->healthy())
     return &*conn;
   conn.reset();
   auto opened = pg::connection::open(url);
   if (!opened)
     return unexpected{opened.error()};
-  if (commit_async) {
-    if (auto r = opened->exec("SET synchronous_commit = off"); !r)
-      return unexpected{r.error()};
-  }
+  if (auto r = opened->exec(session_setup); !r)
+    return unexpected{r.error()};
   conn.emplace(std::move(*opened));
   return &*conn;
 }

@@ -45,10 +45,10 @@ void schedule_flush(Self* self) {
   }
 }
 
-/// The connection in `conn`, reopened if it is gone. `commit_async`: the
-/// session commits without waiting for the WAL flush (bookkeeping only).
+/// The connection in `conn`, reopened if it is gone; `session_setup` runs
+/// once on each new connection (SET commands).
 result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connection>& conn, const std::string& url,
-                                                        bool commit_async);
+                                                        const char* session_setup);
 
 /// A libpq error as the actors' error: connection lost -> unavailable (503).
 caf::error to_caf(const pg::pg_error& err);

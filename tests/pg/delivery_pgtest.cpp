@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <set>
+#include <thread>
 
 using namespace txrelay;
 using namespace txrelay::testing;
@@ -136,6 +137,34 @@ TEST_F(delivery_pgtest, a_sink_that_always_fails_ends_dead_after_max_attempts) {
   auto metrics = e.get("/metrics").body;
   EXPECT_NE(metrics.find("txrelay_sink_dead_total{sink=\"hook\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("txrelay_sink_failed_attempts_total{sink=\"hook\"} 3"), std::string::npos);
+}
+
+TEST_F(delivery_pgtest, a_request_stuck_on_a_lock_does_not_hold_up_the_others) {
+  fake_sink_server sink;
+  engine_harness e{*db, webhook_yaml(sink.url())};
+  // An outside session holds the Idempotency-Key "held" in an open
+  // transaction: an ingest with that key waits on the unique index.
+  auto outside = pg::connection::open(db->url());
+  ASSERT_TRUE(outside);
+  ASSERT_TRUE(outside->exec("BEGIN"));
+  ASSERT_TRUE(outside->exec("INSERT INTO txrelay.events (id, topic, payload, idempotency_key, created_at) "
+                            "VALUES (gen_random_uuid(), 'feedback', '{}', 'held', now())"));
+  std::atomic<bool> stuck_answered{false};
+  test_response stuck_res;
+  std::thread stuck([&] {
+    stuck_res = e.post_event(feedback, {{"Idempotency-Key", "held"}});
+    stuck_answered = true;
+  });
+  ASSERT_TRUE(eventually([&] {
+    return db->scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "1";
+  }));
+  // The other writer takes this one while the first waits on the lock.
+  auto other = e.post_event(feedback);
+  EXPECT_EQ(other.status, 201) << other.body;
+  EXPECT_FALSE(stuck_answered.load()) << "the second request was answered only after the stuck one gave up";
+  ASSERT_TRUE(outside->exec("ROLLBACK"));
+  stuck.join();
+  EXPECT_EQ(stuck_res.status, 201) << stuck_res.body;
 }
 
 TEST_F(delivery_pgtest, a_repeated_idempotency_key_returns_the_original_event) {
