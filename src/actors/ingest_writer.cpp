@@ -61,6 +61,16 @@ void sweep_if_lost(writer_self* self, const pg::pg_error& err) {
     self->send(self->state.dispatcher, sweep_atom::value);
 }
 
+/// Why an ingest failed, for its clients. A deadlock or serialization
+/// failure between the writers, or a statement timeout, says nothing about
+/// the request: 503, retry. Anything else is the request's (or the
+/// database's) fault.
+caf::error refusal(const pg::pg_error& err) {
+  if (classify_sql_error(err).outcome == attempt_result::verdict::retry)
+    return make_persistence_error(persistence_errc::unavailable, primary_message(err.message));
+  return to_caf(err);
+}
+
 bool has_projection(const writer_state& st, const request_slot& request) {
   if (st.options.in_transaction.empty())
     return false;
@@ -100,12 +110,7 @@ void commit_projected(writer_self* self, request_slot& request) {
     request.fail(reason);
     sweep_if_lost(self, err); // the COMMIT may have happened without its reply
   };
-  // A deadlock or timeout anywhere in this transaction is worth a retry: 503.
-  auto refuse_pg = [&](const pg::pg_error& err) {
-    bool transient = classify_sql_error(err).outcome == attempt_result::verdict::retry;
-    refuse(err, transient ? make_persistence_error(persistence_errc::unavailable, primary_message(err.message))
-                          : to_caf(err));
-  };
+  auto refuse_pg = [&](const pg::pg_error& err) { refuse(err, refusal(err)); };
   if (auto begun = c.exec("BEGIN"); !begun)
     return refuse_pg(begun.error());
   // One statement stuck on a lock must not stall every ingest behind it.
@@ -193,11 +198,7 @@ void commit_group(writer_self* self, std::vector<request_slot*> group) {
       return;
     }
     log::error("ingest failed: " + err.message);
-    // Two writers can deadlock on each other's idempotency keys, or hit a
-    // serialization failure: nothing wrong with the request, retry (503).
-    bool transient = classify_sql_error(err).outcome == attempt_result::verdict::retry;
-    auto reason = transient ? make_persistence_error(persistence_errc::unavailable, primary_message(err.message))
-                            : to_caf(err);
+    auto reason = refusal(err);
     for (auto* request : group)
       request->fail(reason);
     sweep_if_lost(self, err);

@@ -25,6 +25,32 @@ struct ledger_state {
 
 using ledger_self = caf::stateful_actor<ledger_state>;
 
+// Outcomes may be lost in a server crash and redone (at least once), so
+// this connection commits without waiting for the WAL flush by default.
+constexpr const char* ledger_session = "SET synchronous_commit = off";
+
+/// Runs `body` (returning result<T, pg_error>) in a transaction that commits
+/// durably although the connection's default does not wait: for new data
+/// (a compensation event) and for a replay an operator was told about.
+template <class F>
+auto in_durable_transaction(pg::connection& c, F&& body) -> decltype(body()) {
+  auto fail = [&](pg::pg_error err) -> decltype(body()) {
+    if (!err.connection_lost)
+      c.exec("ROLLBACK");
+    return unexpected{std::move(err)};
+  };
+  if (auto begun = c.exec("BEGIN"); !begun)
+    return fail(begun.error());
+  if (auto durable = c.exec("SET LOCAL synchronous_commit = on"); !durable)
+    return fail(durable.error());
+  auto done = body();
+  if (!done)
+    return fail(done.error());
+  if (auto committed = c.exec("COMMIT"); !committed)
+    return fail(committed.error());
+  return done;
+}
+
 /// Records `outcomes`; those carrying a compensation event (a dead delivery's
 /// `on_dead`) commit that event, routed like any other, in the same
 /// transaction. Its idempotency key (on_dead:<delivery id>) publishes it once
@@ -60,29 +86,19 @@ result<long long, pg::pg_error> record(ledger_self* self, pg::connection& c, con
     sub.sinks = std::move(*sinks);
     items.push_back(make_ingest_item(*st.options.ids, std::move(sub), now));
   }
-  auto fail = [&](pg::pg_error err) -> result<long long, pg::pg_error> {
-    if (!err.connection_lost)
-      c.exec("ROLLBACK");
-    return unexpected{std::move(err)};
-  };
-  if (auto begun = c.exec("BEGIN"); !begun)
-    return fail(begun.error());
-  // This connection commits without waiting for the WAL flush (outcomes
-  // may be lost and redone); a compensation event is new data and may not.
-  if (auto durable = c.exec("SET LOCAL synchronous_commit = on"); !durable)
-    return fail(durable.error());
-  auto recorded = pg::record_outcomes(c, outcomes);
-  if (!recorded)
-    return fail(recorded.error());
   std::vector<pg::ingest_receipt> receipts;
-  if (!items.empty()) {
+  auto recorded = in_durable_transaction(c, [&]() -> result<long long, pg::pg_error> {
+    auto n = pg::record_outcomes(c, outcomes);
+    if (!n || items.empty())
+      return n;
     auto ingested = pg::ingest_events_in_transaction(c, items);
     if (!ingested)
-      return fail(ingested.error());
+      return unexpected{ingested.error()};
     receipts = std::move(*ingested);
-  }
-  if (auto committed = c.exec("COMMIT"); !committed)
-    return fail(committed.error());
+    return n;
+  });
+  if (!recorded)
+    return recorded;
   for (const auto& rc : receipts)
     if (rc.created) {
       st.options.metrics->events_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -123,7 +139,7 @@ void flush_outcomes(ledger_self* self) {
   auto& st = self->state;
   if (st.outcomes.empty())
     return;
-  auto conn = ensure_connection(st.conn, st.options.database_url, "SET synchronous_commit = off");
+  auto conn = ensure_connection(st.conn, st.options.database_url, ledger_session);
   if (!conn) {
     // Keep them and try again shortly: the database may come back.
     log::error("cannot record " + std::to_string(st.outcomes.size()) + " outcomes: " + conn.error().message);
@@ -157,7 +173,7 @@ void flush_outcomes(ledger_self* self) {
 template <class T, class F>
 caf::result<T> with_connection(ledger_self* self, F&& query) {
   auto& st = self->state;
-  auto conn = ensure_connection(st.conn, st.options.database_url, "SET synchronous_commit = off");
+  auto conn = ensure_connection(st.conn, st.options.database_url, ledger_session);
   if (!conn)
     return to_caf(conn.error());
   auto r = query(**conn);
@@ -207,26 +223,13 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       auto& st = self->state;
       st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       flush_outcomes(self); // a death reported a moment ago is replayable now
-      auto conn = ensure_connection(st.conn, st.options.database_url, "SET synchronous_commit = off");
+      auto conn = ensure_connection(st.conn, st.options.database_url, ledger_session);
       if (!conn)
         return to_caf(conn.error());
       auto& c = **conn;
-      // A replay an operator was told about must survive a crash of the
-      // server: this connection's default commits without waiting.
-      auto fail = [&](const pg::pg_error& err) -> caf::result<replay_report> {
-        if (!err.connection_lost)
-          c.exec("ROLLBACK");
-        return to_caf(err);
-      };
-      if (auto begun = c.exec("BEGIN"); !begun)
-        return fail(begun.error());
-      if (auto durable = c.exec("SET LOCAL synchronous_commit = on"); !durable)
-        return fail(durable.error());
-      auto replayed = pg::replay_dead(c, filter);
+      auto replayed = in_durable_transaction(c, [&] { return pg::replay_dead(c, filter); });
       if (!replayed)
-        return fail(replayed.error());
-      if (auto committed = c.exec("COMMIT"); !committed)
-        return fail(committed.error());
+        return to_caf(replayed.error());
       replay_report report;
       report.more = static_cast<int>(replayed->size()) >= filter.limit;
       report.deliveries = std::move(*replayed);

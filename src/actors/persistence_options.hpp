@@ -35,7 +35,7 @@ struct persistence_options {
   // the ingest transaction of every event routed to them.
   std::map<std::string, sql_statement> in_transaction;
   // Shared by every writer of events (ingest writers and the ledger).
-  std::shared_ptr<shared_id_generator> ids = std::make_shared<shared_id_generator>(std::random_device{}());
+  std::shared_ptr<shared_uuid_v7_generator> ids = std::make_shared<shared_uuid_v7_generator>(std::random_device{}());
 };
 
 } // namespace txrelay

@@ -33,7 +33,7 @@ std::string primary_message(const std::string& message) {
   return one_line_excerpt(line, 300);
 }
 
-pg::ingest_item make_ingest_item(shared_id_generator& ids, event_submission ev, time_point now) {
+pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission ev, time_point now) {
   pg::ingest_item item;
   item.event_id = ids.next(now);
   item.created_at = format_rfc3339(now);

@@ -10,29 +10,11 @@
 #include "persistence/pg_connection.hpp"
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace txrelay {
-
-/// One id generator for every thread that creates events: ids stay strictly
-/// increasing across ingest writers and the ledger, so an event committed
-/// after another was acknowledged always sorts after it (per-key order and
-/// the senders' keyset paging rely on that).
-class shared_id_generator {
-public:
-  explicit shared_id_generator(std::uint64_t seed) : ids_(seed) {}
-  std::string next(time_point now) {
-    std::lock_guard lock{mutex_};
-    return ids_.next(now);
-  }
-
-private:
-  std::mutex mutex_;
-  uuid_v7_generator ids_;
-};
 
 /// Sends `self` a flush message unless one is already on its way. It queues
 /// behind everything in the mailbox, so one flush sees every request (or
@@ -58,7 +40,7 @@ caf::error to_caf(const pg::pg_error& err);
 std::string primary_message(const std::string& message);
 
 /// An event with its new ids, ready for pg::ingest_events.
-pg::ingest_item make_ingest_item(shared_id_generator& ids, event_submission ev, time_point now);
+pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission ev, time_point now);
 
 /// Sends each sink's newly committed deliveries to `dispatcher`, skipping
 /// sinks done inside the ingest transaction and events that were replays.

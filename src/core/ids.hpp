@@ -4,6 +4,7 @@
 #include "core/clock.hpp"
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -26,6 +27,23 @@ private:
   std::mt19937_64 rng_;
   std::uint64_t last_ms_ = 0;
   std::uint32_t counter_ = 0; // 12 bits
+};
+
+/// One id generator for every thread that creates events: ids stay strictly
+/// increasing across threads (ingest writers and the ledger), so an event committed
+/// after another was acknowledged always sorts after it (per-key order and
+/// the senders' keyset paging rely on that).
+class shared_uuid_v7_generator {
+public:
+  explicit shared_uuid_v7_generator(std::uint64_t seed) : ids_(seed) {}
+  std::string next(time_point now) {
+    std::lock_guard lock{mutex_};
+    return ids_.next(now);
+  }
+
+private:
+  std::mutex mutex_;
+  uuid_v7_generator ids_;
 };
 
 /// Canonical 8-4-4-4-12 lowercase or uppercase hex.

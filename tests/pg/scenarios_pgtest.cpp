@@ -112,6 +112,23 @@ protected:
            R"(,"contact":)" + contact_json + "}}";
   }
 
+  /// `count` feedback events, one per user from `first_user_id` on, with the
+  /// content "<text> <n>"; returns their ids.
+  static std::vector<std::string> post_burst(const engine_harness& e, int count, const std::string& text,
+                                             int first_user_id) {
+    std::vector<std::string> ids;
+    for (int n = 0; n < count; ++n)
+      ids.push_back(accepted(e, feedback("User" + std::to_string(n), "\"" + text + " " + std::to_string(n) + "\"",
+                                         "null", first_user_id + n)));
+    return ids;
+  }
+
+  /// How many of `received` contain `needle`.
+  static int containing(const std::vector<std::string>& received, const std::string& needle) {
+    return static_cast<int>(std::count_if(received.begin(), received.end(),
+                                          [&](const std::string& r) { return r.find(needle) != std::string::npos; }));
+  }
+
   /// The Discord message the example's template makes, for an event with no
   /// backticks in it (inside the ``` block nothing else is escaped).
   static std::string expected_discord(const std::string& created_at, const std::string& user, int user_id,
@@ -309,10 +326,7 @@ TEST_F(scenario_1_feedback, a_discord_429_storm_delivers_every_feedback_once_and
   engine_harness e{*db, yaml, {}, env(discord, notion)};
 
   constexpr int burst = 10;
-  std::vector<std::string> ids;
-  for (int n = 0; n < burst; ++n)
-    ids.push_back(accepted(e, feedback("User" + std::to_string(n), "\"storm message " + std::to_string(n) + "\"",
-                                       "null", 100 + n)));
+  auto ids = post_burst(e, burst, "storm message", 100);
   bool all_arrived = discord.wait_for_messages(burst, std::chrono::seconds{20});
   EXPECT_EQ(discord.early_request_count(), 0u);
   EXPECT_GT(discord.rate_limited_count(), 0u) << "the storm did not happen, so this test proved nothing";
@@ -321,12 +335,8 @@ TEST_F(scenario_1_feedback, a_discord_429_storm_delivers_every_feedback_once_and
 
   auto messages = discord.messages();
   EXPECT_EQ(messages.size(), static_cast<std::size_t>(burst));
-  for (int n = 0; n < burst; ++n) {
-    int seen = 0;
-    for (const auto& m : messages)
-      seen += m.find("\nstorm message " + std::to_string(n) + "\n") != std::string::npos;
-    EXPECT_EQ(seen, 1) << "message " << n;
-  }
+  for (int n = 0; n < burst; ++n)
+    EXPECT_EQ(containing(messages, "\nstorm message " + std::to_string(n) + "\n"), 1) << "message " << n;
   EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'feedback-discord' AND status = 'delivered'"),
             burst);
 }
@@ -344,20 +354,14 @@ TEST_F(scenario_1_feedback, a_notion_429_storm_creates_every_page_once_and_never
   engine_harness e{*db, yaml, {}, env(discord, notion)};
 
   constexpr int burst = 4;
-  std::vector<std::string> ids;
-  for (int n = 0; n < burst; ++n)
-    ids.push_back(accepted(e, feedback("User" + std::to_string(n), "\"page " + std::to_string(n) + "\"", "null", 200 + n)));
+  auto ids = post_burst(e, burst, "page", 200);
   ASSERT_TRUE(eventually([&] { return all_delivered(e, ids, "feedback-notion"); }, std::chrono::seconds{30}));
   EXPECT_GT(notion.rate_limited_count(), 0u) << "the storm did not happen, so this test proved nothing";
   EXPECT_EQ(notion.early_request_count(), 0u);
   auto pages = notion.pages();
   ASSERT_EQ(pages.size(), static_cast<std::size_t>(burst));
-  for (int n = 0; n < burst; ++n) {
-    int seen = 0;
-    for (const auto& page : pages)
-      seen += page.find("page " + std::to_string(n)) != std::string::npos;
-    EXPECT_EQ(seen, 1) << "page " << n;
-  }
+  for (int n = 0; n < burst; ++n)
+    EXPECT_EQ(containing(pages, "page " + std::to_string(n)), 1) << "page " << n;
 }
 
 TEST_F(scenario_1_feedback, a_sign_up_is_announced_on_the_second_webhook_only) {
