@@ -74,9 +74,15 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   // machine that spinning takes the cores PostgreSQL and the I/O thread
   // need; the sharing policy's workers sleep on a condition variable.
   p->caf_config->set("scheduler.policy", caf::atom("sharing"));
+  // Scheduled actors only route messages and build requests; blocking work
+  // runs on detached actors and the I/O threads, and PostgreSQL wants cores
+  // of its own. Every hop between two workers is a futex wake and a context
+  // switch, so half the cores is the default: on 2 cores one worker took
+  // ingest from about 100k to 116k requests in 8 s, and delivery did not
+  // change (docs/benchmarks.md).
   p->caf_config->set("scheduler.max-threads",
                      opts.scheduler_threads > 0 ? opts.scheduler_threads
-                                                : std::max(2u, std::thread::hardware_concurrency()));
+                                                : std::max(1u, std::thread::hardware_concurrency() / 2));
   p->system = std::make_unique<caf::actor_system>(*p->caf_config);
 
   std::vector<std::string> sink_order;

@@ -22,7 +22,7 @@ struct engine_options {
   /// use (tests wrap it to inject faults).
   std::function<std::shared_ptr<sink_transport>(const sink_config&, std::shared_ptr<sink_transport>)> wrap_transport;
   std::size_t io_threads = 1;
-  std::size_t scheduler_threads = 0; // 0: one per core
+  std::size_t scheduler_threads = 0; // 0: half the cores, at least one
   std::size_t sender_window = 1000;
 };
 

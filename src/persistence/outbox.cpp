@@ -1,6 +1,7 @@
 #include "persistence/outbox.hpp"
 
 #include "core/json.hpp"
+#include "persistence/binary_array.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -12,18 +13,22 @@ namespace {
 // Timestamps leave the database in the same RFC 3339 form format_rfc3339 writes.
 #define TXR_RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+// Each column of the group travels as one binary array (binary_array.hpp):
+// no JSON document to parse around the payloads, which are parsed once, by
+// the jsonb cast.
 const std::string ingest_sql = R"sql(
 WITH inserted AS (
   INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
-  SELECT id, topic, key, payload, idempotency_key, created_at
-  FROM json_to_recordset($1::json)
-       AS x(id uuid, topic text, key text, payload jsonb, idempotency_key text, created_at timestamptz)
+  SELECT e.id, e.topic, e.key, e.payload::jsonb, e.idempotency_key, e.created_at::timestamptz
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+       AS e(id, topic, key, payload, idempotency_key, created_at)
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id
 ), new_deliveries AS (
   INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
   SELECT d.event_id, d.sink, d.id, d.created_at, d.created_at, d.created_at
-  FROM json_to_recordset($2::json) AS d(id uuid, event_id uuid, sink text, created_at timestamptz)
+  FROM (SELECT id, event_id, sink, created_at::timestamptz AS created_at
+        FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[]) AS u(id, event_id, sink, created_at)) AS d
   WHERE d.event_id IN (SELECT id FROM inserted)
 )
 SELECT id::text FROM inserted)sql";
@@ -39,13 +44,12 @@ const std::string outcomes_sql = R"sql(
 UPDATE txrelay.deliveries AS d
 SET status = o.status,
     attempts = greatest(d.attempts, o.attempts),
-    next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+    next_attempt_at = coalesce(o.next_attempt_at::timestamptz, d.next_attempt_at),
     last_status = o.last_status,
     last_error = o.last_error,
     updated_at = now()
-FROM json_to_recordset($1::json)
-     AS o(event_id uuid, sink text, status text, attempts integer, next_attempt_at timestamptz,
-          last_status integer, last_error text)
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int4[], $7::text[])
+     AS o(event_id, sink, status, attempts, next_attempt_at, last_status, last_error)
 WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.status = 'pending')sql";
 
 const std::string pending_sql = R"sql(
@@ -92,70 +96,72 @@ const std::string counts_sql =
 
 #undef TXR_RFC3339
 
-void append_field(std::string& out, const char* name, std::string_view value, bool first = false) {
-  if (!first)
-    out += ',';
-  out += '"';
-  out += name;
-  out += "\":";
-  append_json_string(out, value);
-}
+/// Ids are made by the engine, so one that is not a UUID is a bug, refused
+/// before it reaches the database.
+pg_error not_a_uuid(const std::string& id) { return pg_error{"", "internal error: \"" + id + "\" is not a UUID"}; }
 
-void append_optional(std::string& out, const char* name, const std::optional<std::string>& value) {
-  if (value) {
-    append_field(out, name, *value);
-  } else {
-    out += ",\"";
-    out += name;
-    out += "\":null";
+} // namespace
+
+namespace {
+result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items);
+} // namespace
+
+namespace {
+
+/// A group's columns, one binary array each, in the order of ingest_sql's
+/// parameters.
+struct ingest_columns {
+  binary_array event_ids{binary_array::element::uuid};
+  binary_array topics{binary_array::element::text};
+  binary_array keys{binary_array::element::text};
+  binary_array payloads{binary_array::element::text};
+  binary_array idempotency_keys{binary_array::element::text};
+  binary_array event_created_at{binary_array::element::text};
+  binary_array delivery_ids{binary_array::element::uuid};
+  binary_array delivery_event_ids{binary_array::element::uuid};
+  binary_array sinks{binary_array::element::text};
+  binary_array delivery_created_at{binary_array::element::text};
+
+  std::vector<std::string_view> params() const {
+    return {event_ids.bytes(),    topics.bytes(),       keys.bytes(),
+            payloads.bytes(),     idempotency_keys.bytes(), event_created_at.bytes(),
+            delivery_ids.bytes(), delivery_event_ids.bytes(), sinks.bytes(),
+            delivery_created_at.bytes()};
   }
+};
+
+void add_optional(binary_array& column, const std::optional<std::string>& value) {
+  if (value)
+    column.add_text(*value);
+  else
+    column.add_null();
 }
 
-} // namespace
-
-namespace {
-result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items,
-                                                                const std::string& events,
-                                                                const std::string& deliveries);
-} // namespace
-
-namespace {
-
-std::pair<std::string, std::string> ingest_documents(const std::vector<ingest_item>& items) {
-  std::string events = "[";
-  std::string deliveries = "[";
+/// The columns of `items`, or an error naming an id that is not a UUID.
+result<ingest_columns, pg_error> ingest_arrays(const std::vector<ingest_item>& items) {
+  ingest_columns c;
   for (const auto& item : items) {
-    if (events.size() > 1)
-      events += ',';
-    events += '{';
-    append_field(events, "id", item.event_id, true);
-    append_field(events, "topic", item.event.topic);
-    append_optional(events, "key", item.event.key);
-    events += ",\"payload\":";
-    events += item.event.payload_json; // validated JSON object text
-    append_optional(events, "idempotency_key", item.event.idempotency_key);
-    append_field(events, "created_at", item.created_at);
-    events += '}';
+    if (!c.event_ids.add_uuid(item.event_id))
+      return unexpected{not_a_uuid(item.event_id)};
+    c.topics.add_text(item.event.topic);
+    add_optional(c.keys, item.event.key);
+    c.payloads.add_text(item.event.payload_json); // validated JSON object text
+    add_optional(c.idempotency_keys, item.event.idempotency_key);
+    c.event_created_at.add_text(item.created_at);
     for (std::size_t i = 0; i < item.delivery_ids.size(); ++i) {
-      if (deliveries.size() > 1)
-        deliveries += ',';
-      deliveries += '{';
-      append_field(deliveries, "id", item.delivery_ids[i], true);
-      append_field(deliveries, "event_id", item.event_id);
-      append_field(deliveries, "sink", item.event.sinks[i]);
-      append_field(deliveries, "created_at", item.created_at);
-      deliveries += '}';
+      if (!c.delivery_ids.add_uuid(item.delivery_ids[i]))
+        return unexpected{not_a_uuid(item.delivery_ids[i])};
+      c.delivery_event_ids.add_uuid(item.event_id);
+      c.sinks.add_text(item.event.sinks[i]);
+      c.delivery_created_at.add_text(item.created_at);
     }
   }
-  events += ']';
-  deliveries += ']';
-  return {std::move(events), std::move(deliveries)};
+  return c;
 }
 
 } // namespace
 
 result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items) {
-  auto [events, deliveries] = ingest_documents(items);
   // With idempotency keys a second statement may follow (the replays), so
   // both run in one transaction: an error in the second must not leave the
   // first committed behind the caller's back. Without keys the insert is the
@@ -165,7 +171,7 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
     if (auto begun = conn.exec("BEGIN"); !begun)
       return unexpected{begun.error()};
   }
-  auto receipts = ingest_statements(conn, items, events, deliveries);
+  auto receipts = ingest_statements(conn, items);
   if (!keyed)
     return receipts;
   if (!receipts) {
@@ -179,16 +185,16 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, co
 
 result<std::vector<ingest_receipt>, pg_error> ingest_events_in_transaction(connection& conn,
                                                                          const std::vector<ingest_item>& items) {
-  auto [events, deliveries] = ingest_documents(items);
-  return ingest_statements(conn, items, events, deliveries);
+  return ingest_statements(conn, items);
 }
 
 namespace {
 
-result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items,
-                                                                const std::string& events,
-                                                                const std::string& deliveries) {
-  auto inserted = conn.exec_prepared("txr_ingest", ingest_sql, {events, deliveries});
+result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items) {
+  auto columns = ingest_arrays(items);
+  if (!columns)
+    return unexpected{columns.error()};
+  auto inserted = conn.exec_prepared_binary("txr_ingest", ingest_sql, columns->params());
   if (!inserted)
     return unexpected{inserted.error()};
 
@@ -255,31 +261,38 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
   std::unordered_map<std::string_view, std::size_t> last;
   for (std::size_t i = 0; i < outcomes.size(); ++i)
     last[outcomes[i].delivery_id] = i;
-  std::string rows = "[";
+  binary_array event_ids{binary_array::element::uuid};
+  binary_array sinks{binary_array::element::text};
+  binary_array statuses{binary_array::element::text};
+  binary_array attempts{binary_array::element::int4};
+  binary_array next_attempt_at{binary_array::element::text};
+  binary_array last_status{binary_array::element::int4};
+  binary_array last_error{binary_array::element::text};
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const auto& o = outcomes[i];
     if (last[o.delivery_id] != i)
       continue;
-    if (rows.size() > 1)
-      rows += ',';
-    rows += '{';
-    append_field(rows, "event_id", o.event_id, true);
-    append_field(rows, "sink", o.sink);
-    append_field(rows, "status", to_string(o.status));
-    rows += ",\"attempts\":" + std::to_string(o.attempts);
+    if (!event_ids.add_uuid(o.event_id))
+      return unexpected{not_a_uuid(o.event_id)};
+    sinks.add_text(o.sink);
+    statuses.add_text(to_string(o.status));
+    attempts.add_int4(o.attempts);
     if (o.status == delivery_status::pending)
-      append_field(rows, "next_attempt_at", format_rfc3339(o.next_attempt_at));
+      next_attempt_at.add_text(format_rfc3339(o.next_attempt_at));
     else
-      rows += ",\"next_attempt_at\":null";
+      next_attempt_at.add_null();
     if (o.http_status != 0)
-      rows += ",\"last_status\":" + std::to_string(o.http_status);
+      last_status.add_int4(o.http_status);
     else
-      rows += ",\"last_status\":null";
-    append_optional(rows, "last_error", o.error.empty() ? std::nullopt : std::optional<std::string>{o.error});
-    rows += '}';
+      last_status.add_null();
+    if (o.error.empty())
+      last_error.add_null();
+    else
+      last_error.add_text(o.error);
   }
-  rows += ']';
-  auto res = conn.exec_prepared("txr_outcomes", outcomes_sql, {rows});
+  auto res = conn.exec_prepared_binary("txr_outcomes", outcomes_sql,
+                                       {event_ids.bytes(), sinks.bytes(), statuses.bytes(), attempts.bytes(),
+                                        next_attempt_at.bytes(), last_status.bytes(), last_error.bytes()});
   if (!res)
     return unexpected{res.error()};
   return res->affected_rows();

@@ -105,17 +105,40 @@ result<result_set, pg_error> connection::exec(const std::string& sql, const std:
                             p.values.data(), nullptr, nullptr, 0));
 }
 
+std::optional<pg_error> connection::prepare_once(const std::string& name, const std::string& sql) {
+  if (std::find(prepared_.begin(), prepared_.end(), name) != prepared_.end())
+    return std::nullopt;
+  auto prep = check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+  if (!prep)
+    return std::move(prep.error());
+  prepared_.push_back(name);
+  return std::nullopt;
+}
+
 result<result_set, pg_error> connection::exec_prepared(const std::string& name, const std::string& sql,
                                                        const std::vector<param>& params) {
-  if (std::find(prepared_.begin(), prepared_.end(), name) == prepared_.end()) {
-    auto prep = check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
-    if (!prep)
-      return prep;
-    prepared_.push_back(name);
-  }
+  if (auto failed = prepare_once(name, sql))
+    return unexpected{std::move(*failed)};
   param_arrays p{params};
   return check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), p.values.data(),
                               nullptr, nullptr, 0));
+}
+
+result<result_set, pg_error> connection::exec_prepared_binary(const std::string& name, const std::string& sql,
+                                                              const std::vector<std::string_view>& params) {
+  if (auto failed = prepare_once(name, sql))
+    return unexpected{std::move(*failed)};
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats(params.size(), 1);
+  values.reserve(params.size());
+  lengths.reserve(params.size());
+  for (const auto& p : params) {
+    values.push_back(p.data());
+    lengths.push_back(static_cast<int>(p.size()));
+  }
+  return check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), values.data(),
+                              lengths.data(), formats.data(), 0));
 }
 
 std::vector<param> params_of(const std::vector<std::optional<std::string>>& values) {

@@ -60,12 +60,18 @@ public:
   /// Prepares `sql` under `name` the first time it is seen on this connection.
   result<result_set, pg_error> exec_prepared(const std::string& name, const std::string& sql,
                                              const std::vector<param>& params);
+  /// The same with every parameter in binary format (e.g. binary_array),
+  /// sent as is: neither copied nor NUL-terminated.
+  result<result_set, pg_error> exec_prepared_binary(const std::string& name, const std::string& sql,
+                                                    const std::vector<std::string_view>& params);
 
   bool healthy() const;
 
 private:
   explicit connection(pg_conn* c);
   result<result_set, pg_error> check(pg_result* res);
+  /// Prepares `sql` under `name` unless this connection already has.
+  std::optional<pg_error> prepare_once(const std::string& name, const std::string& sql);
 
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
   std::vector<std::string> prepared_;

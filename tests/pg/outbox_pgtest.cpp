@@ -1,6 +1,7 @@
 // The outbox SQL against a real PostgreSQL: migrations, group ingest,
 // idempotency, outcome recording and paging of pending deliveries.
 #include "core/ids.hpp"
+#include "persistence/binary_array.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/outbox.hpp"
 #include "support/test_database.hpp"
@@ -74,6 +75,48 @@ TEST_F(outbox_pgtest, ingests_a_batch_with_one_delivery_row_per_sink) {
             "quote \" and ünïcode");
 }
 
+TEST_F(outbox_pgtest, binary_arrays_arrive_as_the_values_sent) {
+  pg::binary_array ids{pg::binary_array::element::uuid};
+  pg::binary_array texts{pg::binary_array::element::text};
+  ASSERT_TRUE(ids.add_uuid("0192F3A4-5B6C-7D8E-9F00-AABBCCDDEEFF"));
+  ASSERT_TRUE(ids.add_uuid("00000000-0000-0000-0000-000000000001"));
+  texts.add_text(R"({"q":"a \"b\", {c} \\ ünï"})");
+  texts.add_null();
+  auto rows = conn->exec_prepared_binary(
+    "test_arrays", "SELECT u.id::text, u.t, u.t IS NULL FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS u(id, t, n) ORDER BY n",
+    {ids.bytes(), texts.bytes()});
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->rows(), 2);
+  EXPECT_EQ(rows->get(0, 0), "0192f3a4-5b6c-7d8e-9f00-aabbccddeeff");
+  EXPECT_EQ(rows->get(0, 1), R"({"q":"a \"b\", {c} \\ ünï"})");
+  EXPECT_EQ(rows->get(1, 0), "00000000-0000-0000-0000-000000000001");
+  EXPECT_EQ(rows->get(1, 2), "t");
+
+  // An array of the wrong element type is refused by the server, not misread.
+  auto wrong = conn->exec_prepared_binary("test_wrong", "SELECT count(*) FROM unnest($1::uuid[])", {texts.bytes()});
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("element type"), std::string::npos) << wrong.error().message;
+}
+
+TEST_F(outbox_pgtest, an_event_without_key_or_idempotency_key_stores_nulls) {
+  auto it = item("feedback", {"a"});
+  it.event.key.reset();
+  auto r = pg::ingest_events(*conn, {it});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(db->scalar("SELECT key IS NULL AND idempotency_key IS NULL FROM txrelay.events WHERE id = '" +
+                       it.event_id + "'"),
+            "t");
+}
+
+TEST_F(outbox_pgtest, an_id_that_is_not_a_uuid_is_refused_before_the_database) {
+  auto it = item("feedback", {"a"});
+  it.delivery_ids[0] = "delivery-1";
+  auto r = pg::ingest_events(*conn, {it});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("delivery-1"), std::string::npos);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "0");
+}
+
 TEST_F(outbox_pgtest, repeated_idempotency_key_returns_the_first_event_even_within_one_batch) {
   auto first = item("feedback", {"a", "b"}, "key-1");
   auto r1 = pg::ingest_events(*conn, {first});
@@ -113,6 +156,33 @@ TEST_F(outbox_pgtest, outcomes_change_only_pending_rows_and_last_report_wins) {
   ASSERT_TRUE(late);
   EXPECT_EQ(*late, 0);
   EXPECT_EQ(db->scalar("SELECT status FROM txrelay.deliveries"), "delivered");
+}
+
+TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {
+  auto it = item("feedback", {"a", "b"});
+  ASSERT_TRUE(pg::ingest_events(*conn, {it}));
+  auto retry_at = now + std::chrono::seconds{30};
+  delivery_outcome retry{it.delivery_ids[0], it.event_id, "a", delivery_status::pending, 1, retry_at, 503,
+                         "HTTP 503: \"busy\", {retry}", {}};
+  delivery_outcome unreachable{it.delivery_ids[1], it.event_id, "b", delivery_status::pending, 3, retry_at, 0,
+                               "connection refused", {}};
+  auto n = pg::record_outcomes(*conn, {retry, unreachable});
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 2);
+  auto row = [&](const std::string& sink) {
+    return db->scalar("SELECT status || '|' || attempts || '|' || coalesce(last_status::text, 'null') || '|' || "
+                      "last_error || '|' || (next_attempt_at = '" + format_rfc3339(retry_at) +
+                      "'::timestamptz) FROM txrelay.deliveries WHERE sink = '" + sink + "'");
+  };
+  EXPECT_EQ(row("a"), "pending|1|503|HTTP 503: \"busy\", {retry}|true");
+  EXPECT_EQ(row("b"), "pending|3|null|connection refused|true");
+
+  delivery_outcome dead{it.delivery_ids[1], it.event_id, "b", delivery_status::dead, 4, {}, 0, "", {}};
+  ASSERT_TRUE(pg::record_outcomes(*conn, {dead}));
+  EXPECT_EQ(db->scalar("SELECT status || '|' || attempts || '|' || (last_error IS NULL) || '|' || "
+                       "(next_attempt_at = '" + format_rfc3339(retry_at) + "'::timestamptz) "
+                       "FROM txrelay.deliveries WHERE sink = 'b'"),
+            "dead|4|true|true");
 }
 
 TEST_F(outbox_pgtest, load_pending_pages_by_id_per_sink) {
