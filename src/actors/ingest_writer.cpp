@@ -147,7 +147,7 @@ void commit_projected(writer_self* self, request_slot& request) {
           why += " (event " + std::to_string(i) + " of the batch)";
         return refuse(err, make_persistence_error(persistence_errc::projection_failed, why));
       }
-      if (auto marked = pg::mark_delivered(c, item.event_id, sink, 1); !marked)
+      if (auto marked = pg::mark_delivered(c, {item.event_id, sink, item.delivery_ids[s]}, 1); !marked)
         return refuse_pg(marked.error());
     }
   }

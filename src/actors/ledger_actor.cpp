@@ -25,9 +25,8 @@ struct ledger_state {
 
 using ledger_self = caf::stateful_actor<ledger_state>;
 
-// Outcomes may be lost in a server crash and redone (at least once), so
-// this connection commits without waiting for the WAL flush by default.
-constexpr const char* ledger_session = "SET synchronous_commit = off";
+// Why these settings: pg::ledger_session_settings.
+constexpr const char* ledger_session = pg::ledger_session_settings;
 
 /// Runs `body` (returning result<T, pg_error>) in a transaction that commits
 /// durably although the connection's default does not wait: for new data

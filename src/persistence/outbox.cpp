@@ -40,6 +40,11 @@ LEFT JOIN txrelay.deliveries d ON d.event_id = e.id
 WHERE e.idempotency_key IN (SELECT json_array_elements_text($1::json))
 ORDER BY e.id, d.id)sql";
 
+// Each row is named by its whole identity, (event_id, sink) and id, so
+// whichever index the planner takes, the primary key or the pending index
+// (sink, id), finds the row in one probe. With (event_id, sink) alone a
+// planner without statistics (a fresh install) probed the pending index by
+// sink only: every pending row of the sink, per outcome.
 const std::string outcomes_sql = R"sql(
 UPDATE txrelay.deliveries AS d
 SET status = o.status,
@@ -48,9 +53,9 @@ SET status = o.status,
     last_status = o.last_status,
     last_error = o.last_error,
     updated_at = now()
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int4[], $7::text[])
-     AS o(event_id, sink, status, attempts, next_attempt_at, last_status, last_error)
-WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.status = 'pending')sql";
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int4[], $8::text[])
+     AS o(id, event_id, sink, status, attempts, next_attempt_at, last_status, last_error)
+WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.id = o.id AND d.status = 'pending')sql";
 
 const std::string pending_sql = R"sql(
 SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
@@ -73,7 +78,7 @@ FROM txrelay.deliveries d WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
 
 const std::string replay_sql = R"sql(
 WITH chosen AS (
-  SELECT d.event_id, d.sink
+  SELECT d.event_id, d.sink, d.id
     FROM txrelay.deliveries d
    WHERE d.status = 'dead'
      AND ($1::uuid IS NULL OR d.event_id = $1::uuid)
@@ -86,7 +91,7 @@ WITH chosen AS (
   UPDATE txrelay.deliveries d
      SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now(), replayed_at = now()
     FROM chosen c
-   WHERE d.event_id = c.event_id AND d.sink = c.sink AND d.status = 'dead'
+   WHERE d.event_id = c.event_id AND d.sink = c.sink AND d.id = c.id AND d.status = 'dead'
   RETURNING d.id, d.sink
 )
 SELECT id::text, sink FROM replayed ORDER BY id)sql";
@@ -261,6 +266,7 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
   std::unordered_map<std::string_view, std::size_t> last;
   for (std::size_t i = 0; i < outcomes.size(); ++i)
     last[outcomes[i].delivery_id] = i;
+  binary_array ids{binary_array::element::uuid};
   binary_array event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
   binary_array statuses{binary_array::element::text};
@@ -272,6 +278,8 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
     const auto& o = outcomes[i];
     if (last[o.delivery_id] != i)
       continue;
+    if (!ids.add_uuid(o.delivery_id))
+      return unexpected{not_a_uuid(o.delivery_id)};
     if (!event_ids.add_uuid(o.event_id))
       return unexpected{not_a_uuid(o.event_id)};
     sinks.add_text(o.sink);
@@ -291,7 +299,7 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
       last_error.add_text(o.error);
   }
   auto res = conn.exec_prepared_binary("txr_outcomes", outcomes_sql,
-                                       {event_ids.bytes(), sinks.bytes(), statuses.bytes(), attempts.bytes(),
+                                       {ids.bytes(), event_ids.bytes(), sinks.bytes(), statuses.bytes(), attempts.bytes(),
                                         next_attempt_at.bytes(), last_status.bytes(), last_error.bytes()});
   if (!res)
     return unexpected{res.error()};
@@ -404,13 +412,14 @@ result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const 
   return refs;
 }
 
-result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink,
-                                           int attempt) {
+result<long long, pg_error> mark_delivered(connection& conn, const delivery_key& delivery, int attempt) {
+  // The whole identity, for the reason given at outcomes_sql.
   static const std::string sql = R"sql(
 UPDATE txrelay.deliveries
-   SET status = 'delivered', attempts = $3, last_status = NULL, last_error = NULL, updated_at = now()
- WHERE event_id = $1 AND sink = $2 AND status = 'pending')sql";
-  auto res = conn.exec_prepared("txr_mark_delivered", sql, {event_id, sink, std::to_string(attempt)});
+   SET status = 'delivered', attempts = $4, last_status = NULL, last_error = NULL, updated_at = now()
+ WHERE event_id = $1 AND sink = $2 AND id = $3 AND status = 'pending')sql";
+  auto res = conn.exec_prepared("txr_mark_delivered", sql,
+                                {delivery.event_id, delivery.sink, delivery.id, std::to_string(attempt)});
   if (!res)
     return unexpected{res.error()};
   return res->affected_rows();

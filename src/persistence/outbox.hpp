@@ -21,6 +21,13 @@ struct ingest_item {
   std::vector<std::string> delivery_ids; // parallel to event.sinks
 };
 
+/// A delivery row's whole identity: its key (event_id, sink) and its id.
+struct delivery_key {
+  std::string event_id;
+  std::string sink;
+  std::string id;
+};
+
 struct delivery_ref {
   std::string id;
   std::string sink;
@@ -54,6 +61,17 @@ struct event_record {
   std::vector<delivery_record> deliveries; // ordered by id
 };
 
+/// Settings for a connection that records outcomes and pages pending
+/// deliveries (the ledger's).
+/// - Outcomes may be lost in a server crash and redone (at least once), so it
+///   commits without waiting for the WAL flush; what must be durable opens a
+///   transaction with `SET LOCAL synchronous_commit = on`.
+/// - Every statement is planned for the table as it is now. A plan cached
+///   while the deliveries table was nearly empty (a fresh install) outlives
+///   its growth until the next ANALYZE, and the plan it got then, a hash join
+///   over every pending row, took minutes per outcome batch at 190k rows.
+inline constexpr const char* ledger_session_settings = "SET synchronous_commit = off; SET plan_cache_mode = force_custom_plan";
+
 /// Commits every item in one statement (so one transaction): each event and
 /// one delivery row per sink. Items whose idempotency key exists already get
 /// the earlier event's receipt (created = false). Receipts are in item order.
@@ -68,8 +86,7 @@ result<std::vector<ingest_receipt>, pg_error> ingest_events_in_transaction(conne
 /// Marks one pending delivery delivered by its `attempt`-th attempt, inside
 /// the caller's transaction (a projection done with it). The row lock it
 /// takes also serialises concurrent attempts; 0 rows: it was finished already.
-result<long long, pg_error> mark_delivered(connection& conn, const std::string& event_id, const std::string& sink,
-                                           int attempt);
+result<long long, pg_error> mark_delivered(connection& conn, const delivery_key& delivery, int attempt);
 
 /// Applies the outcomes of attempts, one statement. Only pending rows change:
 /// a finished delivery is never reopened by a late or duplicate report.

@@ -46,7 +46,7 @@ attempt_result apply(pg::connection& conn, const delivery_job& job, const std::s
     return fail(r.error());
   // Claim first: marking the row delivered locks it, so a concurrent
   // attempt waits here; 0 rows means an earlier attempt applied it.
-  auto claimed = pg::mark_delivered(conn, job.event_id, sink, job.attempts + 1);
+  auto claimed = pg::mark_delivered(conn, {job.event_id, sink, job.id}, job.attempts + 1);
   if (!claimed)
     return fail(claimed.error());
   attempt_result r;

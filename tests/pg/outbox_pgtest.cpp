@@ -185,6 +185,38 @@ TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {
             "dead|4|true|true");
 }
 
+// Statements prepared while the table was empty must not keep the plan they
+// got then: a hash join over every pending row (or worse) per outcome batch
+// took minutes once the table held 190k rows.
+TEST_F(outbox_pgtest, outcome_statement_plans_follow_the_table_as_it_grows) {
+  auto ledger = pg::connection::open(db->url());
+  ASSERT_TRUE(ledger);
+  ASSERT_TRUE(ledger->exec(pg::ledger_session_settings));
+  auto it = item("feedback", {"a"});
+  ASSERT_TRUE(pg::ingest_events(*conn, {it}));
+  delivery_outcome retry{it.delivery_ids[0], it.event_id, "a", delivery_status::pending, 1,
+                         now + std::chrono::seconds{30}, 503, "busy", {}};
+  for (int i = 0; i < 8; ++i) // past the 5 custom plans after which a generic one may be kept
+    ASSERT_TRUE(pg::record_outcomes(*ledger, {retry}));
+  ASSERT_TRUE(conn->exec(R"sql(
+    WITH e AS (
+      INSERT INTO txrelay.events (id, topic, payload, created_at)
+      SELECT gen_random_uuid(), 'bulk', '{}', now() FROM generate_series(1, 20000) RETURNING id)
+    INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
+    SELECT e.id, s, gen_random_uuid(), now(), now(), now() FROM e, unnest(ARRAY['a', 'b']) AS s)sql"));
+  auto plan = ledger->exec("EXPLAIN EXECUTE txr_outcomes('{" + it.delivery_ids[0] + "}', '{" + it.event_id +
+                           "}', '{a}', '{pending}', '{2}', '{NULL}', '{NULL}', '{NULL}')");
+  ASSERT_TRUE(plan) << plan.error().message;
+  std::string text;
+  for (int r = 0; r < plan->rows(); ++r)
+    text += std::string{plan->get(r, 0)} + "\n";
+  // One index probe per outcome, whichever index: never a scan of a whole sink.
+  EXPECT_NE(text.find("Index Scan"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Index Cond: (sink = o.sink)\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Seq Scan"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Bitmap"), std::string::npos) << text;
+}
+
 TEST_F(outbox_pgtest, load_pending_pages_by_id_per_sink) {
   std::vector<pg::ingest_item> items;
   for (int i = 0; i < 25; ++i)
