@@ -129,6 +129,8 @@ struct connection {
   bool watching_out = false; // EPOLLOUT armed: a send would block
 };
 
+constexpr std::size_t max_body_bytes = 64 << 20;
+
 constexpr std::string_view no_content = "HTTP/1.1 204 No Content\r\nServer: bench-sink\r\n\r\n";
 
 void respond_json(connection& c, const std::string& body) {
@@ -182,6 +184,11 @@ void serve(connection& c, stats& st) {
       c.close_after = true;
       return;
     }
+    if (content_length > max_body_bytes) {
+      c.out += "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      c.close_after = true;
+      return;
+    }
     auto total = head_end + 4 + content_length;
     if (pending.size() < total) {
       if (c.close_after) // not complete yet: read on before closing
@@ -198,6 +205,7 @@ void serve(connection& c, stats& st) {
     } else if (path.rfind("/stall", 0) == 0) {
       ++st.stalled;
       c.stalled = true;
+      c.close_after = false; // held open whatever the client asked for
     } else {
       st.record(body);
       c.out += no_content;
@@ -320,11 +328,10 @@ int main(int argc, char** argv) {
         break;
       }
       serve(c, st);
-      if (c.consumed == c.in.size()) {
-        c.in.clear();
-        c.consumed = 0;
-      }
-      if (gone || !flush(c))
+      c.in.erase(0, c.consumed); // a request cut by the read stays, at the front
+      c.consumed = 0;
+      // Answers first: a client may send its last request and close at once.
+      if (!flush(c) || gone)
         drop(fd);
     }
   }
