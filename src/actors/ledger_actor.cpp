@@ -25,9 +25,6 @@ struct ledger_state {
 
 using ledger_self = caf::stateful_actor<ledger_state>;
 
-// Why these settings: pg::ledger_session_settings.
-constexpr const char* ledger_session = pg::ledger_session_settings;
-
 /// Runs `body` (returning result<T, pg_error>) in a transaction that commits
 /// durably although the connection's default does not wait: for new data
 /// (a compensation event) and for a replay an operator was told about.
@@ -138,7 +135,7 @@ void flush_outcomes(ledger_self* self) {
   auto& st = self->state;
   if (st.outcomes.empty())
     return;
-  auto conn = ensure_connection(st.conn, st.options.database_url, ledger_session);
+  auto conn = ensure_connection(st.conn, st.options.database_url, pg::ledger_session_settings);
   if (!conn) {
     // Keep them and try again shortly: the database may come back.
     log::error("cannot record " + std::to_string(st.outcomes.size()) + " outcomes: " + conn.error().message);
@@ -169,10 +166,12 @@ void flush_outcomes(ledger_self* self) {
     self->delayed_send(self, std::chrono::seconds{1}, flush_atom::value);
 }
 
+/// Runs `query` on the ledger's connection; its value becomes the answer, a
+/// T (constructed from it), or its error the failure.
 template <class T, class F>
 caf::result<T> with_connection(ledger_self* self, F&& query) {
   auto& st = self->state;
-  auto conn = ensure_connection(st.conn, st.options.database_url, ledger_session);
+  auto conn = ensure_connection(st.conn, st.options.database_url, pg::ledger_session_settings);
   if (!conn)
     return to_caf(conn.error());
   auto r = query(**conn);
@@ -211,18 +210,13 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
     [=](get_event_atom, const std::string& id) -> caf::result<event_lookup> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       flush_outcomes(self);
-      return with_connection<event_lookup>(self, [&](pg::connection& c) {
-        auto r = pg::find_event(c, id);
-        if (!r)
-          return result<event_lookup, pg::pg_error>{unexpected{r.error()}};
-        return result<event_lookup, pg::pg_error>{event_lookup{std::move(*r)}};
-      });
+      return with_connection<event_lookup>(self, [&](pg::connection& c) { return pg::find_event(c, id); });
     },
     [=](replay_atom, const replay_request& filter) -> caf::result<replay_report> {
       auto& st = self->state;
       st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       flush_outcomes(self); // a death reported a moment ago is replayable now
-      auto conn = ensure_connection(st.conn, st.options.database_url, ledger_session);
+      auto conn = ensure_connection(st.conn, st.options.database_url, pg::ledger_session_settings);
       if (!conn)
         return to_caf(conn.error());
       auto& c = **conn;
@@ -244,20 +238,13 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
     },
     [=](counts_atom) -> caf::result<pending_counts> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-      return with_connection<pending_counts>(self, [&](pg::connection& c) {
-        using counts = std::vector<std::pair<std::string, long long>>;
-        auto r = pg::pending_counts(c);
-        if (!r)
-          return result<pending_counts, pg::pg_error>{unexpected{r.error()}};
-        return result<pending_counts, pg::pg_error>{pending_counts{counts{std::move(*r)}}};
-      });
+      return with_connection<pending_counts>(self, [&](pg::connection& c) { return pg::pending_counts(c); });
     },
     [=](health_atom) -> caf::result<bool> {
-      return with_connection<bool>(self, [&](pg::connection& c) {
-        auto r = c.exec("SELECT 1");
-        if (!r)
-          return result<bool, pg::pg_error>{unexpected{r.error()}};
-        return result<bool, pg::pg_error>{true};
+      return with_connection<bool>(self, [&](pg::connection& c) -> result<bool, pg::pg_error> {
+        if (auto r = c.exec("SELECT 1"); !r)
+          return unexpected{r.error()};
+        return true;
       });
     },
     [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },

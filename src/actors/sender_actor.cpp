@@ -223,11 +223,17 @@ delivery_outcome fail_attempt(sender_actor* self, delivery_job& job, const attem
 
 void maybe_sweep(sender_actor* self);
 
+/// Once the pass's cursor is at or past a row it left to the database, only
+/// a pass from the start finds that row.
+void restart_if_cursor_passed(sender_state& st) {
+  if (!st.lowest_left_behind.empty() && !st.sweep_cursor.empty() && st.lowest_left_behind <= st.sweep_cursor)
+    st.restart_after_pass = true;
+}
+
 void leave_behind(sender_state& st, const std::string& id) {
   if (st.lowest_left_behind.empty() || id < st.lowest_left_behind)
     st.lowest_left_behind = id;
-  if (!st.sweep_cursor.empty() && st.lowest_left_behind <= st.sweep_cursor)
-    st.restart_after_pass = true;
+  restart_if_cursor_passed(st);
 }
 
 void pump(sender_actor* self) {
@@ -340,8 +346,7 @@ void maybe_sweep(sender_actor* self) {
         bool page_was_full = static_cast<int>(jobs.size()) >= room;
         if (!jobs.empty())
           st.sweep_cursor = jobs.back().id;
-        if (!st.lowest_left_behind.empty() && st.lowest_left_behind <= st.sweep_cursor)
-          st.restart_after_pass = true;
+        restart_if_cursor_passed(st);
         for (auto& job : jobs)
           if (st.finished_during_sweep.count(job.id) == 0)
             add_job(self, std::move(job));
