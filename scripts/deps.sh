@@ -9,6 +9,7 @@ packages=(
   libjemalloc-dev # the allocator of the txrelay binary (docs/benchmarks.md: +15% ingest)
   postgresql-15 # server binaries in /usr/lib/postgresql/15/bin: the embedded default and the test server
   util-linux    # runuser: PostgreSQL refuses to run as root
+  openjdk-17-jdk-headless libpostgresql-jdbc-java # the test suite compiles and runs examples/jdbc
 )
 
 # "install ok installed" only: a removed package whose config files remain is missing.

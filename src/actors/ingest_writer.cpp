@@ -122,34 +122,21 @@ void commit_projected(writer_self* self, request_slot& request) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (!(*receipts)[i].created)
       continue;
-    const auto& item = items[i];
-    for (std::size_t s = 0; s < item.event.sinks.size(); ++s) {
-      const auto& sink = item.event.sinks[s];
-      auto statement = st.options.in_transaction.find(sink);
-      if (statement == st.options.in_transaction.end())
-        continue;
-      auto doc = event_document_from_json(
-        event_fields{item.event.topic, key_view(item.event.key), item.event_id, item.delivery_ids[s], item.created_at},
-        item.event.payload_json);
-      auto ran = run_statement(c, statement->second, doc);
-      if (!ran) {
-        const auto& err = ran.error();
-        // A deadlock, a serialization failure or a timeout says nothing
-        // about the event: the client may retry (503), unlike a constraint
-        // violation (422). Only the primary message goes back: libpq's
-        // DETAIL can quote other rows' values; the log keeps it.
-        log::warn("in_transaction sink " + sink + " refused an event: " + one_line_excerpt(err.message, 1000));
-        if (classify_sql_error(err).outcome == attempt_result::verdict::retry)
-          return refuse(err, make_persistence_error(persistence_errc::unavailable,
-                                                    "sink " + sink + ": " + primary_message(err.message)));
-        std::string why = "sink " + sink + ": " + primary_message(err.message);
-        if (items.size() > 1)
-          why += " (event " + std::to_string(i) + " of the batch)";
-        return refuse(err, make_persistence_error(persistence_errc::projection_failed, why));
-      }
-      if (auto marked = pg::mark_delivered(c, {item.event_id, sink, item.delivery_ids[s]}, 1); !marked)
-        return refuse_pg(marked.error());
-    }
+    auto failed = run_projections(c, st.options.in_transaction, items[i]);
+    if (!failed)
+      continue;
+    if (!failed->statement)
+      return refuse_pg(failed->error);
+    // A deadlock, a serialization failure or a timeout says nothing about
+    // the event: the client may retry (503), unlike a constraint violation
+    // (422). Only the primary message goes back: libpq's DETAIL can quote
+    // other rows' values.
+    std::string why = "sink " + failed->sink + ": " + primary_message(failed->error.message);
+    if (failed->transient)
+      return refuse(failed->error, make_persistence_error(persistence_errc::unavailable, why));
+    if (items.size() > 1)
+      why += " (event " + std::to_string(i) + " of the batch)";
+    return refuse(failed->error, make_persistence_error(persistence_errc::projection_failed, why));
   }
   if (auto committed = c.exec("COMMIT"); !committed)
     return refuse_pg(committed.error());

@@ -1,6 +1,9 @@
 #include "actors/persistence_support.hpp"
 
 #include "core/utf8.hpp"
+#include "expr/event_document.hpp"
+#include "logging/log.hpp"
+#include "sinks/sql_sink.hpp"
 
 #include <map>
 
@@ -42,6 +45,32 @@ pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission
     item.delivery_ids.push_back(ids.next(now));
   item.event = std::move(ev);
   return item;
+}
+
+std::optional<projection_failure> run_projections(pg::connection& conn,
+                                                  const std::map<std::string, sql_statement>& in_transaction,
+                                                  const pg::ingest_item& item) {
+  auto transient = [](const pg::pg_error& err) {
+    return err.connection_lost || classify_sql_error(err).outcome == attempt_result::verdict::retry;
+  };
+  for (std::size_t s = 0; s < item.event.sinks.size(); ++s) {
+    const auto& sink = item.event.sinks[s];
+    auto statement = in_transaction.find(sink);
+    if (statement == in_transaction.end())
+      continue;
+    auto doc = event_document_from_json(
+      event_fields{item.event.topic, key_view(item.event.key), item.event_id, item.delivery_ids[s], item.created_at},
+      item.event.payload_json);
+    if (auto ran = run_statement(conn, statement->second, doc); !ran) {
+      // The log keeps libpq's DETAIL lines; callers pass on the primary message only.
+      log::warn("in_transaction sink " + sink + " refused event " + item.event_id + ": " +
+                one_line_excerpt(ran.error().message, 1000));
+      return projection_failure{sink, ran.error(), transient(ran.error()), true};
+    }
+    if (auto marked = pg::mark_delivered(conn, {item.event_id, sink, item.delivery_ids[s]}, 1); !marked)
+      return projection_failure{sink, marked.error(), transient(marked.error()), false};
+  }
+  return std::nullopt;
 }
 
 void dispatch_committed(caf::event_based_actor* self, const caf::actor& dispatcher,

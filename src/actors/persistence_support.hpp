@@ -42,6 +42,21 @@ std::string primary_message(const std::string& message);
 /// An event with its new ids, ready for pg::ingest_events.
 pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission ev, time_point now);
 
+/// Why an in_transaction projection could not be done for an event.
+struct projection_failure {
+  std::string sink;
+  pg::pg_error error;
+  bool transient = false; // a deadlock, serialization failure or timeout: retrying may pass
+  bool statement = true;  // the sink's statement failed (false: marking its delivery did)
+};
+
+/// Runs the statement of every in_transaction sql sink `item` is routed to,
+/// inside the caller's transaction, and marks those deliveries delivered by
+/// their first attempt. The first failure stops it; the caller rolls back.
+std::optional<projection_failure> run_projections(pg::connection& conn,
+                                                  const std::map<std::string, sql_statement>& in_transaction,
+                                                  const pg::ingest_item& item);
+
 /// Sends each sink's newly committed deliveries to `dispatcher`, skipping
 /// sinks done inside the ingest transaction and events that were replays.
 void dispatch_committed(caf::event_based_actor* self, const caf::actor& dispatcher,

@@ -10,6 +10,7 @@
 //   sender --request(load_pending, sink, after_id, limit)--> ledger     (recovery, paging)
 //   sender --(outcome, [delivery_outcome])--> ledger                    (recorded in batches)
 //   ledger --(dispatch, sink, jobs)--> supervisor                       (compensation events)
+//   router --(poll)--> itself: routes events published from SQL --(dispatch, sink, jobs)--> supervisor
 //   ingest_writer / ledger --(sweep)--> supervisor --(sweep)--> every sender (commit state unknown)
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
 //   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --(pause / resume)--> sender
@@ -53,6 +54,7 @@ using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
 
 // -- message types --------------------------------------------------------------
 

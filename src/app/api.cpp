@@ -69,6 +69,12 @@ std::string event_json(const pg::event_record& e) {
   out += e.payload_json;
   out += ",\"created_at\":";
   append_json_string(out, e.created_at);
+  // Events published from SQL are routed after their producer's COMMIT:
+  // until then "pending", with no deliveries; "rejected" says why.
+  out += ",\"routing\":";
+  append_json_string(out, pg::to_string(e.routing));
+  if (e.rejection_json)
+    out += ",\"rejection\":" + *e.rejection_json;
   out += ",\"deliveries\":[";
   for (std::size_t i = 0; i < e.deliveries.size(); ++i) {
     const auto& d = e.deliveries[i];

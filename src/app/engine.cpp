@@ -3,6 +3,7 @@
 #include "actors/http_actor.hpp"
 #include "actors/ledger_actor.hpp"
 #include "actors/persistence_actor.hpp"
+#include "actors/router_actor.hpp"
 #include "app/api.hpp"
 #include "http/server.hpp"
 #include "logging/log.hpp"
@@ -26,6 +27,7 @@ struct engine::parts {
   std::unique_ptr<caf::actor_system> system;
   caf::actor persistence;
   caf::actor ledger;
+  caf::actor router;
   caf::actor supervisor;
   caf::actor http;
   std::shared_ptr<ingest_coalescer> ingest;
@@ -52,6 +54,10 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
     auto version = pg::migrate(*conn);
     if (!version)
       return unexpected{"schema migration failed: " + version.error().message};
+    // txrelay.publish() refuses, in the producer's transaction, a topic no
+    // route of this config names.
+    if (auto declared = pg::declare_topics(*conn, routed_topics(options.config)); !declared)
+      return unexpected{"cannot record the routed topics: " + declared.error().message};
   }
 
   auto p = std::make_unique<parts>();
@@ -105,6 +111,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
     if (s.sql && s.sql->phase == sql_phase::in_transaction)
       popts.in_transaction.emplace(s.name, s.sql->statement);
   p->ledger = spawn_ledger_actor(*p->system, popts);
+  p->router = spawn_router_actor(*p->system, popts, opts.config.publish);
   p->persistence = spawn_persistence_actor(*p->system, std::move(popts));
   supervisor_options sopts;
   sopts.sinks = opts.config.sinks;
@@ -116,6 +123,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   p->supervisor = spawn_supervisor(*p->system, std::move(sopts));
   caf::anon_send(p->persistence, dispatch_atom::value, p->supervisor);
   caf::anon_send(p->ledger, dispatch_atom::value, p->supervisor);
+  caf::anon_send(p->router, dispatch_atom::value, p->supervisor);
 
   http_actor_options hopts;
   hopts.persistence = p->persistence;
@@ -165,7 +173,7 @@ void engine::stop() {
   p.stopped = true;
   if (p.server)
     p.server->stop();
-  for (auto* a : {&p.http, &p.supervisor, &p.persistence, &p.ledger})
+  for (auto* a : {&p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   // I/O first: once its threads are joined no connection or sink callback
@@ -179,7 +187,7 @@ void engine::stop() {
   if (p.ingest)
     p.ingest->close();
   p.rest.reset();
-  p.http = p.supervisor = p.persistence = p.ledger = caf::actor{};
+  p.http = p.router = p.supervisor = p.persistence = p.ledger = caf::actor{};
   p.system.reset(); // waits for every actor
   log::flush();
 }

@@ -5,6 +5,7 @@
 #include "logging/log.hpp"
 #include "persistence/embedded_postgres.hpp"
 #include "persistence/migrations.hpp"
+#include "persistence/outbox.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -87,6 +88,13 @@ int migrate_command(const options& opts) {
   if (!version)
     return fail("migration failed: " + version.error().message);
   log::info("schema is at version " + std::to_string(*version));
+  // With a config, txrelay.publish() accepts its routed topics from now on,
+  // not only once txrelay serves.
+  if (config) {
+    if (auto declared = pg::declare_topics(*conn, routed_topics(*config)); !declared)
+      return fail("cannot record the routed topics: " + declared.error().message);
+    log::info("txrelay.publish() accepts " + std::to_string(routed_topics(*config).size()) + " topics");
+  }
   log::flush();
   return 0;
 }

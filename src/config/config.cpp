@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace txrelay {
@@ -117,6 +118,19 @@ result<listen_address, std::string> parse_listen_address(std::string_view text) 
   }
   addr.port = static_cast<std::uint16_t>(port);
   return addr;
+}
+
+} // namespace txrelay
+
+namespace txrelay {
+
+std::vector<std::string> routed_topics(const txrelay_config& config) {
+  std::vector<std::string> topics;
+  for (const auto& route : config.routes)
+    topics.push_back(route.topic);
+  std::sort(topics.begin(), topics.end());
+  topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
+  return topics;
 }
 
 } // namespace txrelay

@@ -31,6 +31,13 @@ struct server_config {
   std::size_t max_body_bytes = 1 << 20;
 };
 
+/// Events published from SQL (`txrelay.publish()` in the producer's own
+/// transaction) wait in txrelay.unrouted_events until the router picks them up.
+struct publish_config {
+  millis poll_interval{10}; // how often the router looks for newly committed events
+  int batch = 1000;         // events routed per transaction
+};
+
 struct database_config {
   std::string url; // libpq connection string or postgresql:// URL; empty = embedded
 };
@@ -146,11 +153,16 @@ struct txrelay_config {
   std::string source_file;
   server_config server;
   database_config database;
+  publish_config publish;
   std::vector<sink_config> sinks;   // enabled sinks only, in file order
   std::vector<route_rule> routes;
   std::vector<topic_config> topics;
   std::vector<std::string> disabled_sinks; // `optional: true` sinks whose url was empty
 };
+
+/// The topics some route names, each once, sorted: what txrelay.publish()
+/// accepts.
+std::vector<std::string> routed_topics(const txrelay_config& config);
 
 /// Every config error names the file, the key (a path such as "sinks[1].url")
 /// and what is wrong with it.

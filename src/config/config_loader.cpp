@@ -222,6 +222,19 @@ void load_server(const value_reader& r, const YAML::Node& node, server_config& o
     out.max_body_bytes = static_cast<std::size_t>(r.integer(max, "server.max_body_bytes", 1, 1LL << 30));
 }
 
+void load_publish(const value_reader& r, const YAML::Node& node, publish_config& out) {
+  check_keys(node, "publish", {"poll_interval", "batch"});
+  if (const auto n = node["poll_interval"]) {
+    out.poll_interval = r.duration(n, "publish.poll_interval");
+    // Each poll is one index probe; below a millisecond it only burns a core,
+    // and above a few seconds published events wait longer than anyone expects.
+    if (out.poll_interval < millis{1} || out.poll_interval > millis{10'000})
+      fail("publish.poll_interval", "must be from 1ms to 10s");
+  }
+  if (const auto n = node["batch"])
+    out.batch = static_cast<int>(r.integer(n, "publish.batch", 1, 10'000));
+}
+
 void load_database(const value_reader& r, const YAML::Node& node, database_config& out) {
   check_keys(node, "database", {"url"});
   // Not validated here (libpq accepts URLs and key=value strings, and says
@@ -840,11 +853,13 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
   if (!root || root.IsNull())
     return config; // an empty file: all defaults, nothing routed
   value_reader r{env};
-  check_keys(root, "", {"server", "database", "sinks", "routes", "topics"});
+  check_keys(root, "", {"server", "database", "publish", "sinks", "routes", "topics"});
   if (const auto n = root["server"])
     load_server(r, n, config.server);
   if (const auto n = root["database"])
     load_database(r, n, config.database);
+  if (const auto n = root["publish"])
+    load_publish(r, n, config.publish);
   std::map<std::string, std::string> declared; // sink name -> key path, disabled sinks included
   if (const auto n = root["sinks"])
     load_sinks(r, n, config, declared);

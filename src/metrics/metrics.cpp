@@ -135,6 +135,12 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
   sample(out, "txrelay_events_replayed_total", nullptr, "", events_replayed.load(rel));
   header(out, "txrelay_ingest_batches_total", "counter", "Ingest transactions (group commits).");
   sample(out, "txrelay_ingest_batches_total", nullptr, "", ingest_batches.load(rel));
+  header(out, "txrelay_events_published_total", "counter",
+         "Events published from SQL (txrelay.publish) and routed, deliveries created.");
+  sample(out, "txrelay_events_published_total", nullptr, "", events_published.load(rel));
+  header(out, "txrelay_events_rejected_total", "counter",
+         "Events published from SQL that routing refused (schema, projection); kept with the reason.");
+  sample(out, "txrelay_events_rejected_total", nullptr, "", events_rejected.load(rel));
   header(out, "txrelay_outcome_batches_total", "counter", "Outcome-recording transactions.");
   sample(out, "txrelay_outcome_batches_total", nullptr, "", outcome_batches.load(rel));
 

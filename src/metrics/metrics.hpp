@@ -70,6 +70,8 @@ public:
   std::atomic<std::uint64_t> events_replayed{0}; // idempotent repeats answered 200
   std::atomic<std::uint64_t> ingest_batches{0};  // group commits
   std::atomic<std::uint64_t> outcome_batches{0};
+  std::atomic<std::uint64_t> events_published{0}; // published from SQL and routed by txrelay
+  std::atomic<std::uint64_t> events_rejected{0};  // published from SQL and refused when routed
 
   /// Stable references: entries are never removed.
   sink_metrics& sink(const std::string& name);

@@ -48,6 +48,122 @@ CREATE INDEX deliveries_dead ON txrelay.deliveries (sink, id) WHERE status = 'de
 -- nullable column without a default is metadata only.
 ALTER TABLE txrelay.deliveries ADD COLUMN replayed_at timestamptz;
 )sql"},
+    {4, "publish from the producer's transaction: txrelay.publish()", R"sql(
+-- Why txrelay refused an event published from SQL when it routed it (a
+-- schema violation, a failed in_transaction projection): the API's error
+-- object. NULL for every accepted event; metadata only, no rewrite.
+ALTER TABLE txrelay.events ADD COLUMN rejection jsonb;
+
+-- Events committed by txrelay.publish() and not routed yet. The router takes
+-- whatever is here, so a transaction that took its place early and committed
+-- late is found like any other: there is no cursor to fall behind. Rows are
+-- few (the backlog of a few milliseconds) and deleted when routed, so the
+-- events table itself is never updated on this path. `seq` is the order of
+-- the publish() calls (a sequence, unlike the ids' random low bits within a
+-- millisecond), and the order the router creates deliveries in: per-key
+-- ordering follows it.
+CREATE TABLE txrelay.unrouted_events (
+  seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event_id uuid NOT NULL
+);
+-- GET /v1/events/{id} asks whether an event still waits: one probe, even
+-- when txrelay was down and the backlog is long.
+CREATE INDEX unrouted_events_event ON txrelay.unrouted_events (event_id);
+
+-- The topics txrelay's routes name, rewritten at each start, so publish()
+-- can refuse an unknown topic inside the producer's transaction.
+CREATE TABLE txrelay.topics (topic text PRIMARY KEY);
+
+-- SECURITY DEFINER: the application's role needs only EXECUTE (and USAGE on
+-- the schema), never a privilege on the tables. The search_path is fixed so
+-- that a caller's objects cannot stand in for the ones named here.
+CREATE FUNCTION txrelay.publish(topic text, payload jsonb, key text DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  new_id uuid;
+  ms bigint;
+BEGIN
+  IF topic IS NULL THEN
+    RAISE EXCEPTION 'txrelay.publish: topic must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF topic = '' THEN
+    RAISE EXCEPTION 'txrelay.publish: topic must not be empty' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF char_length(topic) > 200 THEN
+    RAISE EXCEPTION 'txrelay.publish: topic is % characters long; at most 200', char_length(topic)
+      USING ERRCODE = 'string_data_right_truncation';
+  END IF;
+  IF payload IS NULL THEN
+    RAISE EXCEPTION 'txrelay.publish: payload must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF jsonb_typeof(payload) <> 'object' THEN
+    RAISE EXCEPTION 'txrelay.publish: payload must be a JSON object, got %', jsonb_typeof(payload)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF char_length(key) > 200 THEN
+    RAISE EXCEPTION 'txrelay.publish: key is % characters long; at most 200', char_length(key)
+      USING ERRCODE = 'string_data_right_truncation';
+  END IF;
+  IF char_length(idempotency_key) > 200 THEN
+    RAISE EXCEPTION 'txrelay.publish: idempotency_key is % characters long; at most 200', char_length(idempotency_key)
+      USING ERRCODE = 'string_data_right_truncation';
+  END IF;
+  -- The HTTP API refuses them too, and a batch's keys use \x1f: never a collision.
+  IF idempotency_key ~ '[\x01-\x1f\x7f]' THEN
+    RAISE EXCEPTION 'txrelay.publish: idempotency_key must not contain control characters'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF idempotency_key = '' THEN
+    RAISE EXCEPTION 'txrelay.publish: idempotency_key must not be empty (NULL for none)'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Compensation events (a dead delivery's on_dead) use these keys: a
+  -- producer's key must not be able to suppress one.
+  IF starts_with(idempotency_key, 'on_dead:') THEN
+    RAISE EXCEPTION 'txrelay.publish: idempotency_key must not start with on_dead:'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM txrelay.topics t WHERE t.topic = publish.topic) THEN
+    RAISE EXCEPTION 'txrelay.publish: no route for topic "%"', topic
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'txrelay routes only the topics its config names; add a route for it and restart txrelay';
+  END IF;
+
+  -- A UUIDv7, like txrelay's own ids: 48 bits of unix milliseconds, then
+  -- random bits, version 7 and the RFC 4122 variant.
+  ms := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+  new_id := encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                       PLACING substring(int8send(ms) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid;
+
+  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
+  VALUES (new_id, topic, key, payload, idempotency_key, clock_timestamp())
+  ON CONFLICT ON CONSTRAINT events_idempotency_key_key DO NOTHING;
+  IF NOT FOUND THEN
+    -- The key was used before (over HTTP or SQL): the first event's id,
+    -- nothing new stored. Under REPEATABLE READ a duplicate committed after
+    -- this transaction's snapshot raises a serialization failure instead.
+    SELECT e.id INTO new_id FROM txrelay.events e WHERE e.idempotency_key = publish.idempotency_key;
+    IF new_id IS NULL THEN
+      RAISE EXCEPTION 'txrelay.publish: idempotency_key is taken by an event this transaction cannot see; retry the transaction'
+        USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN new_id;
+  END IF;
+  INSERT INTO txrelay.unrouted_events (event_id) VALUES (new_id);
+  RETURN new_id;
+END
+$fn$;
+
+-- Functions are executable by PUBLIC by default; this one is granted to
+-- the application's role by name (docs/publishing.md).
+REVOKE ALL ON FUNCTION txrelay.publish(text, jsonb, text, text) FROM PUBLIC;
+)sql"},
   };
   return all;
 }
@@ -63,7 +179,14 @@ result<int, pg_error> migrate(connection& conn) {
 -- An arbitrary constant that names "txrelay schema migration".
 SELECT pg_advisory_xact_lock(7346327265);
 SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS txrelay;
+-- CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+-- schema exists; this way an administrator can create it beforehand
+-- (AUTHORIZATION txrelay) and txrelay's role needs nothing on the database.
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'txrelay') THEN
+    CREATE SCHEMA txrelay;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS txrelay.schema_migrations (
   version     integer PRIMARY KEY,
   description text NOT NULL,

@@ -68,8 +68,40 @@ ORDER BY d.id
 LIMIT $3)sql";
 
 const std::string event_sql = R"sql(
-SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
+SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
+       CASE WHEN e.rejection IS NOT NULL THEN 'rejected'
+            WHEN EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'
+            ELSE 'routed' END,
+       e.rejection::text
 FROM txrelay.events e WHERE e.id = $1::uuid)sql";
+
+// SKIP LOCKED: another router (a second node) holding some rows takes
+// nothing from this one; the DELETE is the claim, undone by a rollback.
+const std::string claim_sql = R"sql(
+WITH claimed AS (
+  DELETE FROM txrelay.unrouted_events
+   WHERE seq IN (SELECT seq FROM txrelay.unrouted_events
+                  ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING seq, event_id
+)
+SELECT c.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
+FROM claimed c LEFT JOIN txrelay.events e ON e.id = c.event_id
+ORDER BY c.seq)sql";
+
+const std::string routing_sql = R"sql(
+WITH new_deliveries AS (
+  INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
+  SELECT d.event_id, d.sink, d.id, t.at, t.at, t.at
+  FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(id, event_id, sink),
+       (SELECT ($4::text[])[1]::timestamptz AS at) AS t
+  RETURNING 1
+), rejected AS (
+  UPDATE txrelay.events e SET rejection = r.rejection::jsonb
+    FROM unnest($5::uuid[], $6::text[]) AS r(event_id, rejection)
+   WHERE e.id = r.event_id
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM new_deliveries) + (SELECT count(*) FROM rejected))sql";
 
 const std::string event_deliveries_sql = R"sql(
 SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attempt_at") R"sql(,
@@ -345,6 +377,11 @@ result<std::optional<event_record>, pg_error> find_event(connection& conn, const
   rec.key = ev->get_optional(0, 2);
   rec.payload_json = ev->get(0, 3);
   rec.created_at = ev->get(0, 4);
+  std::string_view routing = ev->get(0, 5);
+  rec.routing = routing == "pending"    ? routing_state::pending
+                : routing == "rejected" ? routing_state::rejected
+                                        : routing_state::routed;
+  rec.rejection_json = ev->get_optional(0, 6);
   auto ds = conn.exec_prepared("txr_event_deliveries", event_deliveries_sql, {event_id});
   if (!ds)
     return unexpected{ds.error()};
@@ -362,6 +399,101 @@ result<std::optional<event_record>, pg_error> find_event(connection& conn, const
     rec.deliveries.push_back(std::move(d));
   }
   return std::optional<event_record>{std::move(rec)};
+}
+
+const char* to_string(routing_state s) {
+  switch (s) {
+    case routing_state::routed: return "routed";
+    case routing_state::pending: return "pending";
+    case routing_state::rejected: return "rejected";
+  }
+  return "routed";
+}
+
+result<long long, pg_error> declare_topics(connection& conn, const std::vector<std::string>& topics) {
+  binary_array names{binary_array::element::text};
+  for (const auto& t : topics)
+    names.add_text(t);
+  if (auto begun = conn.exec("BEGIN"); !begun)
+    return unexpected{begun.error()};
+  auto fail = [&](pg_error e) -> result<long long, pg_error> {
+    if (!e.connection_lost)
+      conn.exec("ROLLBACK");
+    return unexpected{std::move(e)};
+  };
+  auto removed = conn.exec_prepared_binary(
+    "txr_topics_remove", "DELETE FROM txrelay.topics WHERE NOT (topic = ANY ($1::text[]))", {names.bytes()});
+  if (!removed)
+    return fail(removed.error());
+  auto added = conn.exec_prepared_binary(
+    "txr_topics_add", "INSERT INTO txrelay.topics (topic) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+    {names.bytes()});
+  if (!added)
+    return fail(added.error());
+  if (auto committed = conn.exec("COMMIT"); !committed)
+    return unexpected{committed.error()};
+  return added->affected_rows() + removed->affected_rows();
+}
+
+result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, int limit) {
+  auto res = conn.exec_prepared("txr_claim_unrouted", claim_sql, {std::to_string(limit)});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<published_event> events;
+  events.reserve(res->rows());
+  for (int r = 0; r < res->rows(); ++r) {
+    if (res->is_null(r, 1))
+      continue; // a queue row whose event was deleted by hand: nothing to route
+    published_event ev;
+    ev.event_id = res->get(r, 0);
+    ev.topic = res->get(r, 1);
+    ev.key = res->get_optional(r, 2);
+    ev.payload_json = res->get(r, 3);
+    ev.created_at = res->get(r, 4);
+    events.push_back(std::move(ev));
+  }
+  return events;
+}
+
+result<long long, pg_error> record_routing(connection& conn, const std::vector<ingest_item>& routed,
+                                          const std::vector<rejected_event>& rejected, const std::string& now) {
+  binary_array ids{binary_array::element::uuid};
+  binary_array event_ids{binary_array::element::uuid};
+  binary_array sinks{binary_array::element::text};
+  for (const auto& item : routed) {
+    for (std::size_t i = 0; i < item.delivery_ids.size(); ++i) {
+      if (!ids.add_uuid(item.delivery_ids[i]))
+        return unexpected{not_a_uuid(item.delivery_ids[i])};
+      if (!event_ids.add_uuid(item.event_id))
+        return unexpected{not_a_uuid(item.event_id)};
+      sinks.add_text(item.event.sinks[i]);
+    }
+  }
+  binary_array rejected_ids{binary_array::element::uuid};
+  binary_array rejections{binary_array::element::text};
+  for (const auto& r : rejected) {
+    if (!rejected_ids.add_uuid(r.event_id))
+      return unexpected{not_a_uuid(r.event_id)};
+    rejections.add_text(r.rejection_json);
+  }
+  binary_array at{binary_array::element::text}; // every parameter is binary: the time, as a 1-array
+  at.add_text(now);
+  auto res = conn.exec_prepared_binary("txr_routing", routing_sql,
+                                       {ids.bytes(), event_ids.bytes(), sinks.bytes(), at.bytes(),
+                                        rejected_ids.bytes(), rejections.bytes()});
+  if (!res)
+    return unexpected{res.error()};
+  return res->get_int(0, 0);
+}
+
+result<long long, pg_error> reject_unrouted(connection& conn, const rejected_event& event) {
+  static const std::string sql = R"sql(
+WITH taken AS (DELETE FROM txrelay.unrouted_events WHERE event_id = $1::uuid RETURNING event_id)
+UPDATE txrelay.events e SET rejection = $2::jsonb FROM taken t WHERE e.id = t.event_id)sql";
+  auto res = conn.exec_prepared("txr_reject_unrouted", sql, {event.event_id, event.rejection_json});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows();
 }
 
 result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn) {

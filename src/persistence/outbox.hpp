@@ -52,12 +52,20 @@ struct delivery_record {
   std::string updated_at;
 };
 
+/// Whether an event has been routed. Events ingested over HTTP are routed
+/// before they are stored; events published from SQL wait for the router.
+enum class routing_state { routed, pending, rejected };
+
+const char* to_string(routing_state s);
+
 struct event_record {
   std::string id;
   std::string topic;
   std::optional<std::string> key;
   std::string payload_json;
   std::string created_at;
+  routing_state routing = routing_state::routed;
+  std::optional<std::string> rejection_json; // rejected: the API error object, as JSON
   std::vector<delivery_record> deliveries; // ordered by id
 };
 
@@ -110,6 +118,44 @@ struct replay_filter {
 /// budget (attempts 0, due now), keeping their ids; returns them by id.
 /// Their last error stays until the next attempt replaces it.
 result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const replay_filter& filter);
+
+/// Rewrites txrelay.topics to exactly `topics` (the routed topics of the
+/// config), in one transaction: txrelay.publish() refuses any other.
+result<long long, pg_error> declare_topics(connection& conn, const std::vector<std::string>& topics);
+
+/// An event committed by txrelay.publish(), claimed for routing.
+struct published_event {
+  std::string event_id;
+  std::string topic;
+  std::optional<std::string> key;
+  std::string payload_json;
+  std::string created_at; // RFC 3339
+};
+
+/// Takes up to `limit` events waiting for routing, in the order of their
+/// publish() calls, inside
+/// the caller's transaction: their queue rows are deleted (and locked rows
+/// skipped), so the claim holds exactly as long as the transaction. Events
+/// committed out of id order are taken whenever they become visible.
+result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, int limit);
+
+/// A published event txrelay refused when it routed it, with the reason:
+/// the API's error object as JSON ({"code", "message", "violations"?}).
+struct rejected_event {
+  std::string event_id;
+  std::string rejection_json;
+};
+
+/// Records routing inside the caller's transaction: one delivery row per
+/// routed sink of each `routed` item (due at `now`, RFC 3339; the items'
+/// events exist already), and each rejection.
+result<long long, pg_error> record_routing(connection& conn, const std::vector<ingest_item>& routed,
+                                          const std::vector<rejected_event>& rejected, const std::string& now);
+
+/// Takes one event out of the routing queue and records it rejected, in its
+/// own transaction: for an event that fails every attempt to route it, so
+/// it cannot hold up the events behind it. 0: it was not queued any more.
+result<long long, pg_error> reject_unrouted(connection& conn, const rejected_event& event);
 
 /// Pending deliveries per sink.
 result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn);

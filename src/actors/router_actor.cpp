@@ -1,0 +1,260 @@
+#include "actors/router_actor.hpp"
+
+#include "core/json.hpp"
+#include "core/utf8.hpp"
+#include "logging/log.hpp"
+#include "sinks/sql_sink.hpp"
+
+namespace txrelay {
+
+namespace {
+
+struct router_state {
+  static inline const char* name = "router";
+  persistence_options options;
+  publish_config publish;
+  // Routing creates the delivery rows of events already acknowledged to
+  // their producers: it commits durably (the server's default), so a
+  // delivery is never sent from a commit a crash could take back.
+  std::optional<pg::connection> conn;
+  caf::actor dispatcher;
+  actor_metrics* self_metrics = nullptr;
+  bool unavailable = false; // logged once per outage, not every poll
+};
+
+using router_self = caf::stateful_actor<router_state>;
+
+// A statement stuck on a lock fails the round (retried next poll) instead of
+// stalling routing forever.
+constexpr const char* router_session = "SET statement_timeout = '30s'";
+
+/// The rejection as stored and shown: the API's error object.
+std::string rejection_json(const api_error& err) {
+  std::string out = "{\"code\":";
+  append_json_string(out, err.code);
+  out += ",\"message\":";
+  append_json_string(out, err.message);
+  append_violations(out, err.violations);
+  out += '}';
+  return out;
+}
+
+/// Why a round failed, and which events it had claimed (back in the queue now).
+struct round_failure {
+  pg::pg_error error;
+  std::vector<std::string> claimed;
+};
+
+/// How one round ended: how many events it claimed, or why it failed.
+using round_result = result<std::size_t, round_failure>;
+
+bool transient(const pg::pg_error& err) {
+  return err.connection_lost || classify_sql_error(err).outcome == attempt_result::verdict::retry;
+}
+
+/// Routes one claimed event that has in_transaction projections, under a
+/// savepoint: its deliveries and statements, or, when a statement refuses it
+/// for good, its rejection. A transient failure is returned (the caller rolls
+/// the whole round back and tries again later).
+result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c, const pg::ingest_item& item,
+                                           const std::string& now, std::vector<pg::rejected_event>& rejected) {
+  auto& st = self->state;
+  if (auto r = c.exec("SAVEPOINT projected"); !r)
+    return unexpected{r.error()};
+  if (auto recorded = pg::record_routing(c, {item}, {}, now); !recorded)
+    return unexpected{recorded.error()};
+  auto failed = run_projections(c, st.options.in_transaction, item);
+  if (!failed) {
+    if (auto r = c.exec("RELEASE SAVEPOINT projected"); !r)
+      return unexpected{r.error()};
+    return true;
+  }
+  if (failed->transient || !failed->statement)
+    return unexpected{failed->error};
+  if (auto r = c.exec("ROLLBACK TO SAVEPOINT projected"); !r)
+    return unexpected{r.error()};
+  rejected.push_back({item.event_id, rejection_json(api_error{422, "projection_failed",
+                                                              "sink " + failed->sink + ": " +
+                                                                primary_message(failed->error.message)})});
+  return false;
+}
+
+bool has_projection(const router_state& st, const pg::ingest_item& item) {
+  for (const auto& sink : item.event.sinks)
+    if (st.options.in_transaction.count(sink))
+      return true;
+  return false;
+}
+
+/// One transaction: claim up to `limit` events, admit them, record their
+/// deliveries or rejections, commit, dispatch.
+round_result route_round(router_self* self, int limit) {
+  auto& st = self->state;
+  auto conn = ensure_connection(st.conn, st.options.database_url, router_session);
+  if (!conn)
+    return unexpected{round_failure{conn.error(), {}}};
+  auto& c = **conn;
+  std::vector<std::string> claimed_ids;
+  auto fail = [&](pg::pg_error err) -> round_result {
+    if (!err.connection_lost)
+      c.exec("ROLLBACK");
+    return unexpected{round_failure{std::move(err), std::move(claimed_ids)}};
+  };
+  if (auto begun = c.exec("BEGIN"); !begun)
+    return fail(begun.error());
+  auto claimed = pg::claim_unrouted(c, limit);
+  if (!claimed)
+    return fail(claimed.error());
+  if (claimed->empty()) {
+    c.exec("ROLLBACK");
+    return std::size_t{0};
+  }
+
+  for (const auto& ev : *claimed)
+    claimed_ids.push_back(ev.event_id);
+  auto now = st.options.clock->now();
+  auto now_text = format_rfc3339(now);
+  std::vector<pg::ingest_item> routed;
+  std::vector<pg::rejected_event> rejected;
+  routed.reserve(claimed->size());
+  for (auto& ev : *claimed) {
+    parsed_event parsed{std::move(ev.topic), std::move(ev.key), std::move(ev.payload_json)};
+    auto sinks = st.options.admission->admit(parsed);
+    if (!sinks) {
+      log::warn("published event " + ev.event_id + " (topic " + parsed.topic + ") rejected: " + sinks.error().message);
+      rejected.push_back({ev.event_id, rejection_json(sinks.error())});
+      continue;
+    }
+    pg::ingest_item item;
+    item.event_id = std::move(ev.event_id);
+    item.created_at = std::move(ev.created_at);
+    item.event.topic = std::move(parsed.topic);
+    item.event.key = std::move(parsed.key);
+    item.event.payload_json = std::move(parsed.payload_json);
+    item.event.sinks = std::move(*sinks);
+    for (std::size_t i = 0; i < item.event.sinks.size(); ++i)
+      item.delivery_ids.push_back(st.options.ids->next(now));
+    routed.push_back(std::move(item));
+  }
+
+  // Events with projections are recorded one by one (each under its
+  // savepoint), the rest in one statement; all are dispatched after COMMIT.
+  std::vector<pg::ingest_item> plain, dispatched;
+  plain.reserve(routed.size());
+  dispatched.reserve(routed.size());
+  for (auto& item : routed) {
+    if (!has_projection(st, item)) {
+      plain.push_back(item);
+      dispatched.push_back(std::move(item));
+      continue;
+    }
+    auto done = route_projected(self, c, item, now_text, rejected);
+    if (!done)
+      return fail(done.error());
+    if (*done)
+      dispatched.push_back(std::move(item)); // its in_transaction sinks are skipped by the dispatch
+  }
+  if (auto recorded = pg::record_routing(c, plain, rejected, now_text); !recorded)
+    return fail(recorded.error());
+  if (auto committed = c.exec("COMMIT"); !committed) {
+    // Unknown whether it committed: if it did, the rows are pending without
+    // a dispatch, and the senders' sweep finds them.
+    if (committed.error().connection_lost && st.dispatcher)
+      self->send(st.dispatcher, sweep_atom::value);
+    return unexpected{round_failure{committed.error(), std::move(claimed_ids)}};
+  }
+  auto committed_at = st.options.clock->now();
+  st.options.metrics->events_published.fetch_add(dispatched.size(), std::memory_order_relaxed);
+  st.options.metrics->events_rejected.fetch_add(rejected.size(), std::memory_order_relaxed);
+  std::vector<pg::ingest_receipt> receipts(dispatched.size()); // every one new (created = true)
+  dispatch_committed(self, st.dispatcher, dispatched, receipts, st.options.in_transaction, now, committed_at);
+  return claimed->size();
+}
+
+/// A round failed for a reason that is not transient: some event in it
+/// cannot be routed (a bug, or data the database refuses). Each of those
+/// events is routed alone, and one that fails alone too is rejected with the
+/// reason, so it cannot hold up every event published after it.
+void isolate(router_self* self, const round_failure& failure) {
+  auto& st = self->state;
+  log::error("routing " + std::to_string(failure.claimed.size()) + " published events failed (" +
+             one_line_excerpt(failure.error.message, 300) + "); routing them one by one");
+  for (std::size_t i = 0; i < failure.claimed.size(); ++i) {
+    auto alone = route_round(self, 1);
+    if (alone || alone.error().claimed.size() != 1)
+      continue;
+    const auto& err = alone.error().error;
+    if (transient(err))
+      return; // the next poll tries again
+    const auto& id = alone.error().claimed.front();
+    log::error("published event " + id + " cannot be routed, rejected: " + one_line_excerpt(err.message, 300));
+    auto conn = ensure_connection(st.conn, st.options.database_url, router_session);
+    if (!conn)
+      return;
+    auto rejected = pg::reject_unrouted(
+      **conn, {id, rejection_json(api_error{422, "routing_failed", primary_message(err.message)})});
+    if (!rejected)
+      return;
+    st.options.metrics->events_rejected.fetch_add(static_cast<std::uint64_t>(*rejected), std::memory_order_relaxed);
+  }
+}
+
+/// Routes until the queue is drained (or for a bounded number of rounds, so
+/// other messages get their turn), then schedules the next poll.
+void poll(router_self* self) {
+  auto& st = self->state;
+  for (int round = 0; round < 16; ++round) {
+    auto done = route_round(self, st.publish.batch);
+    if (!done) {
+      const auto& err = done.error().error;
+      if (!transient(err)) {
+        isolate(self, done.error());
+        self->send(self, poll_atom::value);
+        return;
+      }
+      if (!st.unavailable || !err.connection_lost)
+        log::error("routing published events failed (retrying in 1s): " + one_line_excerpt(err.message, 300));
+      st.unavailable = err.connection_lost;
+      self->delayed_send(self, std::chrono::seconds{1}, poll_atom::value);
+      return;
+    }
+    if (st.unavailable) {
+      log::info("routing published events again");
+      st.unavailable = false;
+    }
+    if (*done < static_cast<std::size_t>(st.publish.batch)) {
+      self->delayed_send(self, st.publish.poll_interval, poll_atom::value);
+      return;
+    }
+  }
+  self->send(self, poll_atom::value); // a full backlog: go on right after the mailbox
+}
+
+caf::behavior router_behavior(router_self* self, persistence_options options, publish_config publish) {
+  self->state.options = std::move(options);
+  self->state.publish = publish;
+  self->state.self_metrics = &self->state.options.metrics->actor("router");
+  self->send(self, tick_atom::value);
+  return {
+    [=](poll_atom) {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      poll(self);
+    },
+    [=](dispatch_atom, caf::actor dispatcher) {
+      // Polling starts once deliveries have somewhere to go.
+      bool first = !self->state.dispatcher;
+      self->state.dispatcher = std::move(dispatcher);
+      if (first)
+        self->send(self, poll_atom::value);
+    },
+    [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_router_actor(caf::actor_system& sys, persistence_options options, publish_config publish) {
+  return sys.spawn<caf::detached>(router_behavior, std::move(options), publish);
+}
+
+} // namespace txrelay

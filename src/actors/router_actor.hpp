@@ -1,0 +1,30 @@
+#pragma once
+// The router routes events that producers published from SQL, inside their
+// own transactions (txrelay.publish()): they are committed without deliveries
+// and wait in txrelay.unrouted_events. Every poll interval the router claims
+// what is there (oldest first, SKIP LOCKED), admits each event exactly as the
+// HTTP side admits a client's (topic schema, routes and their conditions),
+// creates its delivery rows or records why it was refused, runs in_transaction
+// projections, and commits all of it in one durable transaction. Only after
+// that COMMIT are the deliveries dispatched to the senders, as an ingest
+// writer dispatches its own.
+//
+// Nothing is skipped or routed twice: the claim (a DELETE of the queue rows)
+// and the routing commit together, so a crash or a lost connection before the
+// COMMIT leaves the events queued, and there is no cursor that a transaction
+// committing out of id order could fall behind.
+//
+// It runs detached with its own connection (libpq blocks).
+#include "actors/persistence_options.hpp"
+#include "actors/protocol.hpp"
+#include "config/config.hpp"
+
+#include <caf/fwd.hpp>
+
+namespace txrelay {
+
+/// Spawns the router (detached). Send it (dispatch_atom, actor) to name the
+/// actor that receives the deliveries it creates.
+caf::actor spawn_router_actor(caf::actor_system& sys, persistence_options options, publish_config publish);
+
+} // namespace txrelay
