@@ -558,3 +558,41 @@ TEST(load_config, rate_limit_per_sink) {
 }
 
 } // namespace txrelay
+
+namespace txrelay {
+namespace {
+
+TEST(load_config, publish_section_sets_the_router_and_checks_its_bounds) {
+  auto defaults = load_config_text("", "test.yaml", testing::env_map());
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->publish.poll_interval, millis{10});
+  EXPECT_EQ(defaults->publish.batch, 1000);
+
+  auto set = load_config_text("publish: {poll_interval: 250ms, batch: 50}\n", "test.yaml", testing::env_map());
+  ASSERT_TRUE(set) << set.error().to_string();
+  EXPECT_EQ(set->publish.poll_interval, millis{250});
+  EXPECT_EQ(set->publish.batch, 50);
+
+  auto error = [](const std::string& yaml) {
+    auto r = load_config_text(yaml, "test.yaml", testing::env_map());
+    return r ? std::string{"loaded"} : r.error().to_string();
+  };
+  EXPECT_EQ(error("publish: {poll_interval: 0s}\n"), "test.yaml: publish.poll_interval: must be from 1ms to 10s");
+  EXPECT_EQ(error("publish: {poll_interval: 1m}\n"), "test.yaml: publish.poll_interval: must be from 1ms to 10s");
+  EXPECT_NE(error("publish: {batch: 0}\n").find("test.yaml: publish.batch: must be from 1 to 10000"), std::string::npos);
+  EXPECT_NE(error("publish: {interval: 5ms}\n").find("test.yaml: publish.interval: unknown key"), std::string::npos);
+}
+
+TEST(routed_topics, lists_each_routed_topic_once_in_order) {
+  auto config = load_config_text("sinks: [{name: a, kind: log}, {name: b, kind: log}]\n"
+                                 "routes:\n"
+                                 "  - {topic: zeta, sinks: [a]}\n"
+                                 "  - {topic: alpha, sinks: [a]}\n"
+                                 "  - {topic: zeta, when: 'payload.x == 1', sinks: [b]}\n",
+                                 "test.yaml", testing::env_map());
+  ASSERT_TRUE(config) << config.error().to_string();
+  EXPECT_EQ(routed_topics(*config), (std::vector<std::string>{"alpha", "zeta"}));
+}
+
+} // namespace
+} // namespace txrelay
