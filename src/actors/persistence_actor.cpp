@@ -76,6 +76,8 @@ std::vector<queued_ingest> next_group(persistence_state& st) {
     events += next.events.size();
     bytes += next_bytes;
     st.queued_events -= next.events.size();
+    st.options.metrics->ingest_queue.queued_events.store(static_cast<std::int64_t>(st.queued_events),
+                                                          std::memory_order_relaxed);
     group.push_back(std::move(st.queue.front()));
     st.queue.pop_front();
   }
@@ -172,14 +174,45 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
         return ingest_results{};
       if (st.queue.empty())
         st.queued_since = std::chrono::steady_clock::now();
+      // A bounded queue: beyond max_queued_events a request is answered
+      // 503 at once (the client retries after Retry-After) instead of
+      // waiting behind a backlog the database cannot take. An empty queue
+      // always takes a request, however large.
+      auto& gauge = st.options.metrics->ingest_queue;
+      std::vector<bool> refused(batches.size(), false);
+      std::size_t accepted = 0;
+      for (std::size_t i = 0; i < batches.size(); ++i) {
+        if (st.queued_events > 0 && st.queued_events + batches[i].size() > st.options.max_queued_events) {
+          refused[i] = true;
+          gauge.refused_requests.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        st.queued_events += batches[i].size();
+        ++accepted;
+      }
+      auto overloaded = [&] {
+        return api_error{503, "overloaded", std::to_string(st.queued_events) +
+                                              " events are waiting for the database; retry shortly"};
+      };
+      if (accepted == 0) {
+        ingest_results all;
+        for (std::size_t i = 0; i < batches.size(); ++i)
+          all.push_back(unexpected{overloaded()});
+        return all;
+      }
       auto answer = std::make_shared<ingest_answer>();
       answer->promise = self->make_response_promise<ingest_results>();
       answer->slots.resize(batches.size());
       answer->unsettled = batches.size();
       for (std::size_t i = 0; i < batches.size(); ++i) {
-        st.queued_events += batches[i].size();
+        if (refused[i]) {
+          answer->slots[i].emplace(unexpected{overloaded()});
+          --answer->unsettled; // never the last: at least one request was accepted
+          continue;
+        }
         st.queue.push_back({std::move(batches[i]), answer, i});
       }
+      gauge.queued_events.store(static_cast<std::int64_t>(st.queued_events), std::memory_order_relaxed);
       schedule_flush(self);
       return answer->promise;
     },

@@ -22,6 +22,7 @@ struct persistence_options {
   std::size_t max_batch = 1000;             // events per ingest transaction
   std::size_t max_batch_bytes = 8u << 20;   // payload bytes per ingest transaction
   std::size_t ingest_writers = 2;           // connections committing ingest groups
+  std::size_t max_queued_events = 50'000;   // waiting for a writer; more: 503 overloaded
   // A writer starts a group while another is still committing only when this
   // many events are queued: small groups side by side cost PostgreSQL more
   // per event than one group twice their size.

@@ -24,16 +24,14 @@ result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connec
 }
 
 caf::error to_caf(const pg::pg_error& err) {
-  return make_persistence_error(err.connection_lost ? persistence_errc::unavailable : persistence_errc::rejected,
-                                err.message);
-}
-
-std::string primary_message(const std::string& message) {
-  auto line = message.substr(0, message.find('\n'));
-  for (const char* prefix : {"ERROR:  ", "FATAL:  "})
-    if (line.rfind(prefix, 0) == 0)
-      line = line.substr(std::string_view{prefix}.size());
-  return one_line_excerpt(line, 300);
+  // A connection error names the host, port and user, and a statement's
+  // DETAIL can quote rows: the log keeps them, the client gets less.
+  if (err.connection_lost) {
+    log::warn("database unavailable: " + one_line_excerpt(err.message, 500));
+    return make_persistence_error(persistence_errc::unavailable, "cannot reach the database");
+  }
+  log::warn("statement failed: " + one_line_excerpt(err.message, 500));
+  return make_persistence_error(persistence_errc::rejected, primary_message(err.message));
 }
 
 pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission ev, time_point now) {

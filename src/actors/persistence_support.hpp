@@ -35,9 +35,7 @@ result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connec
 /// A libpq error as the actors' error: connection lost -> unavailable (503).
 caf::error to_caf(const pg::pg_error& err);
 
-/// libpq's first line without its "ERROR:  " prefix: what went wrong, not
-/// the DETAIL lines that can quote row values.
-std::string primary_message(const std::string& message);
+using pg::primary_message;
 
 /// An event with its new ids, ready for pg::ingest_events.
 pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission ev, time_point now);

@@ -16,7 +16,7 @@ api_error to_api_error(const caf::error& err) {
     if (err.context().match_elements<std::string>())
       detail = err.context().get_as<std::string>(0);
     if (err.code() == static_cast<std::uint8_t>(persistence_errc::unavailable))
-      return {503, "database_unavailable", "the database is unavailable: " + detail};
+      return {503, "database_unavailable", "the database is unavailable: " + detail}; // detail: never libpq's own words
     if (err.code() == static_cast<std::uint8_t>(persistence_errc::projection_failed))
       return {422, "projection_failed", detail};
     return {500, "storage_error", detail};

@@ -2,7 +2,9 @@
 
 #include "actors/protocol.hpp"
 #include "core/ids.hpp"
+#include "app/access.hpp"
 #include "core/json.hpp"
+#include "logging/log.hpp"
 
 #include <algorithm>
 
@@ -136,6 +138,40 @@ http::response method_not_allowed(std::string_view allow) {
 } // namespace
 
 void api::handle(http::request&& req, http::respond_fn respond) const {
+  // A page on another site can make a browser send requests here (a form,
+  // or DNS rebinding to a loopback address): the Host it names, and for
+  // state changes a JSON content type, which no HTML form can send.
+  if (!options_.allowed_hosts.empty()) {
+    auto host = host_of(req.header("host"));
+    if (std::find(options_.allowed_hosts.begin(), options_.allowed_hosts.end(), host) == options_.allowed_hosts.end())
+      return respond(error_response({421, "host_not_allowed", "this server does not answer for that Host"}));
+  }
+  auto needed = required_access(req.method, req.path());
+  if (needed != access::open && !options_.auth.keys.empty()) {
+    const auto* key = keys_.authenticate(req.header("authorization"));
+    if (!key) {
+      auto res = error_response({401, "unauthorized", req.header("authorization").empty()
+                                                        ? "send an API key: Authorization: Bearer <key>"
+                                                        : "unknown API key"});
+      res.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return respond(std::move(res));
+    }
+    if (!permits(key->role, needed))
+      return respond(error_response({403, "forbidden", std::string{"a "} + to_string(key->role) +
+                                                         " key may not make this request"}));
+    if (needed == access::admin)
+      log::info("audit: key " + key->name + ": " + req.method + " " + std::string{req.path()});
+  } else if (needed == access::admin) {
+    log::info(std::string{"audit: "} + (options_.auth.disabled ? "(authentication disabled)" : "(no API keys, loopback)") +
+              ": " + req.method + " " + std::string{req.path()});
+  }
+  if (needed == access::admin && !is_json_content_type(req.header("content-type")))
+    return respond(error_response({415, "unsupported_media_type",
+                                   "send Content-Type: application/json (an empty body is fine)"}));
+  route(std::move(req), std::move(respond));
+}
+
+void api::route(http::request&& req, http::respond_fn respond) const {
   auto path = req.path();
   if (path == "/v1/events" || path == "/v1/events:batch") {
     if (req.method != "POST")
@@ -216,9 +252,24 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
   if (idem.rfind("on_dead:", 0) == 0)
     return respond(error_response({400, "invalid_idempotency_key", "Idempotency-Key may not start with on_dead:"}));
 
+  // Parsing and schema checks are linear in the body, but a large body still
+  // takes milliseconds: off the I/O thread that every connection and every
+  // sink's HTTP client share, so one client's megabyte cannot delay anyone's
+  // /healthz. Small bodies (nearly all) stay inline: the hop would cost more.
+  if (options_.offload && req.body.size() > options_.inline_body_bytes) {
+    return options_.offload([this, body = std::move(req.body), key = std::string{idem}, batch,
+                             respond = std::move(respond)]() mutable {
+      admit_and_submit(body, key, batch, std::move(respond));
+    });
+  }
+  admit_and_submit(req.body, std::string{idem}, batch, std::move(respond));
+}
+
+void api::admit_and_submit(const std::string& body, const std::string& idem, bool batch,
+                           http::respond_fn respond) const {
   std::vector<parsed_event> parsed;
   if (batch) {
-    auto events = parse_event_batch(req.body, options_.limits, max_batch_events);
+    auto events = parse_event_batch(body, options_.limits, max_batch_events);
     if (!events) {
       http::response res;
       res.status = events.error().error.status;
@@ -227,7 +278,7 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
     }
     parsed = std::move(*events);
   } else {
-    auto event = parse_event_body(req.body, options_.limits);
+    auto event = parse_event_body(body, options_.limits);
     if (!event)
       return respond(error_response(event.error()));
     parsed.push_back(std::move(*event));
@@ -273,8 +324,12 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
   }
 
   ingest_reply reply = [batch, respond = std::move(respond)](result<ingest_receipts, api_error> r) {
-    if (!r)
-      return respond(error_response(r.error()));
+    if (!r) {
+      auto res = error_response(r.error());
+      if (r.error().status == 503) // overloaded, or the database away: nothing was stored, retry
+        res.headers.emplace_back("Retry-After", "1");
+      return respond(std::move(res));
+    }
     bool any_created = false;
     for (const auto& rc : *r)
       any_created |= rc.created;
@@ -431,8 +486,10 @@ void api::control_sink(std::string name, sink_command cmd, http::respond_fn resp
 
 void api::get_health(http::respond_fn respond) const {
   health_reply reply = [respond = std::move(respond)](result<bool, api_error> r) {
+    // The reason (a host, a port, a user name) goes to the log, not to
+    // whoever asks: /healthz needs no key.
     if (!r)
-      return respond(error_response({503, "database_unavailable", r.error().message}));
+      return respond(error_response({503, "database_unavailable", "the database does not answer"}));
     http::response res;
     res.body = R"({"status":"ok","database":"ok"})";
     respond(std::move(res));

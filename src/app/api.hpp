@@ -25,6 +25,7 @@
 
 #include <caf/actor.hpp>
 
+#include <functional>
 #include <memory>
 
 namespace txrelay {
@@ -39,17 +40,26 @@ struct api_options {
   event_limits limits;
   std::shared_ptr<metrics_registry> metrics;
   std::vector<sink_config> sinks; // for GET /v1/sinks: names, kinds, redacted endpoints
+  auth_config auth;                // no keys and not disabled: open (loopback only)
+  // Runs work off the I/O thread (the engine's parse pool); empty: inline.
+  std::function<void(std::function<void()>)> offload;
+  std::size_t inline_body_bytes = 16 * 1024; // larger event bodies are parsed by `offload`
+  std::vector<std::string> allowed_hosts; // empty: any Host
 };
 
 class api {
 public:
-  explicit api(api_options options) : options_(std::move(options)) {}
+  explicit api(api_options options) : options_(std::move(options)), keys_(options_.auth.keys) {}
 
   /// Called on an I/O thread for every request; `respond` may run later, on any thread.
   void handle(http::request&& req, http::respond_fn respond) const;
 
 private:
+  /// The request after its Host, key and role were checked.
+  void route(http::request&& req, http::respond_fn respond) const;
   void post_events(http::request&& req, bool batch, http::respond_fn respond) const;
+  void admit_and_submit(const std::string& body, const std::string& idem, bool batch,
+                        http::respond_fn respond) const;
   void get_event(std::string id, http::respond_fn respond) const;
   void get_metrics(http::respond_fn respond) const;
   void get_health(http::respond_fn respond) const;
@@ -58,6 +68,7 @@ private:
   void replay_dead(pg::replay_filter filter, http::respond_fn respond) const;
 
   api_options options_;
+  api_key_set keys_;
 };
 
 /// The JSON document for an error reply.

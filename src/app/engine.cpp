@@ -12,6 +12,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <thread>
 
@@ -23,6 +25,8 @@ struct engine::parts {
   boost::asio::io_context io;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> io_threads;
+  // Parses large request bodies off the I/O thread (api_options::offload).
+  std::optional<boost::asio::thread_pool> parse_pool;
   std::unique_ptr<caf::actor_system_config> caf_config;
   std::unique_ptr<caf::actor_system> system;
   caf::actor persistence;
@@ -46,6 +50,13 @@ std::uint16_t engine::port() const { return parts_->port; }
 metrics_registry& engine::metrics() { return *parts_->metrics; }
 
 result<std::unique_ptr<engine>, std::string> engine::start(engine_options options) {
+  // The config file was checked when it loaded; --listen may have moved it since.
+  if (auto exposed = exposure_problem(options.config.server.listen, options.config.auth))
+    return unexpected{*exposed};
+  if (options.config.auth.disabled)
+    log::warn("AUTHENTICATION IS DISABLED (auth.disabled): anyone who can reach " +
+              options.config.server.listen.host + ":" + std::to_string(options.config.server.listen.port) +
+              " can post events, read every payload and replay deliveries");
   // Schema first, on this (non-actor) thread: nothing starts on an old schema.
   {
     auto conn = pg::connection::open(options.database_url);
@@ -107,6 +118,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   popts.clock = opts.clock;
   popts.metrics = p->metrics;
   popts.admission = admission;
+  popts.max_queued_events = opts.config.server.max_queued_events;
   for (const auto& s : opts.config.sinks)
     if (s.sql && s.sql->phase == sql_phase::in_transaction)
       popts.in_transaction.emplace(s.name, s.sql->statement);
@@ -143,12 +155,20 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   aopts.admission = *admission;
   aopts.metrics = p->metrics;
   aopts.sinks = opts.config.sinks;
+  aopts.auth = opts.config.auth;
+  aopts.limits.max_depth = opts.config.server.max_json_depth;
+  p->parse_pool.emplace(1);
+  aopts.offload = [pool = &*p->parse_pool](std::function<void()> work) { boost::asio::post(*pool, std::move(work)); };
+  aopts.allowed_hosts = opts.config.server.allowed_hosts;
   p->rest = std::make_unique<api>(std::move(aopts));
 
   http::server_options server_opts;
   server_opts.host = opts.config.server.listen.host;
   server_opts.port = opts.config.server.listen.port;
   server_opts.max_body_bytes = opts.config.server.max_body_bytes;
+  server_opts.read_timeout = opts.config.server.read_timeout;
+  server_opts.max_connections = opts.config.server.max_connections;
+  server_opts.counters = std::shared_ptr<http_connection_metrics>(p->metrics, &p->metrics->connections);
   p->server = std::make_unique<http::server>(
     p->io, server_opts, [rest = p->rest.get()](http::request&& req, http::respond_fn respond) {
       rest->handle(std::move(req), std::move(respond));
@@ -173,6 +193,12 @@ void engine::stop() {
   p.stopped = true;
   if (p.server)
     p.server->stop();
+  // Before the API it calls into goes: what is queued is dropped (its
+  // connections are closed), what runs finishes.
+  if (p.parse_pool) {
+    p.parse_pool->stop();
+    p.parse_pool->join();
+  }
   for (auto* a : {&p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);

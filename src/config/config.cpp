@@ -134,3 +134,32 @@ std::vector<std::string> routed_topics(const txrelay_config& config) {
 }
 
 } // namespace txrelay
+
+namespace txrelay {
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]")
+    return true;
+  // 127.0.0.0/8
+  if (host.rfind("127.", 0) != 0)
+    return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.')
+      ++dots;
+    else if (c < '0' || c > '9')
+      return false;
+  }
+  return dots == 3;
+}
+
+std::optional<std::string> exposure_problem(const listen_address& listen, const auth_config& auth) {
+  if (auth.disabled || !auth.keys.empty() || is_loopback_host(listen.host))
+    return std::nullopt;
+  return "listening on " + listen.host + ":" + std::to_string(listen.port) +
+         " would let anyone who reaches it post events, read payloads and replay deliveries: add API keys "
+         "(auth: {keys: [{name: ..., role: producer|reader|admin, key: \"${...}\"}]}), listen on a loopback "
+         "address, or set auth: {disabled: true} for a private network";
+}
+
+} // namespace txrelay

@@ -1,6 +1,7 @@
 #pragma once
 // txrelay's configuration as plain data. This part depends on core only:
 // it knows no actor, socket or database.
+#include "core/api_key.hpp"
 #include "core/backoff.hpp"
 #include "core/circuit_breaker.hpp"
 #include "core/result.hpp"
@@ -29,6 +30,27 @@ struct listen_address {
 struct server_config {
   listen_address listen;
   std::size_t max_body_bytes = 1 << 20;
+  // JSON nested deeper than this (objects and arrays) is refused with 400
+  // before anything else looks at it.
+  int max_json_depth = 64;
+  // Open connections at most; more are accepted and closed at once.
+  std::size_t max_connections = 1024;
+  // A request's headers, and then its body, must arrive within this long:
+  // a client sending byte by byte is closed, not waited for.
+  millis read_timeout{10'000};
+  // Events waiting for the database at most; beyond, ingest answers 503
+  // with Retry-After instead of queueing without bound.
+  std::size_t max_queued_events = 50'000;
+  // When not empty, requests whose Host is not one of these are refused
+  // (a DNS rebinding page cannot reach a loopback txrelay).
+  std::vector<std::string> allowed_hosts;
+};
+
+/// Who may call the API (`auth:`). No keys and not disabled: txrelay
+/// serves only on a loopback address, to anyone who can reach it there.
+struct auth_config {
+  bool disabled = false; // explicitly no authentication, on any address
+  std::vector<api_key> keys;
 };
 
 /// Events published from SQL (`txrelay.publish()` in the producer's own
@@ -152,6 +174,7 @@ struct topic_config {
 struct txrelay_config {
   std::string source_file;
   server_config server;
+  auth_config auth;
   database_config database;
   publish_config publish;
   std::vector<sink_config> sinks;   // enabled sinks only, in file order
@@ -159,6 +182,14 @@ struct txrelay_config {
   std::vector<topic_config> topics;
   std::vector<std::string> disabled_sinks; // `optional: true` sinks whose url was empty
 };
+
+/// Whether `host` (a listen address) is reachable from this machine only.
+bool is_loopback_host(std::string_view host);
+
+/// Why this server config must not start as it is: listening beyond
+/// loopback with no API keys and authentication not disabled. Names what
+/// to add. Empty when it may start.
+std::optional<std::string> exposure_problem(const listen_address& listen, const auth_config& auth);
 
 /// The topics some route names, each once, sorted: what txrelay.publish()
 /// accepts.

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -210,7 +211,8 @@ condition load_condition(const value_reader& r, const YAML::Node& node, const st
 }
 
 void load_server(const value_reader& r, const YAML::Node& node, server_config& out) {
-  check_keys(node, "server", {"listen", "max_body_bytes"});
+  check_keys(node, "server", {"listen", "max_body_bytes", "max_json_depth", "max_connections", "read_timeout",
+                              "max_queued_events", "allowed_hosts"});
   if (const auto listen = node["listen"]) {
     auto addr = parse_listen_address(r.text(listen, "server.listen"));
     if (!addr)
@@ -220,6 +222,87 @@ void load_server(const value_reader& r, const YAML::Node& node, server_config& o
   // Bodies are buffered whole before parsing, so the ceiling is a memory bound.
   if (const auto max = node["max_body_bytes"])
     out.max_body_bytes = static_cast<std::size_t>(r.integer(max, "server.max_body_bytes", 1, 1LL << 30));
+  if (const auto n = node["max_json_depth"])
+    out.max_json_depth = static_cast<int>(r.integer(n, "server.max_json_depth", 2, 1024));
+  if (const auto n = node["max_connections"])
+    out.max_connections = static_cast<std::size_t>(r.integer(n, "server.max_connections", 1, 1'000'000));
+  if (const auto n = node["read_timeout"]) {
+    out.read_timeout = r.duration(n, "server.read_timeout");
+    if (out.read_timeout < millis{100} || out.read_timeout > millis{600'000})
+      fail("server.read_timeout", "must be from 100ms to 10m");
+  }
+  if (const auto n = node["max_queued_events"])
+    out.max_queued_events = static_cast<std::size_t>(r.integer(n, "server.max_queued_events", 1000, 10'000'000));
+  if (const auto hosts = node["allowed_hosts"]) {
+    if (!hosts.IsSequence())
+      fail("server.allowed_hosts", "expected a list of host names, got " + describe(hosts));
+    for (std::size_t i = 0; i < hosts.size(); ++i) {
+      auto path = item_path("server.allowed_hosts", i);
+      auto host = r.text(hosts[i], path);
+      if (host.empty() || host.find_first_of(" /@") != std::string::npos)
+        fail(path, "expected a host name (no port, scheme or path), got \"" + host + "\"");
+      std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+      out.allowed_hosts.push_back(std::move(host));
+    }
+  }
+}
+
+void load_auth(const value_reader& r, const YAML::Node& node, auth_config& out) {
+  check_keys(node, "auth", {"disabled", "keys"});
+  if (const auto n = node["disabled"])
+    out.disabled = r.boolean(n, "auth.disabled");
+  const auto keys = node["keys"];
+  if (!keys)
+    return;
+  if (!keys.IsSequence())
+    fail("auth.keys", "expected a list of keys, got " + describe(keys));
+  std::map<std::string, std::string> names;  // name -> path
+  std::map<key_digest, std::string> digests; // the same key twice, under two names
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto path = item_path("auth.keys", i);
+    const auto entry = keys[i];
+    check_keys(entry, path, {"name", "role", "key", "key_sha256"});
+    api_key key;
+    const auto name = entry["name"];
+    if (!name)
+      fail(path + ".name", "every key needs a name (it is logged with admin actions; the key never is)");
+    key.name = r.text(name, path + ".name");
+    if (key.name.empty() || key.name.size() > 100 ||
+        !std::all_of(key.name.begin(), key.name.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.'; }))
+      fail(path + ".name", "expected 1 to 100 letters, digits, '-', '_' or '.'");
+    if (auto [previous, inserted] = names.emplace(key.name, path); !inserted)
+      fail(path + ".name", "key name \"" + key.name + "\" is already used by " + previous->second);
+    const auto role = entry["role"];
+    if (!role)
+      fail(path + ".role", "missing: producer, reader or admin");
+    auto parsed_role = parse_api_role(r.text(role, path + ".role"));
+    if (!parsed_role)
+      fail(path + ".role", "expected producer, reader or admin");
+    key.role = *parsed_role;
+    const auto plain = entry["key"];
+    const auto hashed = entry["key_sha256"];
+    if (plain && hashed)
+      fail(path, "give key or key_sha256, not both");
+    if (plain) {
+      // Never echoed: the value is a secret.
+      auto value = r.text(plain, path + ".key");
+      if (value.empty())
+        fail(path + ".key", "is empty (an unset environment variable?)");
+      if (value.size() < 16)
+        fail(path + ".key", "is shorter than 16 characters: too easy to guess");
+      key.digest = sha256_of(value);
+    } else if (hashed) {
+      auto digest = parse_key_digest(r.text(hashed, path + ".key_sha256"));
+      if (!digest)
+        fail(path + ".key_sha256", "expected the key's SHA-256 as 64 hex digits (sha256sum)");
+      key.digest = *digest;
+    } else {
+      fail(path, "missing key or key_sha256");
+    }
+    if (auto [previous, inserted] = digests.emplace(key.digest, path); !inserted)
+      fail(path, "the same key as " + previous->second + ": every client needs a key of its own");
+    out.keys.push_back(std::move(key));
+  }
 }
 
 void load_publish(const value_reader& r, const YAML::Node& node, publish_config& out) {
@@ -853,9 +936,13 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
   if (!root || root.IsNull())
     return config; // an empty file: all defaults, nothing routed
   value_reader r{env};
-  check_keys(root, "", {"server", "database", "publish", "sinks", "routes", "topics"});
+  check_keys(root, "", {"server", "auth", "database", "publish", "sinks", "routes", "topics"});
   if (const auto n = root["server"])
     load_server(r, n, config.server);
+  if (const auto n = root["auth"])
+    load_auth(r, n, config.auth);
+  if (auto exposed = exposure_problem(config.server.listen, config.auth))
+    fail("server.listen", *exposed);
   if (const auto n = root["database"])
     load_database(r, n, config.database);
   if (const auto n = root["publish"])

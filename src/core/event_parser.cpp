@@ -33,49 +33,67 @@ bool has_control_characters(std::string_view s) {
   return false;
 }
 
-/// One parser per thread: it keeps its buffers between calls.
-result<simdjson::dom::element, api_error> parse_json(std::string_view body) {
+/// One parser per thread: it keeps its buffers between calls. The nesting
+/// limit is simdjson's own, so a document nested too deep is refused while
+/// it is parsed, before anything walks it.
+result<simdjson::dom::element, api_error> parse_json(std::string_view body, int max_depth) {
   if (body.empty())
     return unexpected{invalid_json("empty body: send a JSON object")};
   thread_local simdjson::dom::parser parser;
+  // simdjson's max_depth counts one more level than it accepts.
+  auto depth = static_cast<std::size_t>(max_depth) + 1;
+  if (parser.max_depth() != depth) {
+    if (auto err = parser.allocate(std::max<std::size_t>(body.size(), 4096), depth); err != simdjson::SUCCESS)
+      return unexpected{invalid_json(std::string{"cannot parse: "} + simdjson::error_message(err))};
+  }
   simdjson::dom::element doc;
-  if (auto err = parser.parse(body.data(), body.size()).get(doc); err != simdjson::SUCCESS)
+  if (auto err = parser.parse(body.data(), body.size()).get(doc); err != simdjson::SUCCESS) {
+    if (err == simdjson::DEPTH_ERROR)
+      return unexpected{api_error{400, "nesting_too_deep",
+                                  "the body nests objects and arrays deeper than " + std::to_string(max_depth) +
+                                    " levels (server.max_json_depth)"}};
     return unexpected{invalid_json(std::string{"the body is not valid JSON: "} + simdjson::error_message(err))};
+  }
   return doc;
 }
 
-/// The first key repeated within one object anywhere in `e`. PostgreSQL's
+/// The first key repeated within one object anywhere in `root`. PostgreSQL's
 /// jsonb keeps the last of repeated keys, other parsers the first: a payload
 /// with one would be checked against its schema as one value and read by a
 /// receiver as another.
-std::optional<std::string> repeated_key(simdjson::dom::element e) {
-  simdjson::dom::object object;
-  simdjson::dom::array array;
-  if (e.get(object) == simdjson::SUCCESS) {
-    std::vector<std::string_view> keys;
-    for (simdjson::dom::key_value_pair field : object) {
-      if (std::find(keys.begin(), keys.end(), field.key) != keys.end())
-        return std::string{field.key};
-      keys.push_back(field.key);
-      if (auto inner = repeated_key(field.value))
-        return inner;
-      if (keys.size() == 32) { // large objects: sort instead of comparing pairwise
-        std::vector<std::string_view> all;
-        for (simdjson::dom::key_value_pair f : object)
-          all.push_back(f.key);
-        std::sort(all.begin(), all.end());
-        if (auto dup = std::adjacent_find(all.begin(), all.end()); dup != all.end())
-          return std::string{*dup};
-        for (simdjson::dom::key_value_pair f : object)
-          if (auto inner = repeated_key(f.value))
-            return inner;
-        return std::nullopt;
+///
+/// Every element is visited once, from an explicit stack (no recursion),
+/// and each object's keys are compared once: pairwise while few, sorted
+/// when many. The work is linear in the document (n log n for wide
+/// objects), whatever its shape.
+std::optional<std::string> repeated_key(simdjson::dom::element root) {
+  std::vector<simdjson::dom::element> pending{root};
+  std::vector<std::string_view> keys;
+  while (!pending.empty()) {
+    auto e = pending.back();
+    pending.pop_back();
+    simdjson::dom::object object;
+    simdjson::dom::array array;
+    if (e.get(object) == simdjson::SUCCESS) {
+      keys.clear();
+      for (simdjson::dom::key_value_pair field : object) {
+        keys.push_back(field.key);
+        pending.push_back(field.value);
       }
+      if (keys.size() < 32) {
+        for (std::size_t i = 1; i < keys.size(); ++i)
+          if (std::find(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(i), keys[i]) !=
+              keys.begin() + static_cast<std::ptrdiff_t>(i))
+            return std::string{keys[i]};
+      } else {
+        std::sort(keys.begin(), keys.end());
+        if (auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end())
+          return std::string{*dup};
+      }
+    } else if (e.get(array) == simdjson::SUCCESS) {
+      for (simdjson::dom::element item : array)
+        pending.push_back(item);
     }
-  } else if (e.get(array) == simdjson::SUCCESS) {
-    for (simdjson::dom::element item : array)
-      if (auto inner = repeated_key(item))
-        return inner;
   }
   return std::nullopt;
 }
@@ -146,7 +164,7 @@ result<parsed_event, api_error> read_event(simdjson::dom::element element, const
 } // namespace
 
 result<parsed_event, api_error> parse_event_body(std::string_view body, const event_limits& limits) {
-  auto doc = parse_json(body);
+  auto doc = parse_json(body, limits.max_depth);
   if (!doc)
     return unexpected{doc.error()};
   return read_event(*doc, limits);
@@ -154,7 +172,7 @@ result<parsed_event, api_error> parse_event_body(std::string_view body, const ev
 
 result<std::vector<parsed_event>, batch_error> parse_event_batch(std::string_view body, const event_limits& limits,
                                                                  std::size_t max_events) {
-  auto doc = parse_json(body);
+  auto doc = parse_json(body, limits.max_depth);
   if (!doc)
     return unexpected{batch_error{doc.error(), {}}};
   simdjson::dom::object object;

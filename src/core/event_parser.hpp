@@ -20,6 +20,7 @@ struct parsed_event {
 struct event_limits {
   std::size_t max_topic_length = 200;
   std::size_t max_key_length = 200;
+  int max_depth = 64; // nesting of the whole body (`{}` is 1); deeper: 400 nesting_too_deep
 };
 
 /// 400 "invalid_json" when the body is not JSON (message carries the byte offset

@@ -73,7 +73,10 @@ namespace {
 class session : public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket&& socket, std::shared_ptr<server::impl> server)
-    : stream_(std::move(socket)), server_(std::move(server)) {}
+    : stream_(std::move(socket)), server_(std::move(server)) {
+    server_->options.counters->open.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~session() { server_->options.counters->open.fetch_sub(1, std::memory_order_relaxed); }
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
@@ -91,7 +94,8 @@ private:
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(max_header_bytes);
-    stream_.expires_after(server_->options.idle_timeout);
+    // A deadline, not an idle timer: it runs from here however the bytes trickle in.
+    stream_.expires_after(server_->options.read_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
@@ -104,7 +108,7 @@ private:
     // parser reports body_limit with the header), so it gets its 413 at once.
     if (iequals(parser_->get()[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
       auto go_on = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
-      stream_.expires_after(server_->options.idle_timeout);
+      stream_.expires_after(server_->options.read_timeout);
       return bhttp::async_write(stream_, *go_on,
                                 [self = shared_from_this(), go_on](beast::error_code ec, std::size_t) {
                                   if (ec)
@@ -116,7 +120,7 @@ private:
   }
 
   void read_body() {
-    stream_.expires_after(server_->options.idle_timeout);
+    stream_.expires_after(server_->options.read_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -154,6 +158,8 @@ private:
       return reply_and_close({431, "headers_too_large",
                               "the request line and headers are larger than " + std::to_string(max_header_bytes) +
                                 " bytes"});
+    if (ec == beast::error::timeout)
+      server_->options.counters->read_timeouts.fetch_add(1, std::memory_order_relaxed);
     bool client_gone = ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
                        ec == beast::error::timeout || ec == net::error::operation_aborted ||
                        ec == net::error::eof || ec == net::error::connection_reset ||
@@ -189,7 +195,7 @@ private:
     // rely on it being counted.
     if (server_->on_response)
       server_->on_response(res.status);
-    stream_.expires_after(server_->options.idle_timeout);
+    stream_.expires_after(server_->options.read_timeout);
     bhttp::async_write(stream_, *out_, [self = shared_from_this(), linger_after](beast::error_code ec, std::size_t) {
       self->on_write(ec, linger_after);
     });
@@ -263,6 +269,21 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   beast::error_code ignored;
+  auto& counters = *options.counters;
+  if (counters.open.load(std::memory_order_relaxed) >= static_cast<std::int64_t>(options.max_connections)) {
+    // A clear answer, without reading anything: a non-blocking write of a
+    // few bytes into the fresh socket's empty buffer, then close.
+    counters.refused.fetch_add(1, std::memory_order_relaxed);
+    static constexpr std::string_view busy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nContent-Length: 86\r\n\r\n"
+      R"({"error":{"code":"too_many_connections","message":"too many open connections; retry"}})";
+    socket.non_blocking(true, ignored);
+    socket.write_some(net::buffer(busy.data(), busy.size()), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    return do_accept();
+  }
   socket.set_option(tcp::no_delay{true}, ignored);
   auto s = std::make_shared<session>(std::move(socket), shared_from_this());
   {

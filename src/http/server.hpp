@@ -4,6 +4,7 @@
 // endpoints: every parsed request goes to the request_handler.
 #include "core/result.hpp"
 #include "http/message.hpp"
+#include "metrics/metrics.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -21,7 +22,13 @@ struct server_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080; // 0 = any free port
   std::size_t max_body_bytes = 1 << 20;
-  std::chrono::seconds idle_timeout{30};
+  // A request's headers (also the wait for the next request on a kept-alive
+  // connection), and then its body, must each arrive within this long: a
+  // client that sends byte by byte is closed, not waited for.
+  std::chrono::milliseconds read_timeout{10'000};
+  // Open connections at most; one more is answered 503 and closed at once.
+  std::size_t max_connections = 1024;
+  std::shared_ptr<http_connection_metrics> counters = std::make_shared<http_connection_metrics>();
 };
 
 class server {

@@ -141,6 +141,19 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
   header(out, "txrelay_events_rejected_total", "counter",
          "Events published from SQL that routing refused (schema, projection); kept with the reason.");
   sample(out, "txrelay_events_rejected_total", nullptr, "", events_rejected.load(rel));
+  header(out, "txrelay_http_connections", "gauge", "Open HTTP connections.");
+  sample(out, "txrelay_http_connections", nullptr, "", connections.open.load(rel));
+  header(out, "txrelay_http_connections_refused_total", "counter",
+         "Connections closed at once because server.max_connections were open.");
+  sample(out, "txrelay_http_connections_refused_total", nullptr, "", connections.refused.load(rel));
+  header(out, "txrelay_http_read_timeouts_total", "counter",
+         "Connections closed because a request did not arrive within server.read_timeout.");
+  sample(out, "txrelay_http_read_timeouts_total", nullptr, "", connections.read_timeouts.load(rel));
+  header(out, "txrelay_ingest_queued_events", "gauge", "Events waiting for an ingest writer.");
+  sample(out, "txrelay_ingest_queued_events", nullptr, "", ingest_queue.queued_events.load(rel));
+  header(out, "txrelay_ingest_overloaded_total", "counter",
+         "Ingest requests answered 503 because server.max_queued_events were waiting.");
+  sample(out, "txrelay_ingest_overloaded_total", nullptr, "", ingest_queue.refused_requests.load(rel));
   header(out, "txrelay_outcome_batches_total", "counter", "Outcome-recording transactions.");
   sample(out, "txrelay_outcome_batches_total", nullptr, "", outcome_batches.load(rel));
 

@@ -58,6 +58,19 @@ private:
   std::string last_error_; // no secrets: transports never put URLs or keys in errors
 };
 
+/// The HTTP server's connections, written by the server's I/O threads.
+struct http_connection_metrics {
+  std::atomic<std::int64_t> open{0};
+  std::atomic<std::uint64_t> refused{0};       // over server.max_connections
+  std::atomic<std::uint64_t> read_timeouts{0}; // headers or body not complete within server.read_timeout
+};
+
+/// Ingest requests refused because too many events already wait for the database.
+struct ingest_queue_metrics {
+  std::atomic<std::int64_t> queued_events{0};
+  std::atomic<std::uint64_t> refused_requests{0};
+};
+
 struct actor_metrics {
   std::atomic<std::int64_t> mailbox_size{0};
   std::atomic<std::uint64_t> restarts{0};
@@ -72,6 +85,8 @@ public:
   std::atomic<std::uint64_t> outcome_batches{0};
   std::atomic<std::uint64_t> events_published{0}; // published from SQL and routed by txrelay
   std::atomic<std::uint64_t> events_rejected{0};  // published from SQL and refused when routed
+  http_connection_metrics connections;
+  ingest_queue_metrics ingest_queue;
 
   /// Stable references: entries are never removed.
   sink_metrics& sink(const std::string& name);

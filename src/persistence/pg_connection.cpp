@@ -1,11 +1,21 @@
 #include "persistence/pg_connection.hpp"
 
+#include "core/utf8.hpp"
+
 #include <libpq-fe.h>
 
 #include <algorithm>
 #include <cstdlib>
 
 namespace txrelay::pg {
+
+std::string primary_message(const std::string& message) {
+  auto line = message.substr(0, message.find('\n'));
+  for (const char* prefix : {"ERROR:  ", "FATAL:  "})
+    if (line.rfind(prefix, 0) == 0)
+      line = line.substr(std::string_view{prefix}.size());
+  return one_line_excerpt(line, 300);
+}
 
 namespace {
 

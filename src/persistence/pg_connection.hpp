@@ -25,6 +25,12 @@ struct pg_error {
   bool is_data_exception() const { return sqlstate.rfind("22", 0) == 0; }
 };
 
+/// libpq's first line without its "ERROR:  " prefix: what went wrong, not
+/// the DETAIL lines, which can quote row values (a unique violation quotes
+/// the key). What leaves txrelay (API answers, a delivery's last error) is
+/// this; the log keeps the whole message.
+std::string primary_message(const std::string& message);
+
 class result_set {
 public:
   result_set() = default;

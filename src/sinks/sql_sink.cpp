@@ -2,6 +2,7 @@
 
 #include "core/utf8.hpp"
 #include "expr/event_document.hpp"
+#include "logging/log.hpp"
 #include "persistence/outbox.hpp"
 #include "persistence/pg_connection.hpp"
 
@@ -15,8 +16,10 @@ namespace txrelay {
 
 attempt_result classify_sql_error(const pg::pg_error& err) {
   attempt_result r;
-  // libpq's messages span lines (ERROR:, DETAIL:); a delivery's last error is one line.
-  auto message = one_line_excerpt(err.message, 500);
+  // libpq's messages span lines (ERROR:, DETAIL:), and DETAIL quotes row
+  // values (a unique violation, the key): a delivery's last error, which the
+  // API shows, is the primary message only; the log keeps the rest.
+  auto message = err.connection_lost ? std::string{"the database connection was lost"} : pg::primary_message(err.message);
   r.error = err.sqlstate.empty() ? message : "SQLSTATE " + err.sqlstate + ": " + message;
   auto cls = err.sqlstate.substr(0, 2);
   // 55P03: lock_not_available (lock_timeout); 57014 (statement_timeout) is in class 57.
@@ -40,6 +43,7 @@ attempt_result apply(pg::connection& conn, const delivery_job& job, const std::s
   auto fail = [&](const pg::pg_error& err) {
     if (!err.connection_lost)
       conn.exec("ROLLBACK");
+    log::warn("sql sink " + sink + ": delivery " + job.id + ": " + one_line_excerpt(err.message, 1000));
     return classify_sql_error(err);
   };
   if (auto r = conn.exec("BEGIN"); !r)
@@ -112,7 +116,9 @@ void sql_sink::shared::run() {
       auto opened = pg::connection::open(database_url);
       if (!opened) {
         attempt_result r;
-        r.error = "cannot connect to the database: " + opened.error().message;
+        // libpq's reason names the host, port and user: logged, not shown.
+        log::warn("sql sink: cannot connect to the database: " + one_line_excerpt(opened.error().message, 500));
+        r.error = "cannot connect to the database";
         answer(next, std::move(r));
         continue;
       }

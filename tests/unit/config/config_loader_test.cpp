@@ -44,6 +44,10 @@ TEST(load_config, full_valid_config) {
 server:
   listen: "0.0.0.0:9090"
   max_body_bytes: 4096
+auth:
+  keys:
+    - {name: orders-service, role: producer, key: "k-orders-0123456789abcdef"}
+    - {name: ops, role: admin, key_sha256: "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"}
 database:
   url: "postgresql://txrelay@db/txrelay"
 sinks:
@@ -141,6 +145,7 @@ TEST(load_config, values_are_interpolated_before_they_are_interpreted) {
                       {"SECRET", secret_a}, {"WAIT", "5s"}, {"TOPIC", "orders"}, {"OPT", "false"}});
   auto c = load_ok(R"(
 server: {listen: "${LISTEN}", max_body_bytes: "${BODY:-512}"}
+auth: {disabled: "${NO_AUTH:-true}"}
 sinks:
   - name: "${NAME:-hook}"
     kind: "${KIND:-webhook}"
@@ -592,6 +597,85 @@ TEST(routed_topics, lists_each_routed_topic_once_in_order) {
                                  "test.yaml", testing::env_map());
   ASSERT_TRUE(config) << config.error().to_string();
   EXPECT_EQ(routed_topics(*config), (std::vector<std::string>{"alpha", "zeta"}));
+}
+
+} // namespace
+} // namespace txrelay
+
+namespace txrelay {
+namespace {
+
+TEST(load_config, auth_keys_are_kept_as_digests_with_their_roles) {
+  auto c = load_config_text("auth:\n"
+                            "  keys:\n"
+                            "    - {name: orders-service, role: producer, key: \"${ORDERS_KEY}\"}\n"
+                            "    - {name: ops, role: admin, key_sha256: "
+                            "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}\n",
+                            "test.yaml", testing::env_map({{"ORDERS_KEY", "orders-key-0123456789"}}));
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_EQ(c->auth.keys.size(), 2u);
+  EXPECT_EQ(c->auth.keys[0].name, "orders-service");
+  EXPECT_EQ(c->auth.keys[0].role, api_role::producer);
+  EXPECT_EQ(c->auth.keys[0].digest, sha256_of("orders-key-0123456789"));
+  EXPECT_EQ(c->auth.keys[1].role, api_role::admin);
+  EXPECT_EQ(c->auth.keys[1].digest, sha256_of("test")); // sha256("test") = 9f86d0...
+  EXPECT_FALSE(c->auth.disabled);
+}
+
+TEST(load_config, auth_mistakes_name_the_key_and_never_echo_a_secret) {
+  auto error = [](const std::string& yaml) {
+    auto r = load_config_text(yaml, "test.yaml", testing::env_map({{"EMPTY", ""}}));
+    return r ? std::string{"loaded"} : r.error().to_string();
+  };
+  const std::string good = "{name: a, role: admin, key: \"aaaaaaaaaaaaaaaaaaaa\"}";
+  EXPECT_EQ(error("auth: {keys: [" + good + ", {name: a, role: reader, key: \"bbbbbbbbbbbbbbbbbbbb\"}]}\n"),
+            "test.yaml: auth.keys[1].name: key name \"a\" is already used by auth.keys[0]");
+  EXPECT_EQ(error("auth: {keys: [{name: a, role: admin, key: \"${EMPTY}\"}]}\n"),
+            "test.yaml: auth.keys[0].key: is empty (an unset environment variable?)");
+  auto short_key = error("auth: {keys: [{name: a, role: admin, key: \"s3cr3t-short\"}]}\n");
+  EXPECT_EQ(short_key, "test.yaml: auth.keys[0].key: is shorter than 16 characters: too easy to guess");
+  EXPECT_EQ(short_key.find("s3cr3t"), std::string::npos);
+  EXPECT_EQ(error("auth: {keys: [{name: a, role: admin, key_sha256: \"abc\"}]}\n"),
+            "test.yaml: auth.keys[0].key_sha256: expected the key's SHA-256 as 64 hex digits (sha256sum)");
+  EXPECT_EQ(error("auth: {keys: [{name: a, role: root, key: \"aaaaaaaaaaaaaaaaaaaa\"}]}\n"),
+            "test.yaml: auth.keys[0].role: expected producer, reader or admin");
+  EXPECT_EQ(error("auth: {keys: [{name: a, role: admin}]}\n"), "test.yaml: auth.keys[0]: missing key or key_sha256");
+  EXPECT_EQ(error("auth: {keys: [" + good + ", {name: b, role: reader, key: \"aaaaaaaaaaaaaaaaaaaa\"}]}\n"),
+            "test.yaml: auth.keys[1]: the same key as auth.keys[0]: every client needs a key of its own");
+  EXPECT_EQ(error("auth: {keys: [{name: a, role: admin, key: \"aaaaaaaaaaaaaaaaaaaa\", key_sha256: x}]}\n"),
+            "test.yaml: auth.keys[0]: give key or key_sha256, not both");
+}
+
+TEST(load_config, listening_beyond_loopback_needs_keys_or_an_explicit_opt_out) {
+  auto load = [](const std::string& yaml) { return load_config_text(yaml, "test.yaml", testing::env_map()); };
+  auto exposed = load("server: {listen: \"0.0.0.0:8080\"}\n");
+  ASSERT_FALSE(exposed);
+  EXPECT_EQ(exposed.error().key, "server.listen");
+  EXPECT_NE(exposed.error().problem.find("add API keys"), std::string::npos);
+  EXPECT_NE(exposed.error().problem.find("auth: {disabled: true}"), std::string::npos);
+  EXPECT_TRUE(load("server: {listen: \"127.0.0.1:8080\"}\n"));
+  EXPECT_TRUE(load("server: {listen: \"[::1]:8080\"}\n"));
+  EXPECT_TRUE(load("server: {listen: \"0.0.0.0:8080\"}\nauth: {disabled: true}\n"));
+  EXPECT_TRUE(load("server: {listen: \"0.0.0.0:8080\"}\n"
+                   "auth: {keys: [{name: a, role: admin, key: \"aaaaaaaaaaaaaaaaaaaa\"}]}\n"));
+  EXPECT_TRUE(is_loopback_host("127.0.0.53"));
+  EXPECT_FALSE(is_loopback_host("127.evil.example"));
+  EXPECT_FALSE(is_loopback_host("10.0.0.1"));
+}
+
+TEST(load_config, server_limits_are_read_and_bounded) {
+  auto c = load_config_text("server: {max_json_depth: 32, max_connections: 10, read_timeout: 2s, "
+                            "max_queued_events: 5000, allowed_hosts: [TxRelay.Example.com, localhost]}\n",
+                            "test.yaml", testing::env_map());
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->server.max_json_depth, 32);
+  EXPECT_EQ(c->server.max_connections, 10u);
+  EXPECT_EQ(c->server.read_timeout, millis{2000});
+  EXPECT_EQ(c->server.max_queued_events, 5000u);
+  EXPECT_EQ(c->server.allowed_hosts, (std::vector<std::string>{"txrelay.example.com", "localhost"}));
+  auto bad = load_config_text("server: {allowed_hosts: [\"example.com:8080/x\"]}\n", "test.yaml", testing::env_map());
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().key, "server.allowed_hosts[0]");
 }
 
 } // namespace
