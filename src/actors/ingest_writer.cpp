@@ -66,6 +66,8 @@ void sweep_if_lost(writer_self* self, const pg::pg_error& err) {
 /// the request: 503, retry. Anything else is the request's (or the
 /// database's) fault.
 caf::error refusal(const pg::pg_error& err) {
+  if (err.sqlstate == pg::idempotency_reused_sqlstate)
+    return make_persistence_error(persistence_errc::idempotency_reused, err.message);
   if (classify_sql_error(err).outcome == attempt_result::verdict::retry)
     return make_persistence_error(persistence_errc::unavailable, primary_message(err.message));
   return to_caf(err);
@@ -84,9 +86,12 @@ bool has_projection(const writer_state& st, const request_slot& request) {
 std::vector<pg::ingest_item> make_items(writer_self* self, std::vector<request_slot*>& group, time_point now) {
   auto& ids = *self->state.options.ids;
   std::vector<pg::ingest_item> items;
-  for (auto* request : group)
-    for (auto& ev : request->events)
+  for (std::size_t r = 0; r < group.size(); ++r)
+    for (auto& ev : group[r]->events) {
       items.push_back(make_ingest_item(ids, std::move(ev), now));
+      items.back().request = r;
+      items.back().strict_idempotency = true; // a client's request
+    }
   return items;
 }
 

@@ -19,6 +19,8 @@ api_error to_api_error(const caf::error& err) {
       return {503, "database_unavailable", "the database is unavailable: " + detail}; // detail: never libpq's own words
     if (err.code() == static_cast<std::uint8_t>(persistence_errc::projection_failed))
       return {422, "projection_failed", detail};
+    if (err.code() == static_cast<std::uint8_t>(persistence_errc::idempotency_reused))
+      return {422, "idempotency_key_reused", detail};
     return {500, "storage_error", detail};
   }
   if (err == caf::sec::request_timeout)

@@ -112,6 +112,7 @@ enum class persistence_errc : std::uint8_t {
   unavailable = 1, // no connection to PostgreSQL
   rejected = 2,    // the statement failed for this input
   projection_failed = 3, // an in_transaction sql sink's statement failed: the event is refused
+  idempotency_reused = 4, // an Idempotency-Key repeated with a different request
 };
 
 caf::error make_persistence_error(persistence_errc code, std::string message);

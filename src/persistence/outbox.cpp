@@ -3,7 +3,11 @@
 #include "core/json.hpp"
 #include "persistence/binary_array.hpp"
 
+#include "core/utf8.hpp"
+
 #include <algorithm>
+#include <map>
+#include <set>
 #include <unordered_map>
 
 namespace txrelay::pg {
@@ -33,11 +37,15 @@ WITH inserted AS (
 )
 SELECT id::text FROM inserted)sql";
 
+// The earlier events of repeated keys, each with whether the repeat is the
+// same event: topic, key and payload (as jsonb: spacing and key order do not
+// matter). Probe rows (topic NULL) ask whether a key exists at all.
 const std::string existing_sql = R"sql(
-SELECT e.idempotency_key, e.id::text, e.topic, )sql" TXR_RFC3339("e.created_at") R"sql(, d.id::text, d.sink
-FROM txrelay.events e
+SELECT n.idempotency_key, e.id::text, e.topic, )sql" TXR_RFC3339("e.created_at") R"sql(, d.id::text, d.sink,
+       coalesce(n.topic = e.topic AND n.key IS NOT DISTINCT FROM e.key AND n.payload::jsonb = e.payload, false)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS n(idempotency_key, topic, key, payload)
+JOIN txrelay.events e ON e.idempotency_key = n.idempotency_key
 LEFT JOIN txrelay.deliveries d ON d.event_id = e.id
-WHERE e.idempotency_key IN (SELECT json_array_elements_text($1::json))
 ORDER BY e.id, d.id)sql";
 
 // Each row is named by its whole identity, (event_id, sink) and id, so
@@ -242,10 +250,29 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
   std::sort(inserted_ids.begin(), inserted_ids.end());
 
   std::vector<ingest_receipt> receipts(items.size());
-  std::string replay_keys = "[";
+  binary_array replay_keys{binary_array::element::text};
+  binary_array replay_topics{binary_array::element::text};
+  binary_array replay_event_keys{binary_array::element::text};
+  binary_array replay_payloads{binary_array::element::text};
+  std::size_t replays = 0;
+  // Per request and key (a batch's events share its key before the \x1f):
+  // how many of its events were new, and how many there are.
+  struct keyed_request {
+    std::size_t created = 0;
+    std::size_t events = 0;
+  };
+  std::map<std::pair<std::size_t, std::string>, keyed_request> keyed;
+  std::set<std::string> lenient_keys;
+  auto base_key = [](const std::string& k) { return k.substr(0, k.find('\x1f')); };
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i];
-    if (std::binary_search(inserted_ids.begin(), inserted_ids.end(), item.event_id)) {
+    bool created = std::binary_search(inserted_ids.begin(), inserted_ids.end(), item.event_id);
+    if (item.event.idempotency_key && item.strict_idempotency) {
+      auto& k = keyed[{item.request, base_key(*item.event.idempotency_key)}];
+      ++k.events;
+      k.created += created ? 1 : 0;
+    }
+    if (created) {
       auto& rc = receipts[i];
       rc.event_id = item.event_id;
       rc.topic = item.event.topic;
@@ -255,24 +282,60 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
       std::sort(rc.deliveries.begin(), rc.deliveries.end(),
                 [](const auto& a, const auto& b) { return a.id < b.id; });
     } else if (item.event.idempotency_key) {
-      if (replay_keys.size() > 1)
-        replay_keys += ',';
-      append_json_string(replay_keys, *item.event.idempotency_key);
+      replay_keys.add_text(*item.event.idempotency_key);
+      if (item.strict_idempotency) {
+        replay_topics.add_text(item.event.topic);
+        add_optional(replay_event_keys, item.event.key);
+        replay_payloads.add_text(item.event.payload_json);
+      } else { // compared with nothing: the earlier event stands
+        replay_topics.add_null();
+        replay_event_keys.add_null();
+        replay_payloads.add_null();
+        lenient_keys.insert(*item.event.idempotency_key);
+      }
+      ++replays;
     } else {
       return unexpected{pg_error{"", "event " + item.event_id + " was not inserted and has no idempotency key"}};
     }
   }
-  replay_keys += ']';
-  if (replay_keys.size() == 2)
+  if (replays == 0)
     return receipts;
 
+  auto reused = [](const std::string& key) {
+    return unexpected{pg_error{idempotency_reused_sqlstate,
+                               "the Idempotency-Key \"" + one_line_excerpt(key, 100) +
+                                 "\" was used before for a different request; use a new key for a new request"}};
+  };
+  // A request is repeated whole or not at all: some of its events new and
+  // some repeated means the earlier request had other (or fewer) events.
+  // And a batch that had more events before still has an event at the
+  // index after this one's last: probe for it.
+  for (const auto& [request_key, k] : keyed) {
+    if (k.created > 0 && k.created < k.events)
+      return reused(request_key.second);
+    if (k.created == 0 && std::any_of(items.begin(), items.end(), [&](const ingest_item& item) {
+          return item.request == request_key.first && item.event.idempotency_key &&
+                 item.event.idempotency_key->find('\x1f') != std::string::npos;
+        })) {
+      replay_keys.add_text(request_key.second + "\x1f" + std::to_string(k.events));
+      replay_topics.add_null();
+      replay_event_keys.add_null();
+      replay_payloads.add_null();
+    }
+  }
+
   // Replays: the earlier event's ids, exactly as first answered.
-  auto existing = conn.exec_prepared("txr_existing", existing_sql, {replay_keys});
+  auto existing = conn.exec_prepared_binary("txr_existing", existing_sql,
+                                            {replay_keys.bytes(), replay_topics.bytes(), replay_event_keys.bytes(),
+                                             replay_payloads.bytes()});
   if (!existing)
     return unexpected{existing.error()};
   std::unordered_map<std::string, ingest_receipt> by_key;
   for (int r = 0; r < existing->rows(); ++r) {
-    auto& rc = by_key[std::string{existing->get(r, 0)}];
+    std::string key{existing->get(r, 0)};
+    if (existing->get(r, 6) != "t" && !lenient_keys.count(key))
+      return reused(base_key(key));
+    auto& rc = by_key[key];
     rc.created = false;
     rc.event_id = existing->get(r, 1);
     rc.topic = existing->get(r, 2);

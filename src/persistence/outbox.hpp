@@ -18,6 +18,11 @@ struct ingest_item {
   std::string event_id;
   std::string created_at; // RFC 3339
   event_submission event;
+  std::size_t request = 0; // which request of the group: its events share an Idempotency-Key
+  // A client's request: repeating its key with another body is an error
+  // (idempotency_reused_sqlstate). Otherwise (a compensation event) the
+  // earlier event simply stands.
+  bool strict_idempotency = false;
   std::vector<std::string> delivery_ids; // parallel to event.sinks
 };
 
@@ -80,9 +85,16 @@ struct event_record {
 ///   over every pending row, took minutes per outcome batch at 190k rows.
 inline constexpr const char* ledger_session_settings = "SET synchronous_commit = off; SET plan_cache_mode = force_custom_plan";
 
+/// The SQLSTATE of the error ingest_events returns when a request repeats an
+/// Idempotency-Key with a different body (txrelay's own code, class TX).
+inline constexpr const char* idempotency_reused_sqlstate = "TX409";
+
 /// Commits every item in one statement (so one transaction): each event and
 /// one delivery row per sink. Items whose idempotency key exists already get
 /// the earlier event's receipt (created = false). Receipts are in item order.
+/// A request that repeats a key with another topic, key or payload (or a
+/// batch with other events, or more or fewer) fails the whole call with
+/// idempotency_reused_sqlstate, and nothing is stored.
 result<std::vector<ingest_receipt>, pg_error> ingest_events(connection& conn, const std::vector<ingest_item>& items);
 
 /// The same statements inside a transaction the caller opened (and commits):

@@ -255,4 +255,45 @@ TEST_F(security_pgtest, error_bodies_carry_no_database_internals) {
   }
 }
 
+TEST_F(security_pgtest, a_repeated_idempotency_key_with_a_different_request_is_refused) {
+  fake_sink_server sink;
+  engine_harness e{*db, secured_yaml(sink.url())};
+  auto post = [&](const std::string& target, const std::string& body, const std::string& key) {
+    auto headers = bearer(producer_key);
+    headers.emplace_back("Idempotency-Key", key);
+    return post_json(e.port(), target, body, headers);
+  };
+  auto first = post("/v1/events", R"({"topic":"feedback","key":"u1","payload":{"content":"hi","n":1}})", "k1");
+  ASSERT_EQ(first.status, 201) << first.body;
+  // The same request again, spaced and ordered differently: the first answer.
+  auto same = post("/v1/events", R"({"payload": {"n": 1, "content": "hi"}, "key": "u1", "topic": "feedback"})", "k1");
+  EXPECT_EQ(same.status, 200) << same.body;
+  EXPECT_EQ(json_string_at(same.body, "/id"), json_string_at(first.body, "/id"));
+  for (const auto* other : {R"({"topic":"feedback","key":"u1","payload":{"content":"hi","n":2}})",
+                            R"({"topic":"feedback","key":"u2","payload":{"content":"hi","n":1}})",
+                            R"({"topic":"feedback","payload":{"content":"hi","n":1}})"}) {
+    auto res = post("/v1/events", other, "k1");
+    EXPECT_EQ(res.status, 422) << other << " " << res.body;
+    EXPECT_EQ(json_string_at(res.body, "/error/code"), "idempotency_key_reused") << res.body;
+  }
+
+  const std::string a = R"({"topic":"feedback","payload":{"content":"a"}})";
+  const std::string b = R"({"topic":"feedback","payload":{"content":"b"}})";
+  auto batch = [&](const std::vector<std::string>& events) {
+    std::string body = "{\"events\":[";
+    for (std::size_t i = 0; i < events.size(); ++i)
+      body += (i ? "," : "") + events[i];
+    return post("/v1/events:batch", body + "]}", "batch-1");
+  };
+  ASSERT_EQ(batch({a, b}).status, 201);
+  EXPECT_EQ(batch({a, b}).status, 200);
+  for (const auto& other : std::vector<std::vector<std::string>>{{a, b, a}, {a}, {a, a}, {b, a}}) {
+    auto res = batch(other);
+    EXPECT_EQ(res.status, 422) << res.body;
+    EXPECT_EQ(json_string_at(res.body, "/error/code"), "idempotency_key_reused") << res.body;
+  }
+  // Nothing of the refused requests was stored.
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "3");
+}
+
 } // namespace
