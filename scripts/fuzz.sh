@@ -80,7 +80,7 @@ describe_failure() {
   local log="$1" kind artifact
   kind="$(grep -Eo 'invariant broken: .*' "$log" | head -n 1 || true)"
   [ -n "$kind" ] || kind="$(grep -Eo 'runtime error: .{0,120}' "$log" | head -n 1 || true)"
-  [ -n "$kind" ] || kind="$(grep -Eo 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer): [a-z -]+' "$log" | head -n 1 || true)"
+  [ -n "$kind" ] || kind="$(grep -Eo 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer): [a-z0-9 -]+' "$log" | head -n 1 || true)"
   artifact="$(grep -Eo 'Test unit written to [^ ]+' "$log" | tail -n 1 | sed 's/Test unit written to //' || true)"
   [ -n "$artifact" ] || artifact="$(grep -Eo 'Running: [^ ]+' "$log" | tail -n 1 | sed 's/Running: //' || true)"
   echo "${kind:-unknown failure}; input ${artifact:-?}; log $log"

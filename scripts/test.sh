@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # README's test command: installs what is missing, builds (build/RelWithDebInfo),
-# starts a throwaway PostgreSQL, runs the whole suite with CTest (extra
-# arguments go to ctest, e.g. -L unit), stops PostgreSQL whatever happens, and
-# exits with ctest's status.
+# starts a throwaway PostgreSQL, runs the whole suite with CTest, then the
+# sanitizer builds (scripts/sanitize.sh: ASan+UBSan over the unit and pg
+# suites, TSan over the actor tests) and the fuzzers (scripts/fuzz.sh, each
+# target FUZZ_SECONDS), stops PostgreSQL whatever happens, and exits non-zero
+# if anything failed.
+# Extra arguments go to ctest and run only that part of the suite
+# (scripts/test.sh -L unit); TXRELAY_TEST_QUICK=1 skips sanitizers and fuzzers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +22,10 @@ export TXRELAY_TEST_DATABASE_URL
 
 status=0
 ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 300 "$@" || status=$?
+if [ $# -eq 0 ] && [ "${TXRELAY_TEST_QUICK:-0}" != 1 ]; then
+  echo "test: sanitizer builds" >&2
+  bash scripts/sanitize.sh || status=1
+  echo "test: fuzzers, ${FUZZ_SECONDS:-45} s each" >&2
+  FUZZ_SECONDS="${FUZZ_SECONDS:-45}" bash scripts/fuzz.sh || status=1
+fi
 exit "$status"

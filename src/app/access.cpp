@@ -14,6 +14,8 @@ access required_access(std::string_view method, std::string_view path) {
   // Everything else that changes state is an operator's action.
   if (post)
     return access::admin;
+  if (path.rfind("/v1/events/", 0) == 0 && path.find('/', 11) == std::string_view::npos && method == "GET")
+    return access::receipt;
   return access::read;
 }
 
@@ -21,6 +23,7 @@ bool permits(api_role role, access needed) {
   switch (needed) {
     case access::open: return true;
     case access::produce: return role == api_role::producer || role == api_role::admin;
+    case access::receipt: return true; // a producer sees only its own (the API filters)
     case access::read: return role == api_role::reader || role == api_role::admin;
     case access::admin: return role == api_role::admin;
   }

@@ -11,7 +11,8 @@ namespace txrelay {
 enum class access {
   open,    // GET /healthz: no key needed (load balancers, service managers)
   produce, // POST /v1/events, /v1/events:batch
-  read,    // every GET, /metrics included (and unknown paths: a key is needed to learn they are unknown)
+  receipt, // GET /v1/events/{id}: readers, and a producer for the events it posted
+  read,    // every other GET, /metrics included (and unknown paths: a key is needed to learn they are unknown)
   admin,   // pause, resume, replay: changes what txrelay does
 };
 

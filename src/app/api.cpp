@@ -147,8 +147,9 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
       return respond(error_response({421, "host_not_allowed", "this server does not answer for that Host"}));
   }
   auto needed = required_access(req.method, req.path());
+  const api_key* key = nullptr;
   if (needed != access::open && !options_.auth.keys.empty()) {
-    const auto* key = keys_.authenticate(req.header("authorization"));
+    key = keys_.authenticate(req.header("authorization"));
     if (!key) {
       auto res = error_response({401, "unauthorized", req.header("authorization").empty()
                                                         ? "send an API key: Authorization: Bearer <key>"
@@ -168,15 +169,15 @@ void api::handle(http::request&& req, http::respond_fn respond) const {
   if (needed == access::admin && !is_json_content_type(req.header("content-type")))
     return respond(error_response({415, "unsupported_media_type",
                                    "send Content-Type: application/json (an empty body is fine)"}));
-  route(std::move(req), std::move(respond));
+  route(std::move(req), std::move(respond), key);
 }
 
-void api::route(http::request&& req, http::respond_fn respond) const {
+void api::route(http::request&& req, http::respond_fn respond, const api_key* key) const {
   auto path = req.path();
   if (path == "/v1/events" || path == "/v1/events:batch") {
     if (req.method != "POST")
       return respond(method_not_allowed("POST"));
-    return post_events(std::move(req), path == "/v1/events:batch", std::move(respond));
+    return post_events(std::move(req), path == "/v1/events:batch", std::move(respond), key);
   }
   if (path.rfind("/v1/events/", 0) == 0) {
     // /v1/events/{id} and /v1/events/{id}/replay
@@ -195,7 +196,10 @@ void api::route(http::request&& req, http::respond_fn respond) const {
       filter.event_id = std::move(id);
       return replay_dead(std::move(filter), std::move(respond));
     }
-    return get_event(std::move(id), std::move(respond));
+    std::optional<std::string> owner;
+    if (key && key->role == api_role::producer)
+      owner = key->name;
+    return get_event(std::move(id), std::move(owner), std::move(respond));
   }
   if (path == "/metrics") {
     if (req.method != "GET")
@@ -237,7 +241,7 @@ void api::route(http::request&& req, http::respond_fn respond) const {
   respond(error_response({404, "not_found", "no such endpoint"}));
 }
 
-void api::post_events(http::request&& req, bool batch, http::respond_fn respond) const {
+void api::post_events(http::request&& req, bool batch, http::respond_fn respond, const api_key* key) const {
   if (!is_json_content_type(req.header("content-type")))
     return respond(error_response({415, "unsupported_media_type", "send events as application/json"}));
   auto idem = req.header("idempotency-key");
@@ -256,17 +260,20 @@ void api::post_events(http::request&& req, bool batch, http::respond_fn respond)
   // takes milliseconds: off the I/O thread that every connection and every
   // sink's HTTP client share, so one client's megabyte cannot delay anyone's
   // /healthz. Small bodies (nearly all) stay inline: the hop would cost more.
+  std::optional<std::string> producer;
+  if (key)
+    producer = key->name;
   if (options_.offload && req.body.size() > options_.inline_body_bytes) {
-    return options_.offload([this, body = std::move(req.body), key = std::string{idem}, batch,
-                             respond = std::move(respond)]() mutable {
-      admit_and_submit(body, key, batch, std::move(respond));
+    return options_.offload([this, body = std::move(req.body), idem = std::string{idem}, batch,
+                             producer = std::move(producer), respond = std::move(respond)]() mutable {
+      admit_and_submit(body, idem, batch, std::move(producer), std::move(respond));
     });
   }
-  admit_and_submit(req.body, std::string{idem}, batch, std::move(respond));
+  admit_and_submit(req.body, std::string{idem}, batch, std::move(producer), std::move(respond));
 }
 
 void api::admit_and_submit(const std::string& body, const std::string& idem, bool batch,
-                           http::respond_fn respond) const {
+                           std::optional<std::string> producer, http::respond_fn respond) const {
   std::vector<parsed_event> parsed;
   if (batch) {
     auto events = parse_event_batch(body, options_.limits, max_batch_events);
@@ -299,6 +306,7 @@ void api::admit_and_submit(const std::string& body, const std::string& idem, boo
     sub.key = std::move(ev.key);
     sub.payload_json = std::move(ev.payload_json);
     sub.sinks = std::move(*sinks);
+    sub.producer = producer;
     // A batch's key covers all its events: each gets "<key>\x1f<index>", so
     // a repeated batch finds every one of its earlier events. A header value
     // cannot contain \x1f (control characters are refused above), so no
@@ -359,11 +367,12 @@ void api::admit_and_submit(const std::string& body, const std::string& idem, boo
     options_.ingest->submit(std::move(submissions), std::move(reply));
 }
 
-void api::get_event(std::string id, http::respond_fn respond) const {
-  event_reply reply = [respond = std::move(respond)](result<event_lookup, api_error> r) {
+void api::get_event(std::string id, std::optional<std::string> owner, http::respond_fn respond) const {
+  event_reply reply = [owner = std::move(owner), respond = std::move(respond)](result<event_lookup, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
-    if (!r->record)
+    // Another producer's event is answered as if it did not exist.
+    if (!r->record || (owner && r->record->producer != owner))
       return respond(error_response({404, "not_found", "no event with that id"}));
     http::response res;
     res.body = event_json(*r->record);

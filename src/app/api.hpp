@@ -56,11 +56,13 @@ public:
 
 private:
   /// The request after its Host, key and role were checked.
-  void route(http::request&& req, http::respond_fn respond) const;
-  void post_events(http::request&& req, bool batch, http::respond_fn respond) const;
+  /// `key`: who asked (null when keys are not in use).
+  void route(http::request&& req, http::respond_fn respond, const api_key* key) const;
+  void post_events(http::request&& req, bool batch, http::respond_fn respond, const api_key* key) const;
   void admit_and_submit(const std::string& body, const std::string& idem, bool batch,
-                        http::respond_fn respond) const;
-  void get_event(std::string id, http::respond_fn respond) const;
+                        std::optional<std::string> producer, http::respond_fn respond) const;
+  /// `owner`: answer only if this key posted the event (a producer reading its receipt).
+  void get_event(std::string id, std::optional<std::string> owner, http::respond_fn respond) const;
   void get_metrics(http::respond_fn respond) const;
   void get_health(http::respond_fn respond) const;
   void get_sinks(http::respond_fn respond) const;

@@ -8,6 +8,7 @@
 #include "core/standard_webhooks.hpp"
 #include "expr/event_document.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -969,19 +970,44 @@ std::string yaml_problem(const YAML::Exception& e) {
          ": " + e.msg;
 }
 
+/// Counts the documents in `text`, stopping at `limit`. yaml-cpp 0.7's
+/// LoadAll never returns on some malformed input (a stream that starts with
+/// ","; upstream issue 1040): the parser reports a new empty document
+/// forever. Counting events with a bound cannot loop.
+std::size_t count_documents(const std::string& text, std::size_t limit) {
+  struct counter : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } events;
+  std::istringstream in{text};
+  YAML::Parser parser{in};
+  std::size_t n = 0;
+  while (n < limit && parser.HandleNextDocument(events))
+    ++n;
+  return n;
+}
+
 } // namespace
 
 result<txrelay_config, config_error> load_config_text(const std::string& text, const std::string& file_name,
                                                       const env_lookup& env) {
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(text);
+    auto first = YAML::Load(text);
+    if (count_documents(text, 2) > 1)
+      return unexpected{config_error{file_name, "", "expected one YAML document, found more (separated by ---)"}};
+    if (first)
+      documents.push_back(first);
   } catch (const YAML::Exception& e) {
     return unexpected{config_error{file_name, "", yaml_problem(e)}};
   }
-  if (documents.size() > 1)
-    return unexpected{config_error{file_name, "", "expected one YAML document, found " +
-                                                    std::to_string(documents.size()) + " (separated by ---)"}};
   try {
     auto config = load(documents.empty() ? YAML::Node{} : documents.front(), env);
     config.source_file = file_name;

@@ -15,6 +15,7 @@ struct event_submission {
   std::optional<std::string> key;
   std::string payload_json;                   // a JSON object, as sent
   std::optional<std::string> idempotency_key; // Idempotency-Key header
+  std::optional<std::string> producer;        // the API key (its name) that posted it, if any
   std::vector<std::string> sinks;             // routed sinks, in config order
 };
 

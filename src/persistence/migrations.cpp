@@ -164,6 +164,13 @@ $fn$;
 -- the application's role by name (docs/publishing.md).
 REVOKE ALL ON FUNCTION txrelay.publish(text, jsonb, text, text) FROM PUBLIC;
 )sql"},
+    {5, "which API key posted an event", R"sql(
+-- The name of the API key (role producer or admin) that posted the event
+-- over HTTP: a producer may read back its own events, and no one else's.
+-- NULL without keys, and for events published from SQL or compensations.
+-- Nullable without a default: metadata only, no rewrite.
+ALTER TABLE txrelay.events ADD COLUMN producer text;
+)sql"},
   };
   return all;
 }

@@ -22,10 +22,10 @@ namespace {
 // the jsonb cast.
 const std::string ingest_sql = R"sql(
 WITH inserted AS (
-  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
-  SELECT e.id, e.topic, e.key, e.payload::jsonb, e.idempotency_key, e.created_at::timestamptz
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-       AS e(id, topic, key, payload, idempotency_key, created_at)
+  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at, producer)
+  SELECT e.id, e.topic, e.key, e.payload::jsonb, e.idempotency_key, e.created_at::timestamptz, e.producer
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $11::text[])
+       AS e(id, topic, key, payload, idempotency_key, created_at, producer)
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id
 ), new_deliveries AS (
@@ -80,7 +80,7 @@ SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created
        CASE WHEN e.rejection IS NOT NULL THEN 'rejected'
             WHEN EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'
             ELSE 'routed' END,
-       e.rejection::text
+       e.rejection::text, e.producer
 FROM txrelay.events e WHERE e.id = $1::uuid)sql";
 
 // SKIP LOCKED: another router (a second node) holding some rows takes
@@ -166,12 +166,13 @@ struct ingest_columns {
   binary_array delivery_event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
   binary_array delivery_created_at{binary_array::element::text};
+  binary_array producers{binary_array::element::text};
 
   std::vector<std::string_view> params() const {
     return {event_ids.bytes(),    topics.bytes(),       keys.bytes(),
             payloads.bytes(),     idempotency_keys.bytes(), event_created_at.bytes(),
             delivery_ids.bytes(), delivery_event_ids.bytes(), sinks.bytes(),
-            delivery_created_at.bytes()};
+            delivery_created_at.bytes(), producers.bytes()};
   }
 };
 
@@ -193,6 +194,7 @@ result<ingest_columns, pg_error> ingest_arrays(const std::vector<ingest_item>& i
     c.payloads.add_text(item.event.payload_json); // validated JSON object text
     add_optional(c.idempotency_keys, item.event.idempotency_key);
     c.event_created_at.add_text(item.created_at);
+    add_optional(c.producers, item.event.producer);
     for (std::size_t i = 0; i < item.delivery_ids.size(); ++i) {
       if (!c.delivery_ids.add_uuid(item.delivery_ids[i]))
         return unexpected{not_a_uuid(item.delivery_ids[i])};
@@ -445,6 +447,7 @@ result<std::optional<event_record>, pg_error> find_event(connection& conn, const
                 : routing == "rejected" ? routing_state::rejected
                                         : routing_state::routed;
   rec.rejection_json = ev->get_optional(0, 6);
+  rec.producer = ev->get_optional(0, 7);
   auto ds = conn.exec_prepared("txr_event_deliveries", event_deliveries_sql, {event_id});
   if (!ds)
     return unexpected{ds.error()};

@@ -71,6 +71,7 @@ struct event_record {
   std::string created_at;
   routing_state routing = routing_state::routed;
   std::optional<std::string> rejection_json; // rejected: the API error object, as JSON
+  std::optional<std::string> producer;       // the name of the API key that posted it
   std::vector<delivery_record> deliveries; // ordered by id
 };
 

@@ -680,3 +680,21 @@ TEST(load_config, server_limits_are_read_and_bounded) {
 
 } // namespace
 } // namespace txrelay
+
+namespace txrelay {
+namespace {
+
+// yaml-cpp 0.7's LoadAll loops forever on a stream that starts with ","
+// (found by the config fuzzer): the loader answers instead.
+TEST(load_config, malformed_yaml_that_once_hung_the_loader_is_an_error) {
+  for (const char* text : {",", ",\n", "a: 1\n---\n,", ", , ,"}) {
+    auto r = load_config_text(text, "test.yaml", testing::env_map());
+    EXPECT_FALSE(r) << text;
+  }
+  auto two = load_config_text("server: {}\n---\nsinks: []\n", "test.yaml", testing::env_map());
+  ASSERT_FALSE(two);
+  EXPECT_EQ(two.error().to_string(), "test.yaml: expected one YAML document, found more (separated by ---)");
+}
+
+} // namespace
+} // namespace txrelay
