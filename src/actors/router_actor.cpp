@@ -94,6 +94,10 @@ round_result route_round(router_self* self, int limit) {
   if (!conn)
     return unexpected{round_failure{conn.error(), {}}};
   auto& c = **conn;
+  if (auto any = pg::any_unrouted(c); !any)
+    return unexpected{round_failure{any.error(), {}}};
+  else if (!*any)
+    return std::size_t{0}; // the common idle poll: one round trip, no transaction
   std::vector<std::string> claimed_ids;
   auto fail = [&](pg::pg_error err) -> round_result {
     if (!err.connection_lost)

@@ -56,7 +56,7 @@ struct auth_config {
 /// Events published from SQL (`txrelay.publish()` in the producer's own
 /// transaction) wait in txrelay.unrouted_events until the router picks them up.
 struct publish_config {
-  millis poll_interval{10}; // how often the router looks for newly committed events
+  millis poll_interval{5}; // how often the router looks for newly committed events
   int batch = 1000;         // events routed per transaction
 };
 

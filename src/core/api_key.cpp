@@ -1,5 +1,7 @@
 #include "core/api_key.hpp"
 
+#include "core/hex.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -33,18 +35,9 @@ key_digest sha256_of(std::string_view key) {
 std::optional<key_digest> parse_key_digest(std::string_view hex) {
   if (hex.size() != 64)
     return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
   key_digest d{};
   for (std::size_t i = 0; i < d.size(); ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return std::nullopt;
     d[i] = static_cast<unsigned char>(hi << 4 | lo);

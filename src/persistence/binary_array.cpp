@@ -1,5 +1,6 @@
 #include "persistence/binary_array.hpp"
 
+#include "core/hex.hpp"
 #include "core/ids.hpp"
 
 namespace txrelay::pg {
@@ -17,16 +18,6 @@ void put_be32(char* out, std::uint32_t v) {
   out[1] = static_cast<char>(v >> 16);
   out[2] = static_cast<char>(v >> 8);
   out[3] = static_cast<char>(v);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 } // namespace

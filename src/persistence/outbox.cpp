@@ -501,6 +501,13 @@ result<long long, pg_error> declare_topics(connection& conn, const std::vector<s
   return added->affected_rows() + removed->affected_rows();
 }
 
+result<bool, pg_error> any_unrouted(connection& conn) {
+  auto res = conn.exec_prepared("txr_any_unrouted", "SELECT EXISTS (SELECT 1 FROM txrelay.unrouted_events)", {});
+  if (!res)
+    return unexpected{res.error()};
+  return res->get(0, 0) == "t";
+}
+
 result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, int limit) {
   auto res = conn.exec_prepared("txr_claim_unrouted", claim_sql, {std::to_string(limit)});
   if (!res)

@@ -145,6 +145,10 @@ struct published_event {
   std::string created_at; // RFC 3339
 };
 
+/// Whether any event waits for routing: one probe of the queue's index, so
+/// an idle poll costs one round trip and no transaction.
+result<bool, pg_error> any_unrouted(connection& conn);
+
 /// Takes up to `limit` events waiting for routing, in the order of their
 /// publish() calls, inside
 /// the caller's transaction: their queue rows are deleted (and locked rows

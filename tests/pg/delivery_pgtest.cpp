@@ -156,7 +156,7 @@ TEST_F(delivery_pgtest, a_request_stuck_on_a_lock_does_not_hold_up_the_others) {
     stuck_answered = true;
   });
   ASSERT_TRUE(eventually([&] {
-    return db->scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "1";
+    return db->scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()") == "1";
   }));
   // The other writer takes this one while the first waits on the lock.
   auto other = e.post_event(feedback);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 using namespace txrelay;
@@ -239,6 +240,78 @@ TEST_F(security_pgtest, a_client_sending_byte_by_byte_is_closed_after_the_read_d
   EXPECT_EQ(http_call(e.port(), "GET", "/healthz").status, 200);
   auto metrics = http_call(e.port(), "GET", "/metrics", "", bearer(reader_key)).body;
   EXPECT_NE(metrics.find("txrelay_http_read_timeouts_total 1\n"), std::string::npos) << metrics;
+}
+
+TEST_F(security_pgtest, ingest_beyond_the_queue_bound_is_answered_503_with_retry_after) {
+  fake_sink_server sink;
+  engine_harness e{*db, secured_yaml(sink.url(), "server: {max_queued_events: 1000}\n")};
+  // An outside transaction holds two Idempotency-Keys: a request with either
+  // waits on the unique index, and with it the writer that took it.
+  auto outside = pg::connection::open(db->url());
+  ASSERT_TRUE(outside);
+  ASSERT_TRUE(outside->exec("BEGIN"));
+  ASSERT_TRUE(outside->exec("INSERT INTO txrelay.events (id, topic, payload, idempotency_key, created_at) VALUES "
+                            "(gen_random_uuid(), 'feedback', '{}', 'held-1', now()), "
+                            "(gen_random_uuid(), 'feedback', '{}', 'held-2', now())"));
+  const std::string event = R"({"topic":"feedback","payload":{"content":"hi"}})";
+  std::vector<std::thread> stuck;
+  std::vector<int> stuck_status(3, 0);
+  auto post_keyed = [&](int i, const std::string& key) {
+    auto headers = bearer(producer_key);
+    headers.emplace_back("Idempotency-Key", key);
+    stuck_status[i] = post_json(e.port(), "/v1/events", event, headers).status;
+  };
+  // Whatever an assertion below does, the held keys are released and the
+  // clients joined (a joinable thread at scope exit would abort the run).
+  struct release_all {
+    std::optional<pg::connection>& outside;
+    std::vector<std::thread>& threads;
+    ~release_all() {
+      if (outside && outside->healthy())
+        outside->exec("ROLLBACK");
+      for (auto& t : threads)
+        if (t.joinable())
+          t.join();
+    }
+  };
+  std::optional<pg::connection> held{std::move(*outside)};
+  release_all guard{held, stuck};
+  // This database's sessions only: other tests run beside this one.
+  auto waiting = [&](const char* n) {
+    return eventually([&] {
+      return db->scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()") == n;
+    });
+  };
+  // One after the other: sent together, the two requests could share a
+  // group, and so a single writer.
+  stuck.emplace_back(post_keyed, 0, "held-1");
+  ASSERT_TRUE(waiting("1")) << "a writer should wait on held-1";
+  stuck.emplace_back(post_keyed, 1, "held-2");
+  ASSERT_TRUE(waiting("2")) << "both writers should wait on the held keys";
+  // Both writers are busy: a batch of 1000 fills the queue...
+  std::string batch = "{\"events\":[";
+  for (int i = 0; i < 1000; ++i)
+    batch += (i ? "," : "") + event;
+  batch += "]}";
+  stuck.emplace_back([&] { stuck_status[2] = post_json(e.port(), "/v1/events:batch", batch, bearer(producer_key)).status; });
+  ASSERT_TRUE(eventually([&] {
+    auto m = http_call(e.port(), "GET", "/metrics", "", bearer(reader_key)).body;
+    return m.find("txrelay_ingest_queued_events 1000\n") != std::string::npos;
+  }));
+  // ...and the next request is answered at once, not queued.
+  auto refused = post_json(e.port(), "/v1/events", event, bearer(producer_key));
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(json_string_at(refused.body, "/error/code"), "overloaded");
+  EXPECT_EQ(refused.header("retry-after"), "1");
+  auto metrics = http_call(e.port(), "GET", "/metrics", "", bearer(reader_key)).body;
+  EXPECT_NE(metrics.find("txrelay_ingest_overloaded_total 1\n"), std::string::npos) << metrics;
+
+  ASSERT_TRUE(held->exec("ROLLBACK")); // the keys are free: everything queued commits
+  for (auto& t : stuck)
+    t.join();
+  EXPECT_EQ(stuck_status, (std::vector<int>{201, 201, 201}));
+  EXPECT_EQ(post_json(e.port(), "/v1/events", event, bearer(producer_key)).status, 201);
 }
 
 TEST_F(security_pgtest, error_bodies_carry_no_database_internals) {

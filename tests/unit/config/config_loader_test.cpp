@@ -570,7 +570,7 @@ namespace {
 TEST(load_config, publish_section_sets_the_router_and_checks_its_bounds) {
   auto defaults = load_config_text("", "test.yaml", testing::env_map());
   ASSERT_TRUE(defaults);
-  EXPECT_EQ(defaults->publish.poll_interval, millis{10});
+  EXPECT_EQ(defaults->publish.poll_interval, millis{5});
   EXPECT_EQ(defaults->publish.batch, 1000);
 
   auto set = load_config_text("publish: {poll_interval: 250ms, batch: 50}\n", "test.yaml", testing::env_map());
