@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages txrelay needs, only when some are missing
 # (one dpkg query when everything is there). Runs as root, or through sudo.
+# Extra arguments are more packages to ensure (scripts/fuzz.sh: clang).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   postgresql-15 # server binaries in /usr/lib/postgresql/15/bin: the embedded default and the test server
   util-linux    # runuser: PostgreSQL refuses to run as root
   openjdk-17-jdk-headless libpostgresql-jdbc-java # the test suite compiles and runs examples/jdbc
+  "$@"
 )
 
 # "install ok installed" only: a removed package whose config files remain is missing.

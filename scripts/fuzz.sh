@@ -27,27 +27,9 @@ read -r -a extra_args <<<"${FUZZ_ARGS:-}"
 build="$root/build/fuzz"
 
 # -- what the build needs -------------------------------------------------------
-bash scripts/deps.sh
-
 # clang-14 and its runtime libraries (libFuzzer, ASan, UBSan live in
 # libclang-rt-14-dev); llvm-14 for llvm-symbolizer, so reports have source lines.
-packages=(clang-14 libclang-rt-14-dev llvm-14)
-installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |
-  awk '$2 == "install" && $4 == "installed" { sub(/:.*/, "", $1); print $1 }' || true)"
-missing=()
-for p in "${packages[@]}"; do
-  grep -qxF "$p" <<<"$installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}" >&2
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "fuzz: not root and no sudo; as root run: apt-get install ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  "${sudo[@]}" apt-get update -q
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+bash scripts/deps.sh clang-14 libclang-rt-14-dev llvm-14
 
 # -- build ----------------------------------------------------------------------
 mkdir -p "$build"

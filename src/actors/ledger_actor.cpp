@@ -113,7 +113,7 @@ bool record_alone(ledger_self* self, pg::connection& c, const delivery_outcome& 
   auto one = record(self, c, delivery_outcomes{outcome});
   if (one)
     return false;
-  if (one.error().connection_lost || classify_sql_error(one.error()).outcome == attempt_result::verdict::retry) {
+  if (is_transient(one.error())) {
     log::warn("outcome of delivery " + outcome.delivery_id + " not recorded yet (" +
               one_line_excerpt(one.error().message, 300) + "); trying again");
     return true;

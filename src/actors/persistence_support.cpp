@@ -45,12 +45,13 @@ pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission
   return item;
 }
 
+bool is_transient(const pg::pg_error& err) {
+  return err.connection_lost || classify_sql_error(err).outcome == attempt_result::verdict::retry;
+}
+
 std::optional<projection_failure> run_projections(pg::connection& conn,
                                                   const std::map<std::string, sql_statement>& in_transaction,
                                                   const pg::ingest_item& item) {
-  auto transient = [](const pg::pg_error& err) {
-    return err.connection_lost || classify_sql_error(err).outcome == attempt_result::verdict::retry;
-  };
   for (std::size_t s = 0; s < item.event.sinks.size(); ++s) {
     const auto& sink = item.event.sinks[s];
     auto statement = in_transaction.find(sink);
@@ -63,10 +64,10 @@ std::optional<projection_failure> run_projections(pg::connection& conn,
       // The log keeps libpq's DETAIL lines; callers pass on the primary message only.
       log::warn("in_transaction sink " + sink + " refused event " + item.event_id + ": " +
                 one_line_excerpt(ran.error().message, 1000));
-      return projection_failure{sink, ran.error(), transient(ran.error()), true};
+      return projection_failure{sink, ran.error(), is_transient(ran.error()), true};
     }
     if (auto marked = pg::mark_delivered(conn, {item.event_id, sink, item.delivery_ids[s]}, 1); !marked)
-      return projection_failure{sink, marked.error(), transient(marked.error()), false};
+      return projection_failure{sink, marked.error(), is_transient(marked.error()), false};
   }
   return std::nullopt;
 }

@@ -37,6 +37,10 @@ caf::error to_caf(const pg::pg_error& err);
 
 using pg::primary_message;
 
+/// Whether trying again may pass: a lost connection, a deadlock, a
+/// serialization failure, a timeout (classify_sql_error's retry verdict).
+bool is_transient(const pg::pg_error& err);
+
 /// An event with its new ids, ready for pg::ingest_events.
 pg::ingest_item make_ingest_item(shared_uuid_v7_generator& ids, event_submission ev, time_point now);
 

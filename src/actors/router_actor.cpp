@@ -3,7 +3,6 @@
 #include "core/json.hpp"
 #include "core/utf8.hpp"
 #include "logging/log.hpp"
-#include "sinks/sql_sink.hpp"
 
 namespace txrelay {
 
@@ -48,9 +47,6 @@ struct round_failure {
 /// How one round ended: how many events it claimed, or why it failed.
 using round_result = result<std::size_t, round_failure>;
 
-bool transient(const pg::pg_error& err) {
-  return err.connection_lost || classify_sql_error(err).outcome == attempt_result::verdict::retry;
-}
 
 /// Routes one claimed event that has in_transaction projections, under a
 /// savepoint: its deliveries and statements, or, when a statement refuses it
@@ -188,7 +184,7 @@ void isolate(router_self* self, const round_failure& failure) {
     if (alone || alone.error().claimed.size() != 1)
       continue;
     const auto& err = alone.error().error;
-    if (transient(err))
+    if (is_transient(err))
       return; // the next poll tries again
     const auto& id = alone.error().claimed.front();
     log::error("published event " + id + " cannot be routed, rejected: " + one_line_excerpt(err.message, 300));
@@ -211,7 +207,7 @@ void poll(router_self* self) {
     auto done = route_round(self, st.publish.batch);
     if (!done) {
       const auto& err = done.error().error;
-      if (!transient(err)) {
+      if (!is_transient(err)) {
         isolate(self, done.error());
         self->send(self, poll_atom::value);
         return;

@@ -262,6 +262,7 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
   struct keyed_request {
     std::size_t created = 0;
     std::size_t events = 0;
+    bool batch = false; // its keys carry an index after \x1f
   };
   std::map<std::pair<std::size_t, std::string>, keyed_request> keyed;
   std::set<std::string> lenient_keys;
@@ -273,6 +274,7 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
       auto& k = keyed[{item.request, base_key(*item.event.idempotency_key)}];
       ++k.events;
       k.created += created ? 1 : 0;
+      k.batch = item.event.idempotency_key->find('\x1f') != std::string::npos;
     }
     if (created) {
       auto& rc = receipts[i];
@@ -315,10 +317,7 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
   for (const auto& [request_key, k] : keyed) {
     if (k.created > 0 && k.created < k.events)
       return reused(request_key.second);
-    if (k.created == 0 && std::any_of(items.begin(), items.end(), [&](const ingest_item& item) {
-          return item.request == request_key.first && item.event.idempotency_key &&
-                 item.event.idempotency_key->find('\x1f') != std::string::npos;
-        })) {
+    if (k.created == 0 && k.batch) {
       replay_keys.add_text(request_key.second + "\x1f" + std::to_string(k.events));
       replay_topics.add_null();
       replay_event_keys.add_null();
