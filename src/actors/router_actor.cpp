@@ -57,7 +57,7 @@ result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c,
   auto& st = self->state;
   if (auto r = c.exec("SAVEPOINT projected"); !r)
     return unexpected{r.error()};
-  if (auto recorded = pg::record_routing(c, {item}, {}, now); !recorded)
+  if (auto recorded = pg::record_routing(c, {&item}, {}, now); !recorded)
     return unexpected{recorded.error()};
   auto failed = run_projections(c, st.options.in_transaction, item);
   if (!failed) {
@@ -138,21 +138,20 @@ round_result route_round(router_self* self, int limit) {
   }
 
   // Events with projections are recorded one by one (each under its
-  // savepoint), the rest in one statement; all are dispatched after COMMIT.
-  std::vector<pg::ingest_item> plain, dispatched;
+  // savepoint), the rest in one statement; all but the rejected ones are
+  // dispatched after COMMIT.
+  std::vector<const pg::ingest_item*> plain;
+  std::vector<bool> refused(routed.size(), false);
   plain.reserve(routed.size());
-  dispatched.reserve(routed.size());
-  for (auto& item : routed) {
-    if (!has_projection(st, item)) {
-      plain.push_back(item);
-      dispatched.push_back(std::move(item));
+  for (std::size_t i = 0; i < routed.size(); ++i) {
+    if (!has_projection(st, routed[i])) {
+      plain.push_back(&routed[i]);
       continue;
     }
-    auto done = route_projected(self, c, item, now_text, rejected);
+    auto done = route_projected(self, c, routed[i], now_text, rejected);
     if (!done)
       return fail(done.error());
-    if (*done)
-      dispatched.push_back(std::move(item)); // its in_transaction sinks are skipped by the dispatch
+    refused[i] = !*done; // dispatched otherwise: its in_transaction sinks are skipped there
   }
   if (auto recorded = pg::record_routing(c, plain, rejected, now_text); !recorded)
     return fail(recorded.error());
@@ -164,6 +163,11 @@ round_result route_round(router_self* self, int limit) {
     return unexpected{round_failure{committed.error(), std::move(claimed_ids)}};
   }
   auto committed_at = st.options.clock->now();
+  std::vector<pg::ingest_item> dispatched;
+  dispatched.reserve(routed.size());
+  for (std::size_t i = 0; i < routed.size(); ++i)
+    if (!refused[i])
+      dispatched.push_back(std::move(routed[i]));
   st.options.metrics->events_published.fetch_add(dispatched.size(), std::memory_order_relaxed);
   st.options.metrics->events_rejected.fetch_add(rejected.size(), std::memory_order_relaxed);
   std::vector<pg::ingest_receipt> receipts(dispatched.size()); // every one new (created = true)

@@ -527,18 +527,18 @@ result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, 
   return events;
 }
 
-result<long long, pg_error> record_routing(connection& conn, const std::vector<ingest_item>& routed,
+result<long long, pg_error> record_routing(connection& conn, const std::vector<const ingest_item*>& routed,
                                           const std::vector<rejected_event>& rejected, const std::string& now) {
   binary_array ids{binary_array::element::uuid};
   binary_array event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
-  for (const auto& item : routed) {
-    for (std::size_t i = 0; i < item.delivery_ids.size(); ++i) {
-      if (!ids.add_uuid(item.delivery_ids[i]))
-        return unexpected{not_a_uuid(item.delivery_ids[i])};
-      if (!event_ids.add_uuid(item.event_id))
-        return unexpected{not_a_uuid(item.event_id)};
-      sinks.add_text(item.event.sinks[i]);
+  for (const auto* item : routed) {
+    for (std::size_t i = 0; i < item->delivery_ids.size(); ++i) {
+      if (!ids.add_uuid(item->delivery_ids[i]))
+        return unexpected{not_a_uuid(item->delivery_ids[i])};
+      if (!event_ids.add_uuid(item->event_id))
+        return unexpected{not_a_uuid(item->event_id)};
+      sinks.add_text(item->event.sinks[i]);
     }
   }
   binary_array rejected_ids{binary_array::element::uuid};

@@ -166,7 +166,7 @@ struct rejected_event {
 /// Records routing inside the caller's transaction: one delivery row per
 /// routed sink of each `routed` item (due at `now`, RFC 3339; the items'
 /// events exist already), and each rejection.
-result<long long, pg_error> record_routing(connection& conn, const std::vector<ingest_item>& routed,
+result<long long, pg_error> record_routing(connection& conn, const std::vector<const ingest_item*>& routed,
                                           const std::vector<rejected_event>& rejected, const std::string& now);
 
 /// Takes one event out of the routing queue and records it rejected, in its
