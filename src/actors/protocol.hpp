@@ -46,7 +46,6 @@ using counts_atom = caf::atom_constant<caf::atom("counts")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
 using attempted_atom = caf::atom_constant<caf::atom("attempted")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sink_control_atom = caf::atom_constant<caf::atom("sinkctl")>;

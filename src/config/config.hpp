@@ -147,6 +147,9 @@ struct sink_config {
   millis connect_timeout{5'000};
   tls_options tls;
   int max_in_flight = 8;
+  // A pass over the sink's pending rows this often, so a dispatch or an
+  // outcome lost between actors is picked up within this bound. 0: off.
+  millis safety_sweep{30'000};
   sink_templates templates;
   std::optional<notion_config> notion;  // kind notion
   std::optional<sql_sink_config> sql;   // kind sql

@@ -61,7 +61,7 @@ std::string describe(const YAML::Node& node) {
 
 /// A mapping whose keys are all plain strings from `allowed`, each once:
 /// a misspelt key is an error rather than a silently ignored setting.
-void check_keys(const YAML::Node& node, const std::string& path, std::initializer_list<std::string_view> allowed) {
+void check_keys(const YAML::Node& node, const std::string& path, const std::vector<std::string_view>& allowed) {
   if (!node.IsMap())
     fail(path, "expected a mapping, got " + describe(node));
   std::set<std::string> seen;
@@ -69,10 +69,7 @@ void check_keys(const YAML::Node& node, const std::string& path, std::initialize
     if (!entry.first.IsScalar())
       fail(path, "keys must be plain strings, got " + describe(entry.first));
     const std::string& key = entry.first.Scalar();
-    bool known = false;
-    for (auto a : allowed)
-      known = known || a == key;
-    if (!known) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string expected;
       for (auto a : allowed)
         expected += (expected.empty() ? "" : ", ") + std::string{a};
@@ -588,8 +585,16 @@ compensation_config load_on_dead(const value_reader& r, const YAML::Node& node, 
   return compensation_config{std::move(topic_text), std::move(key), load_json_template(r, payload, pub_path + ".payload")};
 }
 
-/// Keys a sink of each kind takes besides the common ones, with the reason
-/// another kind does not, so a key on the wrong kind says what to do.
+/// Keys every sink takes, whatever its kind.
+const std::vector<std::string_view> common_sink_keys = {
+    "name", "kind", "max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "on_dead",
+    "safety_sweep"};
+
+constexpr sink_kind every_sink_kind[] = {sink_kind::webhook, sink_kind::discord, sink_kind::slack,
+                                         sink_kind::notion,  sink_kind::sql,     sink_kind::log};
+
+/// Keys a sink of each kind takes besides the common ones: the one list
+/// both the unknown-key check and the wrong-kind message read.
 std::vector<std::string_view> kind_keys(sink_kind kind) {
   std::vector<std::string_view> http = {"url", "optional", "timeout", "connect_timeout", "tls"};
   auto with = [&](std::initializer_list<std::string_view> more) {
@@ -608,12 +613,21 @@ std::vector<std::string_view> kind_keys(sink_kind kind) {
   return {};
 }
 
+/// Every kind's own keys, once each, in a stable order.
+std::vector<std::string_view> any_kind_keys() {
+  std::vector<std::string_view> keys;
+  for (auto k : every_sink_kind)
+    for (auto key : kind_keys(k))
+      if (std::find(keys.begin(), keys.end(), key) == keys.end())
+        keys.push_back(key);
+  return keys;
+}
+
 loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
-  check_keys(node, path,
-             {"name", "kind", "url", "optional", "secret", "secrets", "timeout", "connect_timeout", "tls",
-              "max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "on_dead", "content",
-              "text", "blocks", "body", "token", "notion_version", "database_id", "data_source_id", "properties",
-              "statement", "phase"});
+  const auto kind_specific = any_kind_keys();
+  auto allowed = common_sink_keys;
+  allowed.insert(allowed.end(), kind_specific.begin(), kind_specific.end());
+  check_keys(node, path, allowed);
   loaded_sink out;
   const auto name = node["name"];
   if (!name)
@@ -628,8 +642,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     fail(path + ".kind", std::string{"is required ("} + kinds + ")");
   auto kind_text = r.text(kind, path + ".kind");
   bool known_kind = false;
-  for (auto k : {sink_kind::webhook, sink_kind::discord, sink_kind::slack, sink_kind::notion, sink_kind::sql,
-                 sink_kind::log})
+  for (auto k : every_sink_kind)
     if (kind_text == to_string(k)) {
       out.sink.kind = k;
       known_kind = true;
@@ -641,19 +654,17 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
 
   // A key that belongs to another kind would be silently ignored: refuse it.
   const auto accepted = kind_keys(out.sink.kind);
-  for (const char* key : {"url", "optional", "secret", "secrets", "timeout", "connect_timeout", "tls", "content",
-                          "text", "blocks", "body", "token", "notion_version", "database_id", "data_source_id",
-                          "properties", "statement", "phase"}) {
-    if (!node[key] || std::find(accepted.begin(), accepted.end(), key) != accepted.end())
+  for (auto key : kind_specific) {
+    if (!node[std::string{key}] || std::find(accepted.begin(), accepted.end(), key) != accepted.end())
       continue;
     std::string takers;
-    for (auto k : {sink_kind::webhook, sink_kind::discord, sink_kind::slack, sink_kind::notion, sink_kind::sql}) {
+    for (auto k : every_sink_kind) {
       auto ks = kind_keys(k);
       if (std::find(ks.begin(), ks.end(), key) != ks.end())
         takers += (takers.empty() ? "" : ", ") + std::string{to_string(k)};
     }
-    fail(path + "." + key, std::string{"a "} + to_string(out.sink.kind) + " sink takes no " + key + " (only " +
-                             takers + " sinks do)");
+    fail(path + "." + std::string{key}, std::string{"a "} + to_string(out.sink.kind) + " sink takes no " +
+                                            std::string{key} + " (only " + takers + " sinks do)");
   }
 
   bool optional = false;
@@ -718,6 +729,11 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     load_circuit(r, n, path + ".circuit", out.sink.circuit);
   if (const auto n = node["ordering"])
     out.sink.ordering = load_ordering(r, n, path + ".ordering");
+  if (const auto n = node["safety_sweep"]) {
+    out.sink.safety_sweep = r.duration(n, path + ".safety_sweep");
+    if (out.sink.safety_sweep.count() < 0)
+      fail(path + ".safety_sweep", "must not be negative (0 turns the periodic sweep off)");
+  }
   if (const auto n = node["on_dead"]) {
     if (out.sink.sql && out.sink.sql->phase == sql_phase::in_transaction)
       fail(path + ".on_dead", "an in_transaction sql sink never has dead deliveries: its failure refuses the event");

@@ -15,18 +15,28 @@ bool circuit_breaker::permits(time_point now) const {
   switch (state_) {
     case circuit_state::closed: return true;
     case circuit_state::open: return now >= probe_at_;
-    case circuit_state::half_open: return false;
+    case circuit_state::half_open: return !probing_ && now >= probe_at_;
   }
   return true;
 }
 
 void circuit_breaker::on_request(time_point now) {
-  if (state_ == circuit_state::open && now >= probe_at_)
+  if (state_ != circuit_state::closed && permits(now)) {
     state_ = circuit_state::half_open;
+    probing_ = true;
+  }
+}
+
+void circuit_breaker::on_inconclusive(time_point next_probe) {
+  if (state_ != circuit_state::half_open)
+    return;
+  probing_ = false;
+  probe_at_ = next_probe;
 }
 
 void circuit_breaker::on_success() {
   state_ = circuit_state::closed;
+  probing_ = false;
   failures_ = 0;
 }
 
@@ -34,6 +44,7 @@ void circuit_breaker::open(time_point now) {
   if (state_ != circuit_state::open)
     ++times_opened_;
   state_ = circuit_state::open;
+  probing_ = false;
   probe_at_ = now + policy_.probe_interval;
 }
 
@@ -55,7 +66,7 @@ void circuit_breaker::on_failure(time_point now) {
 }
 
 millis circuit_breaker::wait(time_point now) const {
-  if (state_ != circuit_state::open || now >= probe_at_)
+  if (state_ == circuit_state::closed || probing_ || now >= probe_at_)
     return millis{0};
   return std::chrono::ceil<millis>(probe_at_ - now);
 }

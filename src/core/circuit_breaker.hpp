@@ -29,7 +29,8 @@ public:
   explicit circuit_breaker(circuit_policy policy) : policy_(policy) {}
 
   /// Whether a request may start now. While open, becomes true once the
-  /// probe interval has passed; while half-open (a probe under way), false.
+  /// probe interval has passed; while half-open, only when no probe is under
+  /// way and the wait an inconclusive probe was told has passed.
   bool permits(time_point now) const;
 
   /// A request is starting: when the circuit is open (and permits it), this
@@ -44,8 +45,17 @@ public:
   /// the threshold, or at once when the probe failed.
   void on_failure(time_point now);
 
-  /// While open: how long until the next probe may start (0 when it may now).
+  /// The sink answered without saying whether it is up (a 429: it works, but
+  /// asks to wait). Half-open: the circuit stays half-open and the next probe
+  /// may start at `next_probe`. Otherwise: nothing changes.
+  void on_inconclusive(time_point next_probe);
+
+  /// While open, or half-open with no probe under way: how long until the
+  /// next probe may start (0 when it may now, or when no wait applies).
   millis wait(time_point now) const;
+
+  /// Half-open with its probe under way: only that probe's result moves it.
+  bool probe_in_flight() const { return state_ == circuit_state::half_open && probing_; }
 
   circuit_state state() const { return state_; }
   int consecutive_failures() const { return failures_; }
@@ -58,6 +68,7 @@ private:
   circuit_state state_ = circuit_state::closed;
   int failures_ = 0;
   time_point probe_at_{};
+  bool probing_ = false; // half-open: the probe is under way
   std::uint64_t times_opened_ = 0;
 };
 

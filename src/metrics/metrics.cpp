@@ -203,6 +203,10 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
      [](const sink_metrics& m) { return m.circuit.load(std::memory_order_relaxed); }},
     {"txrelay_sink_circuit_opened_total", "counter", "Times the sink's circuit breaker opened.",
      [](const sink_metrics& m) { return static_cast<std::int64_t>(m.circuit_opened.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_safety_sweeps_total", "counter", "Periodic passes over the sink's pending rows (sinks[].safety_sweep).",
+     [](const sink_metrics& m) { return static_cast<std::int64_t>(m.safety_sweeps.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_sweep_unknown_total", "counter", "Pending deliveries a safety sweep found that the sender had not been told of: a lost dispatch or outcome (should stay 0; alert when not).",
+     [](const sink_metrics& m) { return static_cast<std::int64_t>(m.sweep_unknown.load(std::memory_order_relaxed)); }},
     {"txrelay_sink_wait_until_seconds", "gauge", "Unix time before which the sink asked for no request (429, Retry-After, X-RateLimit-*); 0: none.",
      [](const sink_metrics& m) { return m.wait_until_ms.load(std::memory_order_relaxed) / 1000; }},
   };

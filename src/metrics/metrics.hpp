@@ -42,6 +42,8 @@ struct sink_metrics {
   std::atomic<std::int64_t> circuit{0};   // circuit_state: 0 closed, 1 open, 2 half-open
   std::atomic<std::uint64_t> circuit_opened{0};
   std::atomic<std::int64_t> wait_until_ms{0}; // unix ms before which the sink asked for no request; 0: none
+  std::atomic<std::uint64_t> safety_sweeps{0}; // periodic passes over the sink's pending rows
+  std::atomic<std::uint64_t> sweep_unknown{0}; // pending rows such a pass found that the sender did not hold
   // From the COMMIT of a delivery's event returning to its first attempt
   // starting, for deliveries dispatched at commit (not those a sweep found).
   latency_histogram commit_to_attempt;

@@ -26,7 +26,7 @@ WITH inserted AS (
   SELECT e.id, e.topic, e.key, e.payload::jsonb, e.idempotency_key, e.created_at::timestamptz, e.producer
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $11::text[])
        AS e(id, topic, key, payload, idempotency_key, created_at, producer)
-  ON CONFLICT (idempotency_key) DO NOTHING
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id
 ), new_deliveries AS (
   INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)

@@ -265,11 +265,13 @@ TEST_F(sender_actor_test, a_failed_attempt_is_retried_after_backoff_then_goes_de
   EXPECT_GE(first.next_attempt_at, clock->now());
   EXPECT_LE(first.next_attempt_at, clock->now() + millis{100});
   EXPECT_TRUE(transport->attempts.empty()); // nothing before the backoff elapses
+  clock->set(first.next_attempt_at);
   sched->trigger_timeouts();
   sched->run();
   ASSERT_EQ(transport->attempts.size(), 1u);
   EXPECT_EQ(transport->attempts[0].job.attempts, 1);
   complete_next(verdict(attempt_result::verdict::retry, 503));
+  clock->set(store->outcomes[1].next_attempt_at);
   sched->trigger_timeouts();
   sched->run();
   complete_next(verdict(attempt_result::verdict::retry, 503));
@@ -454,7 +456,7 @@ TEST_F(sender_actor_test, the_circuit_opens_after_consecutive_failures_and_probe
   advance(millis{1'000});
   ASSERT_EQ(transport->attempts.size(), 1u);
   EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::half_open));
-  advance(millis{60'000});
+  advance(millis{40'000}); // (within the attempt's deadline: timeouts plus 30 s)
   EXPECT_EQ(transport->attempts.size(), 1u);
   // The probe fails: open for another interval.
   complete_next(verdict(attempt_result::verdict::retry, 0));
@@ -475,6 +477,53 @@ TEST_F(sender_actor_test, the_circuit_opens_after_consecutive_failures_and_probe
     delivered += o.status == delivery_status::delivered;
   EXPECT_EQ(delivered, 3);
   EXPECT_EQ(m.state(0), "ok");
+}
+
+TEST_F(sender_actor_test, a_429_on_the_half_open_probe_probes_again_after_the_wait_the_sink_asked_for) {
+  start_sink(breaker_sink(1, millis{30'000}));
+  dispatch({job("a"), job("b")});
+  complete_next(verdict(attempt_result::verdict::retry, 503)); // opens the circuit
+  auto& m = metrics->sink("hook");
+  ASSERT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::open));
+  advance(millis{30'000});
+  ASSERT_EQ(transport->attempts.size(), 1u); // the probe
+  auto r = verdict(attempt_result::verdict::retry, 429);
+  r.retry_after = millis{5'000};
+  complete_next(r); // what Discord, Slack and Notion answer right after an outage
+  EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::half_open));
+  advance(millis{4'000});
+  EXPECT_TRUE(transport->attempts.empty()); // not before the wait
+  advance(millis{1'000});
+  ASSERT_EQ(transport->attempts.size(), 1u) << "half-open after a 429 must probe again, not wait for an operator";
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  EXPECT_EQ(m.circuit.load(), static_cast<std::int64_t>(circuit_state::closed));
+  ASSERT_EQ(transport->attempts.size(), 1u);
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  int delivered = 0;
+  for (const auto& o : store->outcomes)
+    delivered += o.status == delivery_status::delivered;
+  EXPECT_EQ(delivered, 2);
+}
+
+TEST_F(sender_actor_test, a_lost_dispatch_is_delivered_by_the_safety_sweep_and_counted) {
+  sink_config sink = breaker_sink(10, millis{30'000});
+  sink.safety_sweep = millis{30'000};
+  // Committed before the sender started: created (its UUIDv7) a minute ago.
+  std::mt19937_64 rng{1};
+  auto lost = job(new_uuid_v7(clock->now() - std::chrono::minutes{1}, rng));
+  start_sink(sink);
+  EXPECT_EQ(store->sweeps, 1); // the recovery pass, before the row was there
+  store->pending.push_back(lost); // committed; its dispatch never arrives
+  advance(millis{29'000});
+  EXPECT_TRUE(transport->attempts.empty());
+  advance(millis{1'000});
+  ASSERT_EQ(transport->attempts.size(), 1u);
+  EXPECT_EQ(transport->attempts[0].job.id, lost.id);
+  auto& m = metrics->sink("hook");
+  EXPECT_EQ(m.safety_sweeps.load(), 1u);
+  EXPECT_EQ(m.sweep_unknown.load(), 1u);
+  complete_next(verdict(attempt_result::verdict::delivered, 204));
+  EXPECT_TRUE(store->pending.empty());
 }
 
 TEST_F(sender_actor_test, rate_limiting_and_client_errors_do_not_open_the_circuit) {

@@ -86,3 +86,36 @@ TEST(circuit_breaker, a_request_while_closed_changes_nothing) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(circuit_breaker, a_429_on_the_probe_keeps_it_half_open_and_allows_the_next_probe_after_the_wait) {
+  circuit_breaker b{{1, 10s}};
+  b.on_failure(t0);
+  b.on_request(t0 + 10s); // the probe
+  ASSERT_EQ(b.state(), circuit_state::half_open);
+  EXPECT_TRUE(b.probe_in_flight());
+  EXPECT_FALSE(b.permits(t0 + 10s));
+  b.on_inconclusive(t0 + 13s); // 429, Retry-After: 3
+  EXPECT_EQ(b.state(), circuit_state::half_open);
+  EXPECT_FALSE(b.probe_in_flight());
+  EXPECT_FALSE(b.permits(t0 + 12s));
+  EXPECT_EQ(b.wait(t0 + 12s), 1s);
+  EXPECT_TRUE(b.permits(t0 + 13s));
+  b.on_request(t0 + 13s);
+  EXPECT_TRUE(b.probe_in_flight());
+  b.on_success();
+  EXPECT_EQ(b.state(), circuit_state::closed);
+  EXPECT_EQ(b.times_opened(), 1u);
+}
+
+TEST(circuit_breaker, an_inconclusive_answer_changes_nothing_unless_half_open) {
+  circuit_breaker b{{1, 10s}};
+  b.on_inconclusive(t0 + 1h);
+  EXPECT_TRUE(b.permits(t0));
+  b.on_failure(t0);
+  b.on_inconclusive(t0 + 1h);
+  EXPECT_TRUE(b.permits(t0 + 10s)); // open: its own interval still holds
+}
+
+} // namespace

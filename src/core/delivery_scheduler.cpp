@@ -1,0 +1,565 @@
+#include "core/delivery_scheduler.hpp"
+
+#include "core/ids.hpp"
+
+#include <algorithm>
+
+namespace txrelay {
+
+namespace {
+
+/// Where retry.max_age counts from: the creation time (delivery ids are
+/// UUIDv7 made at ingest, so the id carries it), or a later replay.
+time_point age_origin(const delivery_job& job) {
+  auto created = uuid_v7_time(job.id).value_or(time_point{});
+  return job.replayed_at ? std::max(created, *job.replayed_at) : created;
+}
+
+std::optional<time_point> earliest(std::optional<time_point> a, std::optional<time_point> b) {
+  if (!a)
+    return b;
+  if (!b)
+    return a;
+  return std::min(*a, *b);
+}
+
+} // namespace
+
+delivery_scheduler::delivery_scheduler(scheduler_policy policy, time_point now, std::uint64_t seed, bool paused)
+  : policy_(std::move(policy)), rng_(seed), budget_(policy_.rate, now), breaker_(policy_.circuit), paused_(paused) {
+  if (policy_.safety_sweep.count() > 0)
+    next_safety_pass_ = now + policy_.safety_sweep;
+  // The first pass is recovery: everything pending from before this start.
+  maybe_sweep(now);
+}
+
+void delivery_scheduler::notice(scheduler_notice::level level, std::string text) {
+  actions_.notices.push_back({level, "sink " + policy_.sink + ": " + std::move(text)});
+}
+
+scheduler_actions delivery_scheduler::take_actions() {
+  scheduler_actions out = std::move(actions_);
+  actions_ = {};
+  return out;
+}
+
+// -- holding and scheduling ----------------------------------------------------
+
+void delivery_scheduler::schedule(const delivery_job& job, time_point now) {
+  if (job.next_attempt_at <= now) {
+    ready_.push_back(job.id);
+  } else {
+    retries_.emplace(job.next_attempt_at, job.id);
+    retry_at_[job.id] = job.next_attempt_at;
+  }
+}
+
+void delivery_scheduler::unschedule(const std::string& id) {
+  if (auto it = retry_at_.find(id); it != retry_at_.end()) {
+    retries_.erase({it->second, id});
+    retry_at_.erase(it);
+  }
+  // ready_ may keep naming it: the pump skips what is not held or is flying.
+}
+
+void delivery_scheduler::activate_next(const std::string& key, time_point now) {
+  auto q = by_key_.find(key);
+  if (q == by_key_.end() || q->second.empty()) {
+    by_key_.erase(key);
+    active_for_key_.erase(key);
+    return;
+  }
+  auto& active = active_for_key_[key];
+  const auto& oldest = *q->second.begin();
+  if (!active.empty()) {
+    // A sweep brought a row older than the active one: it goes first, unless
+    // the active one is already being attempted.
+    if (active == oldest || flying_.count(active) != 0)
+      return;
+    unschedule(active);
+  }
+  active = oldest;
+  schedule(window_.at(active), now);
+}
+
+void delivery_scheduler::add_job(delivery_job job, time_point now) {
+  if (window_.count(job.id) != 0)
+    return;
+  auto id = job.id;
+  auto [it, _] = window_.emplace(id, std::move(job));
+  if (policy_.per_key_order && it->second.key) {
+    const auto key = *it->second.key;
+    by_key_[key].insert(id);
+    activate_next(key, now);
+    return;
+  }
+  schedule(it->second, now);
+}
+
+void delivery_scheduler::forget(const std::string& id_ref, time_point now) {
+  auto it = window_.find(id_ref);
+  if (it == window_.end())
+    return;
+  std::string id = id_ref; // id_ref may name the entry erased below
+  std::optional<std::string> key;
+  if (policy_.per_key_order && it->second.key)
+    key = *it->second.key;
+  unschedule(id);
+  window_.erase(it);
+  if (sweeping_)
+    finished_during_sweep_.insert(id);
+  if (recently_finished_.insert(id).second) {
+    finished_order_.push_back(id);
+    if (finished_order_.size() > 2 * policy_.window + 64) {
+      recently_finished_.erase(finished_order_.front());
+      finished_order_.pop_front();
+    }
+  }
+  if (key) {
+    auto& held = by_key_[*key];
+    held.erase(id);
+    auto active = active_for_key_.find(*key);
+    if (active != active_for_key_.end() && active->second == id)
+      active->second.clear();
+    activate_next(*key, now);
+  }
+}
+
+// -- outcomes ------------------------------------------------------------------
+
+delivery_outcome delivery_scheduler::dead_letter(const delivery_job& job, std::string why, int http_status) {
+  actions_.dead += 1;
+  actions_.dead_jobs.push_back(job);
+  notice(scheduler_notice::level::warn,
+         "delivery " + job.id + " is dead after " + std::to_string(job.attempts) + " attempt(s): " + why);
+  return {job.id, job.event_id, job.sink, delivery_status::dead, job.attempts, {}, http_status, std::move(why), {}};
+}
+
+void delivery_scheduler::fail_attempt(delivery_job& job, const attempt_result& r, time_point now) {
+  const auto& policy = policy_.retry;
+  actions_.failed_attempts += 1;
+  if (!r.error.empty())
+    actions_.last_error = r.error;
+  if (r.outcome == attempt_result::verdict::permanent || attempts_exhausted(policy, job.attempts) ||
+      !broken_.empty()) {
+    actions_.outcomes.push_back(dead_letter(job, r.error, r.http_status));
+    forget(job.id, now);
+    return;
+  }
+  auto delay = backoff_delay(policy, job.attempts, rng_, r.retry_after);
+  if (past_max_age(policy, age_origin(job), now + delay)) {
+    actions_.outcomes.push_back(
+        dead_letter(job, r.error + " (no further attempt: older than retry.max_age)", r.http_status));
+    forget(job.id, now);
+    return;
+  }
+  job.next_attempt_at = now + delay;
+  actions_.outcomes.push_back({job.id, job.event_id, job.sink, delivery_status::pending, job.attempts,
+                               job.next_attempt_at, r.http_status, r.error, {}});
+  if (policy_.per_key_order && job.key) {
+    // A sweep may have brought an older row of this key while this one was
+    // in flight: that one goes first now.
+    auto key = *job.key;
+    if (auto active = active_for_key_.find(key); active != active_for_key_.end() && active->second == job.id) {
+      active->second.clear();
+      activate_next(key, now);
+      return;
+    }
+  }
+  schedule(job, now);
+}
+
+void delivery_scheduler::dead_letter_all() {
+  // Everything held goes through the pump, which dead-letters it without an
+  // attempt, in id order; what is in flight waits for its result.
+  std::vector<std::string> ids;
+  for (const auto& [id, _] : window_)
+    if (flying_.count(id) == 0)
+      ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (const auto& id : ids) {
+    unschedule(id);
+    ready_.push_back(id);
+  }
+}
+
+void delivery_scheduler::note_circuit(const attempt_result& r, time_point now) {
+  // The breaker counts what says whether the sink is up: an answer that is
+  // not a server error. A 429 is the sink working as designed but asking to
+  // wait: on a half-open probe, the circuit stays half-open and probes again
+  // after the wait (a sink just back from an outage often answers so).
+  bool rate_limited = r.http_status == 429;
+  bool sink_down = r.outcome == attempt_result::verdict::retry && !rate_limited &&
+                   (r.http_status == 0 || r.http_status >= 500);
+  if (rate_limited) {
+    auto wait = r.retry_after ? *r.retry_after : policy_.circuit.probe_interval;
+    breaker_.on_inconclusive(now + wait);
+  } else if (sink_down) {
+    auto before = breaker_.state();
+    breaker_.on_failure(now);
+    if (before != circuit_state::open && breaker_.state() == circuit_state::open)
+      notice(scheduler_notice::level::warn,
+             "circuit open after " + std::to_string(breaker_.consecutive_failures()) + " consecutive failures (" +
+                 r.error + "); probing every " + std::to_string(policy_.circuit.probe_interval.count()) + " ms");
+  } else {
+    if (breaker_.state() != circuit_state::closed)
+      notice(scheduler_notice::level::info, "circuit closed, the sink answers again");
+    breaker_.on_success();
+  }
+}
+
+// -- inputs ----------------------------------------------------------------------
+
+void delivery_scheduler::dispatched(std::vector<delivery_job> jobs, time_point now) {
+  for (auto& job : jobs) {
+    if (recently_finished_.count(job.id) != 0)
+      continue; // a sweep found it first, and it is done
+    auto held = window_.size() + dispatched_during_sweep_.size();
+    if (held < policy_.window && policy_.per_key_order && sweeping_) {
+      // Per-key order: rows the pass is loading may be older than this one.
+      dispatched_during_sweep_.push_back(std::move(job));
+      continue;
+    }
+    if (held >= policy_.window || (policy_.per_key_order && sweep_needed_)) {
+      // Dropped from memory only: the row is pending in PostgreSQL and a pass
+      // pages it in once the window drains. Per key, nothing newer may be
+      // held while an older row waits in the database.
+      sweep_needed_ = true;
+      if (sweeping_)
+        overflow_during_sweep_ = true;
+      // Behind the cursor of a pass in progress (a replayed row keeps its old
+      // id; another writer's group committed late): the pass will not reach
+      // it, so the next one starts over.
+      leave_behind(job.id);
+      continue;
+    }
+    add_job(std::move(job), now);
+  }
+  pump(now);
+}
+
+void delivery_scheduler::attempted(const std::string& id, const attempt_result& r, time_point now) {
+  if (flying_.erase(id) == 0)
+    return; // not in flight: its deadline passed, and it was counted then
+  // A wait the sink asked for (429 retry_after, Retry-After, an exhausted
+  // X-RateLimit-Remaining) holds back every request to it, not just this
+  // delivery's next attempt.
+  if (r.retry_after)
+    budget_.pause_until(now + *r.retry_after);
+  note_circuit(r, now);
+  if (r.sink_broken && broken_.empty()) {
+    broken_ = r.error.empty() ? std::string{"the sink is gone"} : r.error;
+    notice(scheduler_notice::level::error,
+           "broken: " + broken_ + "; its deliveries are dead-lettered until an operator resumes it");
+    dead_letter_all();
+  }
+  auto it = window_.find(id);
+  if (it != window_.end()) {
+    auto& job = it->second;
+    job.attempts += 1;
+    if (r.outcome == attempt_result::verdict::delivered) {
+      actions_.delivered += 1;
+      actions_.outcomes.push_back(
+          {job.id, job.event_id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status, {}, {}});
+      forget(id, now);
+    } else {
+      fail_attempt(job, r, now);
+    }
+  }
+  pump(now);
+}
+
+void delivery_scheduler::timer(time_point now) {
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    auto id = retries_.begin()->second;
+    retries_.erase(retries_.begin());
+    retry_at_.erase(id);
+    ready_.push_back(std::move(id));
+  }
+  // Attempts whose result never came: counted failed, so neither the
+  // delivery nor a half-open circuit waits for them forever.
+  std::vector<std::string> overdue;
+  for (const auto& [id, deadline] : flying_)
+    if (deadline <= now)
+      overdue.push_back(id);
+  std::sort(overdue.begin(), overdue.end());
+  for (const auto& id : overdue) {
+    attempt_result lost;
+    lost.error = "no result from the attempt within " + std::to_string(policy_.attempt_deadline.count()) + " ms";
+    attempted(id, lost, now);
+  }
+  if (sweep_retry_at_ && *sweep_retry_at_ <= now) {
+    sweep_retry_at_.reset();
+    sweep_needed_ = true;
+  }
+  if (next_safety_pass_ && *next_safety_pass_ <= now) {
+    next_safety_pass_ = now + policy_.safety_sweep;
+    if (!sweeping_ && !sweep_needed_)
+      start_pass(true, now);
+    // Otherwise a pass is under way or due anyway: it finds the same rows.
+  }
+  pump(now);
+}
+
+void delivery_scheduler::pause(time_point now) {
+  if (!paused_)
+    notice(scheduler_notice::level::info, "paused by an operator; deliveries stay pending");
+  paused_ = true;
+  pump(now);
+}
+
+void delivery_scheduler::resume(time_point now) {
+  paused_ = false;
+  broken_.clear();
+  breaker_ = circuit_breaker{policy_.circuit};
+  notice(scheduler_notice::level::info, "resumed by an operator");
+  pump(now);
+}
+
+void delivery_scheduler::sweep_requested(time_point now) {
+  sweep_needed_ = true;
+  if (sweeping_)
+    overflow_during_sweep_ = true;
+  // Rows may be behind the cursor of a pass that is paging: start over after it.
+  if (!sweep_cursor_.empty())
+    restart_after_pass_ = true;
+  pump(now);
+}
+
+// -- sweeping -------------------------------------------------------------------
+
+void delivery_scheduler::restart_if_cursor_passed() {
+  if (!lowest_left_behind_.empty() && !sweep_cursor_.empty() && lowest_left_behind_ <= sweep_cursor_)
+    restart_after_pass_ = true;
+}
+
+void delivery_scheduler::leave_behind(const std::string& id) {
+  if (lowest_left_behind_.empty() || id < lowest_left_behind_)
+    lowest_left_behind_ = id;
+  restart_if_cursor_passed();
+}
+
+void delivery_scheduler::start_pass(bool safety, time_point now) {
+  auto room = policy_.window > window_.size() ? policy_.window - window_.size() : 0;
+  sweeping_ = true;
+  if (sweep_cursor_.empty()) { // a new pass, not its next page
+    safety_pass_ = safety;
+    pass_started_ = now;
+    if (safety)
+      actions_.safety_passes += 1;
+  }
+  overflow_during_sweep_ = false;
+  finished_during_sweep_.clear();
+  page_limit_ = std::max<std::size_t>(room, 1);
+  actions_.sweep = sweep_request{sweep_cursor_, static_cast<int>(page_limit_)};
+}
+
+void delivery_scheduler::maybe_sweep(time_point now) {
+  if (sweeping_ || !sweep_needed_ || sweep_retry_at_)
+    return;
+  if (window_.size() > policy_.window / 2)
+    return; // wait until half the window drained: pages stay large
+  start_pass(false, now); // a safety pass's next page stays one: start_pass keeps it
+}
+
+void delivery_scheduler::sweep_loaded(std::vector<delivery_job> page, time_point now) {
+  if (!sweeping_)
+    return;
+  sweeping_ = false;
+  bool page_was_full = page.size() >= page_limit_;
+  if (!page.empty())
+    sweep_cursor_ = page.back().id;
+  restart_if_cursor_passed();
+  for (auto& job : page) {
+    if (finished_during_sweep_.count(job.id) != 0)
+      continue;
+    if (safety_pass_ && window_.count(job.id) == 0 && recently_finished_.count(job.id) == 0) {
+      auto created = uuid_v7_time(job.id);
+      if (created && *created + policy_.unknown_grace < pass_started_) {
+        actions_.unknown_found += 1;
+        notice(scheduler_notice::level::warn, "the safety sweep found delivery " + job.id +
+                                                  " pending and not held by the sender (a lost dispatch or outcome)");
+      }
+    }
+    add_job(std::move(job), now);
+  }
+  if (!page_was_full) {
+    // Everything committed before the query is now held; what was
+    // dispatched meanwhile committed later, so it goes after, in order.
+    for (auto& job : dispatched_during_sweep_)
+      if (finished_during_sweep_.count(job.id) == 0)
+        add_job(std::move(job), now);
+    sweep_cursor_.clear();
+    sweep_needed_ = overflow_during_sweep_ || restart_after_pass_;
+    restart_after_pass_ = false;
+    lowest_left_behind_.clear(); // a new pass, if any, starts from the beginning
+    safety_pass_ = false;
+  } else {
+    // The next page brings what was set aside, in order, unless the cursor
+    // already passed it.
+    for (const auto& job : dispatched_during_sweep_)
+      leave_behind(job.id);
+    sweep_needed_ = true;
+  }
+  dispatched_during_sweep_.clear();
+  finished_during_sweep_.clear();
+  pump(now);
+}
+
+void delivery_scheduler::sweep_failed(const std::string& why, time_point now) {
+  if (!sweeping_)
+    return;
+  sweeping_ = false;
+  for (const auto& job : dispatched_during_sweep_)
+    leave_behind(job.id); // the retried pass loads them, unless behind its cursor
+  dispatched_during_sweep_.clear();
+  finished_during_sweep_.clear();
+  sweep_needed_ = true;
+  sweep_retry_at_ = now + policy_.sweep_retry;
+  notice(scheduler_notice::level::error, "cannot load pending deliveries (" + why + "); trying again in " +
+                                             std::to_string(policy_.sweep_retry.count()) + " ms");
+  pump(now);
+}
+
+// -- the pump -------------------------------------------------------------------
+
+void delivery_scheduler::pump(time_point now) {
+  blocked_until_.reset();
+  const auto max_in_flight = static_cast<std::size_t>(std::max(policy_.max_in_flight, 1));
+  while (!ready_.empty() && (!broken_.empty() || flying_.size() < max_in_flight)) {
+    const auto& front = ready_.front();
+    auto it = window_.find(front);
+    if (it == window_.end() || flying_.count(front) != 0 || retry_at_.count(front) != 0) {
+      ready_.pop_front(); // finished, already under way, or rescheduled since
+      continue;
+    }
+    if (broken_.empty()) {
+      if (paused_)
+        break; // resume pumps again
+      if (!breaker_.permits(now)) {
+        // Open, or half-open after an inconclusive probe: the probe's time.
+        // Half-open with the probe under way: its result pumps.
+        if (!breaker_.probe_in_flight())
+          blocked_until_ = now + std::max(breaker_.wait(now), millis{1});
+        break;
+      }
+      if (!budget_.try_take(now)) {
+        // Out of budget, or the sink said to wait: nothing goes to this
+        // sink until then.
+        blocked_until_ = now + std::max(budget_.wait(now), millis{1});
+        break;
+      }
+    }
+    auto id = std::move(ready_.front());
+    ready_.pop_front();
+    auto& job = it->second;
+    if (!broken_.empty()) {
+      // The sink said it is gone; attempting would only be refused again.
+      actions_.outcomes.push_back(dead_letter(job, "not attempted: the sink is broken (" + broken_ + ")"));
+      forget(id, now);
+      continue;
+    }
+    if (past_max_age(policy_.retry, age_origin(job), now)) {
+      // Held back (an open circuit, a pause) until it is too late to matter.
+      actions_.outcomes.push_back(dead_letter(job, "not attempted again: older than retry.max_age"));
+      forget(id, now);
+      continue;
+    }
+    if (job.committed_at) {
+      actions_.commit_to_attempt_seconds.push_back(std::chrono::duration<double>(now - *job.committed_at).count());
+      job.committed_at.reset(); // the first attempt only
+    }
+    breaker_.on_request(now);
+    flying_.emplace(id, now + policy_.attempt_deadline);
+    actions_.attempts.push_back(std::move(id));
+  }
+  maybe_sweep(now);
+}
+
+bool delivery_scheduler::live_ready() const {
+  for (const auto& id : ready_)
+    if (window_.count(id) != 0 && flying_.count(id) == 0 && retry_at_.count(id) == 0)
+      return true;
+  return false;
+}
+
+std::optional<time_point> delivery_scheduler::wake_at() const {
+  std::optional<time_point> at = blocked_until_;
+  if (!retries_.empty())
+    at = earliest(at, retries_.begin()->first);
+  for (const auto& [_, deadline] : flying_)
+    at = earliest(at, deadline);
+  at = earliest(at, sweep_retry_at_);
+  at = earliest(at, next_safety_pass_);
+  return at;
+}
+
+// -- invariants -----------------------------------------------------------------
+
+std::vector<std::string> delivery_scheduler::check(time_point now) const {
+  std::vector<std::string> broken;
+  auto fail = [&](std::string what) { broken.push_back(std::move(what)); };
+  std::unordered_set<std::string> in_ready;
+  for (const auto& id : ready_)
+    if (window_.count(id) != 0 && retry_at_.count(id) == 0)
+      in_ready.insert(id);
+  for (const auto& [id, deadline] : flying_)
+    if (window_.count(id) == 0)
+      fail("in flight but not held: " + id);
+  if (retries_.size() != retry_at_.size())
+    fail("retry timers and their index disagree");
+  for (const auto& [at, id] : retries_) {
+    if (window_.count(id) == 0)
+      fail("a retry timer for a delivery not held: " + id);
+    if (flying_.count(id) != 0)
+      fail("a retry timer for a delivery in flight: " + id);
+  }
+  // Every held delivery is under way, due, waiting for a timer, or (per
+  // key) waiting behind the active delivery of its key.
+  for (const auto& [id, job] : window_) {
+    if (flying_.count(id) || retry_at_.count(id) || in_ready.count(id))
+      continue;
+    if (policy_.per_key_order && job.key) {
+      auto active = active_for_key_.find(*job.key);
+      if (active != active_for_key_.end() && !active->second.empty() && active->second != id &&
+          window_.count(active->second) != 0)
+        continue;
+    }
+    fail("held with nothing to move it: " + id);
+  }
+  if (policy_.per_key_order) {
+    for (const auto& [key, active] : active_for_key_) {
+      if (active.empty()) {
+        fail("key " + key + " has no active delivery after a pump");
+        continue;
+      }
+      auto q = by_key_.find(key);
+      if (q == by_key_.end() || q->second.empty() || window_.count(active) == 0)
+        fail("key " + key + ": its active delivery is not held");
+      else if (*q->second.begin() != active && flying_.count(active) == 0)
+        fail("key " + key + ": an older delivery waits behind the active one");
+    }
+  }
+  auto wake = wake_at();
+  const auto max_in_flight = static_cast<std::size_t>(std::max(policy_.max_in_flight, 1));
+  // The rule: due work the sender may send goes now, or has a timer no later
+  // than when it may go, or waits for a result under way (a half-open probe).
+  if (live_ready() && !paused_ && broken_.empty() && flying_.size() < max_in_flight &&
+      !breaker_.probe_in_flight()) {
+    if (breaker_.permits(now) && budget_.wait(now).count() == 0)
+      fail("due deliveries may go now but the pump left them");
+    else if (auto allowed = now + std::max(breaker_.wait(now), budget_.wait(now)); !wake || *wake > allowed)
+      fail("due deliveries wait for the circuit or the rate limit with no timer for when they may go");
+  }
+  if (!broken_.empty() && live_ready())
+    fail("the sink is broken but deliveries wait to be dead-lettered");
+  if (breaker_.probe_in_flight() && flying_.empty())
+    fail("a probe is under way but nothing is in flight");
+  if (sweep_needed_ && !sweeping_ && !sweep_retry_at_ && window_.size() <= policy_.window / 2)
+    fail("a sweep is needed and none is under way or scheduled");
+  if (policy_.safety_sweep.count() > 0 && !next_safety_pass_)
+    fail("no safety sweep scheduled");
+  return broken;
+}
+
+} // namespace txrelay
