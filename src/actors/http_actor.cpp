@@ -14,12 +14,17 @@ using http_self = caf::stateful_actor<http_state>;
 
 /// Asks the ledger and passes the typed answer or the error on.
 template <class T, class Reply, class... Ts>
-void ask(http_self* self, Reply reply, Ts&&... xs) {
+void ask_within(http_self* self, caf::duration timeout, Reply reply, Ts&&... xs) {
   auto& st = self->state;
   st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-  self->request(st.options.ledger, st.options.timeout, std::forward<Ts>(xs)...)
+  self->request(st.options.ledger, timeout, std::forward<Ts>(xs)...)
     .then([reply](T& value) { reply(std::move(value)); },
           [reply](caf::error& err) { reply(unexpected{to_api_error(err)}); });
+}
+
+template <class T, class Reply, class... Ts>
+void ask(http_self* self, Reply reply, Ts&&... xs) {
+  ask_within<T>(self, caf::duration{self->state.options.timeout}, std::move(reply), std::forward<Ts>(xs)...);
 }
 
 caf::behavior http_behavior(http_self* self, http_actor_options options) {
@@ -49,7 +54,12 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
             }
           },
           [replies](caf::error& err) {
-            auto e = to_api_error(err);
+            // No answer in time, or the persistence actor died: the events
+            // may be queued or committing still. Only an answer says
+            // "nothing was stored".
+            auto e = err == caf::sec::request_timeout || err == caf::sec::request_receiver_down
+                       ? commit_unknown_error()
+                       : to_api_error(err);
             for (const auto& reply : replies)
               reply(unexpected{e});
           });
@@ -61,7 +71,11 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
     [=](replay_atom, replay_request& filter, replay_reply& reply) {
       ask<replay_report>(self, std::move(reply), replay_atom::value, std::move(filter));
     },
-    [=](health_atom, health_reply& reply) { ask<bool>(self, std::move(reply), health_atom::value); },
+    [=](health_atom, health_reply& reply) {
+      // A health check answers quickly or says the database does not: the
+      // ledger waiting on an unreachable server must not make /healthz hang.
+      ask_within<bool>(self, caf::duration{self->state.options.health_timeout}, std::move(reply), health_atom::value);
+    },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }

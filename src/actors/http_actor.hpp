@@ -16,6 +16,7 @@ struct http_actor_options {
   caf::actor ledger;      // reads events and counts, replays dead deliveries
   std::shared_ptr<metrics_registry> metrics;
   std::chrono::seconds timeout{30};
+  std::chrono::seconds health_timeout{3}; // GET /healthz: an answer within this, or 503
 };
 
 caf::actor spawn_http_actor(caf::actor_system& sys, http_actor_options options);

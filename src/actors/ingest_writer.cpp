@@ -21,11 +21,6 @@ struct writer_state {
 
 using writer_self = caf::stateful_actor<writer_state>;
 
-// No ingest statement may hold a writer longer than a client waits for its
-// answer (the HTTP actor's 30 s): a lock held elsewhere fails the group (503)
-// instead of stalling every request queued behind it.
-constexpr const char* writer_session = "SET statement_timeout = '30s'";
-
 /// One request of a group: its events are committed together or not at all.
 struct request_slot {
   event_batch events;
@@ -103,7 +98,7 @@ void commit_projected(writer_self* self, request_slot& request) {
   auto now = st.options.clock->now();
   std::vector<request_slot*> one{&request};
   auto items = make_items(self, one, now);
-  auto conn = ensure_connection(st.conn, st.options.database_url, writer_session);
+  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
   if (!conn) {
     request.fail(to_caf(conn.error()));
     return;
@@ -143,8 +138,11 @@ void commit_projected(writer_self* self, request_slot& request) {
       why += " (event " + std::to_string(i) + " of the batch)";
     return refuse(failed->error, make_persistence_error(persistence_errc::projection_failed, why));
   }
-  if (auto committed = c.exec("COMMIT"); !committed)
-    return refuse_pg(committed.error());
+  if (auto committed = c.exec("COMMIT"); !committed) {
+    const auto& err = committed.error();
+    return refuse(err, err.connection_lost ? make_persistence_error(persistence_errc::commit_unknown, "")
+                                           : refusal(err));
+  }
   std::size_t next = 0;
   settle(self, request, *receipts, next);
   after_commit(self, items, *receipts, now);
@@ -169,7 +167,7 @@ void commit_group(writer_self* self, std::vector<request_slot*> group) {
   }
   auto now = st.options.clock->now();
   auto items = make_items(self, group, now);
-  auto conn = ensure_connection(st.conn, st.options.database_url, writer_session);
+  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
   if (!conn) {
     for (auto* request : group)
       request->fail(to_caf(conn.error()));
@@ -190,7 +188,8 @@ void commit_group(writer_self* self, std::vector<request_slot*> group) {
       return;
     }
     log::error("ingest failed: " + err.message);
-    auto reason = refusal(err);
+    // One autocommit statement: lost mid-way, it may have committed.
+    auto reason = err.connection_lost ? make_persistence_error(persistence_errc::commit_unknown, "") : refusal(err);
     for (auto* request : group)
       request->fail(reason);
     sweep_if_lost(self, err);

@@ -135,7 +135,7 @@ void flush_outcomes(ledger_self* self) {
   auto& st = self->state;
   if (st.outcomes.empty())
     return;
-  auto conn = ensure_connection(st.conn, st.options.database_url, pg::ledger_session_settings);
+  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits, pg::ledger_session_settings);
   if (!conn) {
     // Keep them and try again shortly: the database may come back.
     log::error("cannot record " + std::to_string(st.outcomes.size()) + " outcomes: " + conn.error().message);
@@ -171,7 +171,7 @@ void flush_outcomes(ledger_self* self) {
 template <class T, class F>
 caf::result<T> with_connection(ledger_self* self, F&& query) {
   auto& st = self->state;
-  auto conn = ensure_connection(st.conn, st.options.database_url, pg::ledger_session_settings);
+  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits, pg::ledger_session_settings);
   if (!conn)
     return to_caf(conn.error());
   auto r = query(**conn);
@@ -216,7 +216,7 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       auto& st = self->state;
       st.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       flush_outcomes(self); // a death reported a moment ago is replayable now
-      auto conn = ensure_connection(st.conn, st.options.database_url, pg::ledger_session_settings);
+      auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits, pg::ledger_session_settings);
       if (!conn)
         return to_caf(conn.error());
       auto& c = **conn;

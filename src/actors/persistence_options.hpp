@@ -17,6 +17,7 @@ namespace txrelay {
 
 struct persistence_options {
   std::string database_url;
+  pg::connection_limits database_limits; // every connection these actors open
   std::shared_ptr<const txrelay::clock> clock;
   std::shared_ptr<metrics_registry> metrics;
   std::size_t max_batch = 1000;             // events per ingest transaction

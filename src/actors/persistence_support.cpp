@@ -10,15 +10,17 @@
 namespace txrelay {
 
 result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connection>& conn, const std::string& url,
+                                                        const pg::connection_limits& limits,
                                                         const char* session_setup) {
   if (conn && conn->healthy())
     return &*conn;
   conn.reset();
-  auto opened = pg::connection::open(url);
+  auto opened = pg::connection::open(url, limits);
   if (!opened)
     return unexpected{opened.error()};
-  if (auto r = opened->exec(session_setup); !r)
-    return unexpected{r.error()};
+  if (session_setup != nullptr)
+    if (auto r = opened->exec(session_setup); !r)
+      return unexpected{r.error()};
   conn.emplace(std::move(*opened));
   return &*conn;
 }

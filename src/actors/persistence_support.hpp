@@ -27,10 +27,11 @@ void schedule_flush(Self* self) {
   }
 }
 
-/// The connection in `conn`, reopened if it is gone; `session_setup` runs
-/// once on each new connection (SET commands).
+/// The connection in `conn`, reopened (within `limits`) if it is gone;
+/// `session_setup`, if any, runs once on each new connection (SET commands).
 result<pg::connection*, pg::pg_error> ensure_connection(std::optional<pg::connection>& conn, const std::string& url,
-                                                        const char* session_setup);
+                                                        const pg::connection_limits& limits,
+                                                        const char* session_setup = nullptr);
 
 /// A libpq error as the actors' error: connection lost -> unavailable (503).
 caf::error to_caf(const pg::pg_error& err);

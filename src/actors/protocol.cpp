@@ -10,6 +10,12 @@ caf::error make_persistence_error(persistence_errc code, std::string message) {
   return caf::error{static_cast<std::uint8_t>(code), persistence_category, caf::make_message(std::move(message))};
 }
 
+api_error commit_unknown_error() {
+  return {503, "commit_unknown",
+          "the request may or may not have been stored (the database's answer to its commit was lost); retry with "
+          "the same Idempotency-Key, which returns the stored events if they were"};
+}
+
 api_error to_api_error(const caf::error& err) {
   if (err.category() == persistence_category) {
     std::string detail;
@@ -21,6 +27,8 @@ api_error to_api_error(const caf::error& err) {
       return {422, "projection_failed", detail};
     if (err.code() == static_cast<std::uint8_t>(persistence_errc::idempotency_reused))
       return {422, "idempotency_key_reused", detail};
+    if (err.code() == static_cast<std::uint8_t>(persistence_errc::commit_unknown))
+      return commit_unknown_error();
     return {500, "storage_error", detail};
   }
   if (err == caf::sec::request_timeout)

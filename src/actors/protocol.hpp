@@ -112,7 +112,15 @@ enum class persistence_errc : std::uint8_t {
   rejected = 2,    // the statement failed for this input
   projection_failed = 3, // an in_transaction sql sink's statement failed: the event is refused
   idempotency_reused = 4, // an Idempotency-Key repeated with a different request
+  // The connection was lost while the COMMIT (or the one autocommit
+  // statement) was under way: the events may or may not be stored.
+  commit_unknown = 5,
 };
+
+/// The answer to an ingest whose outcome nobody knows: it may have been
+/// committed (its COMMIT's answer was lost, or it timed out queued or
+/// committing). Retrying with the same Idempotency-Key is then safe.
+api_error commit_unknown_error();
 
 caf::error make_persistence_error(persistence_errc code, std::string message);
 

@@ -23,10 +23,6 @@ struct router_state {
 
 using router_self = caf::stateful_actor<router_state>;
 
-// A statement stuck on a lock fails the round (retried next poll) instead of
-// stalling routing forever.
-constexpr const char* router_session = "SET statement_timeout = '30s'";
-
 /// The rejection as stored and shown: the API's error object.
 std::string rejection_json(const api_error& err) {
   std::string out = "{\"code\":";
@@ -86,7 +82,7 @@ bool has_projection(const router_state& st, const pg::ingest_item& item) {
 /// deliveries or rejections, commit, dispatch.
 round_result route_round(router_self* self, int limit) {
   auto& st = self->state;
-  auto conn = ensure_connection(st.conn, st.options.database_url, router_session);
+  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
   if (!conn)
     return unexpected{round_failure{conn.error(), {}}};
   auto& c = **conn;
@@ -192,7 +188,7 @@ void isolate(router_self* self, const round_failure& failure) {
       return; // the next poll tries again
     const auto& id = alone.error().claimed.front();
     log::error("published event " + id + " cannot be routed, rejected: " + one_line_excerpt(err.message, 300));
-    auto conn = ensure_connection(st.conn, st.options.database_url, router_session);
+    auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
     if (!conn)
       return;
     auto rejected = pg::reject_unrouted(

@@ -58,8 +58,10 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
               options.config.server.listen.host + ":" + std::to_string(options.config.server.listen.port) +
               " can post events, read every payload and replay deliveries");
   // Schema first, on this (non-actor) thread: nothing starts on an old schema.
+  const pg::connection_limits db_limits{options.config.database.connect_timeout,
+                                        options.config.database.statement_timeout};
   {
-    auto conn = pg::connection::open(options.database_url);
+    auto conn = pg::connection::open(options.database_url, db_limits);
     if (!conn)
       return unexpected{conn.error().message};
     auto version = pg::migrate(*conn);
@@ -115,6 +117,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
 
   persistence_options popts;
   popts.database_url = opts.database_url;
+  popts.database_limits = db_limits;
   popts.clock = opts.clock;
   popts.metrics = p->metrics;
   popts.admission = admission;

@@ -62,6 +62,13 @@ struct publish_config {
 
 struct database_config {
   std::string url; // libpq connection string or postgresql:// URL; empty = embedded
+  // Every wait on PostgreSQL is bounded (a partition must not freeze a
+  // thread): opening a connection, and each statement (the server cancels it
+  // at statement_timeout; without an answer 10 s later the connection is
+  // closed and reopened). The statement timeout is also what a client's
+  // request can wait on a lock at most.
+  millis connect_timeout{5'000};
+  millis statement_timeout{30'000};
 };
 
 enum class sink_kind { webhook, log, discord, slack, notion, sql };

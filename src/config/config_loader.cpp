@@ -317,11 +317,20 @@ void load_publish(const value_reader& r, const YAML::Node& node, publish_config&
 }
 
 void load_database(const value_reader& r, const YAML::Node& node, database_config& out) {
-  check_keys(node, "database", {"url"});
+  check_keys(node, "database", {"url", "connect_timeout", "statement_timeout"});
   // Not validated here (libpq accepts URLs and key=value strings, and says
   // what is wrong at connect time); never echoed, since it may hold a password.
   if (const auto url = node["url"])
     out.url = r.text(url, "database.url");
+  for (auto [key, value] : {std::pair{"connect_timeout", &out.connect_timeout},
+                            std::pair{"statement_timeout", &out.statement_timeout}}) {
+    if (const auto n = node[key]) {
+      auto path = std::string{"database."} + key;
+      *value = r.duration(n, path);
+      if (value->count() < 1'000 || *value > millis{3'600'000})
+        fail(path, "must be between 1s and 1h");
+    }
+  }
 }
 
 void load_retry(const value_reader& r, const YAML::Node& node, const std::string& path, retry_policy& out) {

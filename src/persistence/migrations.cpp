@@ -285,6 +285,14 @@ $fn$;
 }
 
 result<int, pg_error> migrate(connection& conn) {
+  // A migration may rewrite or index a large table, and waiting for another
+  // node's migration lock is expected: no statement or answer deadline here.
+  struct unbounded {
+    connection& c;
+    std::chrono::milliseconds before;
+    explicit unbounded(connection& conn) : c(conn), before(conn.answer_deadline()) { c.set_answer_deadline({}); }
+    ~unbounded() { c.set_answer_deadline(before); }
+  } no_deadline{conn};
   if (auto r = conn.exec("BEGIN"); !r)
     return unexpected{r.error()};
   auto fail = [&](pg_error e) -> result<int, pg_error> {
@@ -295,6 +303,7 @@ result<int, pg_error> migrate(connection& conn) {
 -- An arbitrary constant that names "txrelay schema migration".
 SELECT pg_advisory_xact_lock(7346327265);
 SET LOCAL client_min_messages = warning;
+SET LOCAL statement_timeout = 0;
 -- CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
 -- schema exists; this way an administrator can create it beforehand
 -- (AUTHORIZATION txrelay) and txrelay's role needs nothing on the database.

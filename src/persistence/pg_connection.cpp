@@ -4,7 +4,10 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 
 namespace txrelay::pg {
@@ -56,8 +59,17 @@ long long result_set::affected_rows() const {
 
 connection::connection(pg_conn* c) : conn_(c, PQfinish) {}
 
-result<connection, pg_error> connection::open(const std::string& conninfo) {
-  pg_conn* c = PQconnectdb(conninfo.c_str());
+result<connection, pg_error> connection::open(const std::string& conninfo, const connection_limits& limits) {
+  // Defaults first: with expand_dbname, what the connection string itself
+  // sets overrides them. Keepalives find a peer that vanished while the
+  // connection sat idle; tcp_user_timeout one that stopped acknowledging
+  // what was sent. libpq counts connect_timeout in whole seconds, at least 2.
+  auto seconds = std::max<long long>(2, (limits.connect_timeout.count() + 999) / 1000);
+  const std::string connect_timeout = std::to_string(seconds);
+  const char* keywords[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                            "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
+  const char* values[] = {connect_timeout.c_str(), "1", "30", "10", "3", "30000", conninfo.c_str(), nullptr};
+  pg_conn* c = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (c == nullptr)
     return unexpected{pg_error{"", "out of memory allocating a connection", true}};
   if (PQstatus(c) != CONNECTION_OK) {
@@ -66,7 +78,17 @@ result<connection, pg_error> connection::open(const std::string& conninfo) {
     PQfinish(c);
     return unexpected{std::move(err)};
   }
-  return connection{c};
+  // Non-blocking: a request that does not fit the socket is flushed by run(),
+  // which waits within the deadline instead of blocking in send().
+  PQsetnonblocking(c, 1);
+  connection conn{c};
+  if (limits.statement_timeout.count() > 0) {
+    auto set = conn.exec("SET statement_timeout = " + std::to_string(limits.statement_timeout.count()));
+    if (!set)
+      return unexpected{set.error()};
+    conn.set_answer_deadline(limits.statement_timeout + limits.answer_grace);
+  }
+  return conn;
 }
 
 bool connection::healthy() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
@@ -83,13 +105,94 @@ result<result_set, pg_error> connection::check(pg_result* res) {
     err.message = trim_message(PQresultErrorMessage(res));
   }
   if (err.message.empty())
-    err.message = trim_message(PQerrorMessage(conn_.get()));
-  err.connection_lost = PQstatus(conn_.get()) != CONNECTION_OK;
+    err.message = conn_ ? trim_message(PQerrorMessage(conn_.get())) : "the connection to PostgreSQL was closed";
+  err.connection_lost = !conn_ || PQstatus(conn_.get()) != CONNECTION_OK;
   return unexpected{std::move(err)};
 }
 
+pg_error connection::lose(std::string why) {
+  prepared_.clear();
+  conn_.reset(); // PQfinish: the socket is closed; the server ends the session when it notices
+  return pg_error{"08006", std::move(why), true};
+}
+
+result<result_set, pg_error> connection::run(const std::function<int(pg_conn*)>& send) {
+  if (!conn_)
+    return unexpected{pg_error{"08003", "the connection to PostgreSQL was closed", true}};
+  pg_conn* c = conn_.get();
+  if (send(c) == 0)
+    return check(nullptr);
+  using steady = std::chrono::steady_clock;
+  const bool bounded = answer_deadline_.count() > 0;
+  const auto deadline = steady::now() + answer_deadline_;
+  // Waits until the socket is ready for `events`; false when the deadline passed.
+  auto wait_for = [&](short events) {
+    for (;;) {
+      int timeout_ms = -1;
+      if (bounded) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()).count();
+        if (left <= 0)
+          return false;
+        timeout_ms = static_cast<int>(std::min<long long>(left, 60'000));
+      }
+      pollfd fd{PQsocket(c), events, 0};
+      int n = ::poll(&fd, 1, timeout_ms);
+      if (n > 0)
+        return true;
+      if (n < 0 && errno != EINTR)
+        return true; // let libpq report what is wrong with the socket
+    }
+  };
+  auto overdue = [&] {
+    return lose("no answer from PostgreSQL within " + std::to_string(answer_deadline_.count()) +
+                " ms (statement_timeout plus grace); the connection was closed");
+  };
+  for (;;) { // the request may not fit the socket's buffer at once
+    int flushed = PQflush(c);
+    if (flushed == 0)
+      break;
+    if (flushed < 0)
+      return check(nullptr);
+    if (!wait_for(POLLOUT | POLLIN))
+      return unexpected{overdue()};
+    if (PQconsumeInput(c) == 0)
+      return check(nullptr);
+  }
+  // As PQexec: the last result, unless one failed (then the first failure).
+  pg_result* kept = nullptr;
+  for (;;) {
+    while (PQisBusy(c)) {
+      if (!wait_for(POLLIN)) {
+        if (kept)
+          PQclear(kept);
+        return unexpected{overdue()};
+      }
+      if (PQconsumeInput(c) == 0) {
+        if (kept)
+          PQclear(kept);
+        return check(nullptr);
+      }
+    }
+    pg_result* r = PQgetResult(c);
+    if (r == nullptr)
+      break;
+    auto failed = [](pg_result* x) {
+      auto st = PQresultStatus(x);
+      return st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY;
+    };
+    if (kept && failed(kept)) {
+      PQclear(r);
+    } else {
+      if (kept)
+        PQclear(kept);
+      kept = r;
+    }
+  }
+  return check(kept);
+}
+
 result<result_set, pg_error> connection::exec(const std::string& sql) {
-  return check(PQexec(conn_.get(), sql.c_str()));
+  return run([&](pg_conn* c) { return PQsendQuery(c, sql.c_str()); });
 }
 
 namespace {
@@ -111,14 +214,16 @@ struct param_arrays {
 
 result<result_set, pg_error> connection::exec(const std::string& sql, const std::vector<param>& params) {
   param_arrays p{params};
-  return check(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
-                            p.values.data(), nullptr, nullptr, 0));
+  return run([&](pg_conn* c) {
+    return PQsendQueryParams(c, sql.c_str(), static_cast<int>(params.size()), nullptr, p.values.data(), nullptr,
+                             nullptr, 0);
+  });
 }
 
 std::optional<pg_error> connection::prepare_once(const std::string& name, const std::string& sql) {
   if (std::find(prepared_.begin(), prepared_.end(), name) != prepared_.end())
     return std::nullopt;
-  auto prep = check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+  auto prep = run([&](pg_conn* c) { return PQsendPrepare(c, name.c_str(), sql.c_str(), 0, nullptr); });
   if (!prep)
     return std::move(prep.error());
   prepared_.push_back(name);
@@ -130,8 +235,10 @@ result<result_set, pg_error> connection::exec_prepared(const std::string& name, 
   if (auto failed = prepare_once(name, sql))
     return unexpected{std::move(*failed)};
   param_arrays p{params};
-  return check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), p.values.data(),
-                              nullptr, nullptr, 0));
+  return run([&](pg_conn* c) {
+    return PQsendQueryPrepared(c, name.c_str(), static_cast<int>(params.size()), p.values.data(), nullptr, nullptr,
+                               0);
+  });
 }
 
 result<result_set, pg_error> connection::exec_prepared_binary(const std::string& name, const std::string& sql,
@@ -147,8 +254,10 @@ result<result_set, pg_error> connection::exec_prepared_binary(const std::string&
     values.push_back(p.data());
     lengths.push_back(static_cast<int>(p.size()));
   }
-  return check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), values.data(),
-                              lengths.data(), formats.data(), 0));
+  return run([&](pg_conn* c) {
+    return PQsendQueryPrepared(c, name.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+                               formats.data(), 0);
+  });
 }
 
 std::vector<param> params_of(const std::vector<std::optional<std::string>>& values) {

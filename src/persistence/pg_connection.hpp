@@ -3,6 +3,8 @@
 // persistence actor's own (detached) thread and start-up code call it.
 #include "core/result.hpp"
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +49,21 @@ private:
   std::shared_ptr<pg_result> res_;
 };
 
+/// How long a connection may wait on PostgreSQL. A database that stops
+/// answering (a network partition drops packets; nothing refuses the
+/// connection) must not freeze the thread that waits: every wait is bounded.
+struct connection_limits {
+  // Opening a connection, TLS and authentication included.
+  std::chrono::milliseconds connect_timeout{5'000};
+  // Set as the session's statement_timeout: the server cancels a statement
+  // that runs longer. Zero: the server's own setting.
+  std::chrono::milliseconds statement_timeout{30'000};
+  // Client side: no answer this long after the statement timeout would have
+  // fired means the server cannot be reached, and the connection is closed
+  // (its thread is free again; the next use reconnects).
+  std::chrono::milliseconds answer_grace{10'000};
+};
+
 using param = std::optional<std::string_view>; // nullopt = SQL NULL
 
 /// Parameters viewing `values` (which must outlive them); nullopt = NULL.
@@ -54,7 +71,9 @@ std::vector<param> params_of(const std::vector<std::optional<std::string>>& valu
 
 class connection {
 public:
-  static result<connection, pg_error> open(const std::string& conninfo);
+  /// Opens a connection with TCP keepalives and the limits' timeouts; any of
+  /// them set in `conninfo` (connect_timeout=, keepalives_idle=, ...) wins.
+  static result<connection, pg_error> open(const std::string& conninfo, const connection_limits& limits = {});
 
   connection(connection&&) noexcept = default;
   connection& operator=(connection&&) noexcept = default;
@@ -73,13 +92,25 @@ public:
 
   bool healthy() const;
 
+  /// A statement may take this long from sending it to its last result
+  /// (0: no client-side limit). A statement that overruns closes the
+  /// connection: the caller's error says the connection was lost.
+  void set_answer_deadline(std::chrono::milliseconds d) { answer_deadline_ = d; }
+  std::chrono::milliseconds answer_deadline() const { return answer_deadline_; }
+
 private:
   explicit connection(pg_conn* c);
   result<result_set, pg_error> check(pg_result* res);
   /// Prepares `sql` under `name` unless this connection already has.
   std::optional<pg_error> prepare_once(const std::string& name, const std::string& sql);
 
+  /// Sends with `send` (libpq's PQsend* call), then waits for every result
+  /// within the answer deadline, as PQexec would without one.
+  result<result_set, pg_error> run(const std::function<int(pg_conn*)>& send);
+  pg_error lose(std::string why);
+
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
+  std::chrono::milliseconds answer_deadline_{0};
   std::vector<std::string> prepared_;
 };
 

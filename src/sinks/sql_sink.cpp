@@ -113,7 +113,13 @@ void sql_sink::shared::run() {
     }
     if (!conn || !conn->healthy()) {
       conn.reset();
-      auto opened = pg::connection::open(database_url);
+      // Bounded waits: a statement stuck on a lock must not hold a worker
+      // for ever (the server cancels it), nor may a database that stopped
+      // answering (the connection is closed 10 s later). A timeout is a
+      // transient failure, retried with backoff.
+      pg::connection_limits limits;
+      limits.statement_timeout = statement_timeout;
+      auto opened = pg::connection::open(database_url, limits);
       if (!opened) {
         attempt_result r;
         // libpq's reason names the host, port and user: logged, not shown.
@@ -123,13 +129,6 @@ void sql_sink::shared::run() {
         continue;
       }
       conn.emplace(std::move(*opened));
-      // Bounded waits: a statement stuck on a lock must not hold a worker
-      // for ever. A timeout is a transient failure, retried with backoff.
-      if (auto limited = conn->exec("SET statement_timeout = " + std::to_string(statement_timeout.count())); !limited) {
-        conn.reset();
-        answer(next, classify_sql_error(limited.error()));
-        continue;
-      }
     }
     answer(next, apply(*conn, next.job, sink_name, statement));
   }

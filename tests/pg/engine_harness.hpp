@@ -35,10 +35,15 @@ public:
     std::function<std::shared_ptr<sink_transport>(const sink_config&, std::shared_ptr<sink_transport>)>;
 
   engine_harness(const test_database& db, const std::string& yaml, transport_wrapper wrap = {},
+                 std::map<std::string, std::string> env = {})
+    : engine_harness(db.url(), yaml, std::move(wrap), std::move(env)) {}
+
+  /// Against a database reached through `database_url` (e.g. a tcp_proxy).
+  engine_harness(const std::string& database_url, const std::string& yaml, transport_wrapper wrap = {},
                  std::map<std::string, std::string> env = {}) {
     engine_options opts;
     opts.config = config_from_yaml(yaml, std::move(env));
-    opts.database_url = db.url();
+    opts.database_url = database_url;
     opts.wrap_transport = std::move(wrap);
     opts.scheduler_threads = 2;
     auto started = engine::start(std::move(opts));
