@@ -247,6 +247,20 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
         return true;
       });
     },
+    [=](drain_atom) -> caf::result<bool> {
+      // The last outcomes of a graceful stop, then one durable commit: the
+      // ledger commits asynchronously, and a commit that waits for its WAL
+      // flush flushes every earlier one with it.
+      auto& st = self->state;
+      flush_outcomes(self);
+      if (!st.outcomes.empty())
+        return false; // the database is gone: these deliveries stay pending and are sent again
+      return with_connection<bool>(self, [](pg::connection& c) -> result<bool, pg::pg_error> {
+        if (auto r = c.exec("BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_catalog.txid_current(); COMMIT"); !r)
+          return unexpected{r.error()};
+        return true;
+      });
+    },
     [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };

@@ -51,7 +51,18 @@ struct persistence_state {
   bool flush_scheduled = false;
   caf::actor dispatcher; // handed to writers, also to a replacement
   actor_metrics* self_metrics = nullptr;
+  // A graceful stop waits until every queued request is answered.
+  std::vector<caf::typed_response_promise<bool>> drain_waiters;
 };
+
+/// Answers a graceful stop once nothing is queued and no writer commits.
+void answer_drain_if_idle(persistence_state& st) {
+  if (st.drain_waiters.empty() || !st.queue.empty() || st.idle_writers.size() < st.writers.size())
+    return;
+  for (auto& waiter : st.drain_waiters)
+    waiter.deliver(true);
+  st.drain_waiters.clear();
+}
 
 using persistence_self = caf::stateful_actor<persistence_state>;
 
@@ -102,6 +113,7 @@ void finish_group(persistence_self* self, const caf::actor& writer, std::vector<
   // Requests already in the mailbox join the queue before the next group is
   // cut: the flush message queues behind them, so groups stay large.
   schedule_flush(self);
+  answer_drain_if_idle(self->state);
 }
 
 /// Hands queued requests to idle writers, one group each.
@@ -222,6 +234,13 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       self->state.flush_scheduled = false;
       self->state.patience_timer = false;
       assign(self);
+    },
+    [=](drain_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<bool>();
+      st.drain_waiters.push_back(promise);
+      answer_drain_if_idle(st);
+      return promise;
     },
     [=](dispatch_atom, const caf::actor& dispatcher) {
       self->state.dispatcher = dispatcher;

@@ -54,6 +54,8 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
+// A graceful stop: finish what is under way, start nothing new, answer true when done.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 // -- message types --------------------------------------------------------------
 

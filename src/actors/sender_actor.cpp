@@ -30,6 +30,8 @@ struct sender_state {
 
   delivery_outcomes unsent_outcomes;
   bool outcome_flush_scheduled = false;
+  // A graceful stop waits for the attempts under way: answered once none is.
+  std::vector<caf::typed_response_promise<bool>> drain_waiters;
 };
 
 using sender_actor = caf::stateful_actor<sender_state>;
@@ -172,6 +174,12 @@ void carry_out(sender_actor* self) {
     self->delayed_send(self, std::max(delay, millis{1}), wake_atom::value, at->time_since_epoch().count());
   }
   update_gauges(self);
+  if (!st.drain_waiters.empty() && st.scheduler->in_flight() == 0) {
+    send_outcomes(self); // before the answer: the ledger then has them before it is told to finish
+    for (auto& waiter : st.drain_waiters)
+      waiter.deliver(true);
+    st.drain_waiters.clear();
+  }
 }
 
 std::string describe(const std::exception_ptr& eptr) {
@@ -249,6 +257,14 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       self->state.scheduler->sweep_requested(now());
       carry_out(self);
     },
+    [=](drain_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      st.scheduler->drain(now());
+      auto promise = self->make_response_promise<bool>();
+      st.drain_waiters.push_back(promise);
+      carry_out(self); // answers at once when nothing is in flight
+      return promise;
+    },
     [=](outcome_flush_atom) { send_outcomes(self); },
     [=](tick_atom) {
       auto& st = self->state;
@@ -261,7 +277,9 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
 } // namespace
 
 caf::actor spawn_monitored_sender(caf::event_based_actor* supervisor, sender_options options) {
-  return supervisor->spawn<caf::monitored>(sender_behavior, std::move(options));
+  // Linked too: a supervisor that dies, however it dies, takes its senders
+  // with it instead of leaving them running unsupervised.
+  return supervisor->spawn<caf::monitored + caf::linked>(sender_behavior, std::move(options));
 }
 
 } // namespace txrelay

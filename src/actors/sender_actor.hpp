@@ -24,7 +24,7 @@ struct sender_options {
   bool start_paused = false; // an operator paused the sink before this (re)start
 };
 
-/// Spawns a sender as a monitored child of `supervisor`.
+/// Spawns a sender as a monitored and linked child of `supervisor`.
 caf::actor spawn_monitored_sender(caf::event_based_actor* supervisor, sender_options options);
 
 } // namespace txrelay

@@ -138,6 +138,11 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
   });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
+    // A sender's own exit reaches here through its link: its down message
+    // decides about a restart. Anything else is this supervisor's end.
+    for (const auto& [_, c] : st.children)
+      if (c.actor && c.actor.address() == msg.source)
+        return;
     st.stopping = true;
     for (auto& [_, c] : st.children)
       if (c.actor)
@@ -153,6 +158,39 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     },
     [=](sink_control_atom, const std::string& sink, sink_command cmd, control_reply& reply) {
       control(self, sink, cmd, reply);
+    },
+    [=](drain_atom) -> caf::result<bool> {
+      // Every sender finishes its attempts under way and starts no more; a
+      // sender that stops meanwhile is not restarted.
+      auto& st = self->state;
+      st.stopping = true;
+      auto promise = self->make_response_promise<bool>();
+      auto waiting = std::make_shared<std::size_t>(0);
+      auto all_done = std::make_shared<bool>(true);
+      for (auto& [_, c] : st.children)
+        if (c.actor)
+          ++*waiting;
+      if (*waiting == 0) {
+        promise.deliver(true);
+        return promise;
+      }
+      for (auto& [_, c] : st.children) {
+        if (!c.actor)
+          continue;
+        self->request(c.actor, caf::infinite, drain_atom::value)
+          .then(
+            [=](bool done) mutable {
+              *all_done = *all_done && done;
+              if (--*waiting == 0)
+                promise.deliver(*all_done);
+            },
+            [=](caf::error&) mutable {
+              *all_done = false;
+              if (--*waiting == 0)
+                promise.deliver(false);
+            });
+      }
+      return promise;
     },
     [=](sweep_atom) {
       // Rows may be pending that no sender holds: every sender looks again.

@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <map>
 #include <thread>
 
 namespace txrelay {
@@ -34,6 +35,7 @@ struct engine::parts {
   caf::actor router;
   caf::actor supervisor;
   caf::actor http;
+  caf::actor watchdog;
   std::shared_ptr<ingest_coalescer> ingest;
   std::unique_ptr<api> rest;
   std::unique_ptr<http::server> server;
@@ -46,6 +48,43 @@ engine::engine(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
 engine::~engine() { stop(); }
 
 std::uint16_t engine::port() const { return parts_->port; }
+
+std::vector<std::pair<std::string, caf::actor>> engine::essential_actors() const {
+  const auto& p = *parts_;
+  return {{"persistence", p.persistence}, {"ledger", p.ledger}, {"router", p.router},
+          {"supervisor", p.supervisor},   {"http", p.http}};
+}
+
+namespace {
+
+/// Watches the actors nothing restarts. Ingest writers and senders are
+/// restarted in place by their parents (they are many, and their state is a
+/// cache of the database); these five are one each, hold the others'
+/// handles, and die only of a bug: the process exits and its service manager
+/// starts a fresh one, whose recovery rebuilds everything from PostgreSQL,
+/// the same path a kill -9 takes (tests/process/crash_recovery_test.cpp).
+caf::behavior watchdog(caf::event_based_actor* self, std::vector<std::pair<std::string, caf::actor>> watched,
+                       std::function<void(const std::string&)> on_down) {
+  auto names = std::make_shared<std::map<caf::actor_addr, std::string>>();
+  for (const auto& [name, actor] : watched) {
+    self->monitor(actor);
+    (*names)[actor.address()] = name;
+  }
+  auto fired = std::make_shared<bool>(false);
+  self->set_down_handler([self, names, on_down, fired](caf::down_msg& msg) {
+    if (msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::normal || *fired)
+      return;
+    *fired = true;
+    auto what = (*names)[msg.source] + " actor stopped (" + to_string(msg.reason) + ")";
+    log::error("essential " + what + ": txrelay must be restarted; its state is rebuilt from PostgreSQL");
+    if (on_down)
+      on_down(what);
+    (void)self;
+  });
+  return {[](tick_atom) {}};
+}
+
+} // namespace
 
 metrics_registry& engine::metrics() { return *parts_->metrics; }
 
@@ -145,6 +184,13 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   hopts.ledger = p->ledger;
   hopts.metrics = p->metrics;
   p->http = spawn_http_actor(*p->system, std::move(hopts));
+  p->watchdog = p->system->spawn(watchdog,
+                                 std::vector<std::pair<std::string, caf::actor>>{{"persistence", p->persistence},
+                                                                                 {"ledger", p->ledger},
+                                                                                 {"router", p->router},
+                                                                                 {"supervisor", p->supervisor},
+                                                                                 {"http", p->http}},
+                                 opts.on_essential_actor_down);
 
   api_options aopts;
   aopts.http_actor = p->http;
@@ -189,11 +235,50 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   return e;
 }
 
+/// A graceful stop, within `grace`: no new connection or request, queued
+/// ingests answered, attempts under way finished and their outcomes
+/// recorded durably. What is not done by then is cut off as by a kill (its
+/// rows are pending and sent again after the restart).
+void drain(engine::parts& p, millis grace) {
+  using steady = std::chrono::steady_clock;
+  const auto started = steady::now();
+  const auto deadline = started + grace;
+  auto left = [&] {
+    return std::max(millis{1}, std::chrono::duration_cast<millis>(deadline - steady::now()));
+  };
+  p.server->stop_accepting();
+  caf::scoped_actor self{*p.system};
+  auto ask = [&](const caf::actor& whom, millis within) {
+    bool done = false;
+    self->request(whom, within, drain_atom::value).receive([&](bool ok) { done = ok; }, [&](caf::error&) {});
+    return done;
+  };
+  bool answered = ask(p.persistence, left());
+  // The answers are on their way to the sockets: let the I/O thread write them.
+  while (p.server->requests_in_progress() > 0 && steady::now() < deadline)
+    std::this_thread::sleep_for(millis{5});
+  bool finished = ask(p.supervisor, left());
+  // Outcomes are recorded even when the grace is spent: they are what keeps
+  // the next process from sending these deliveries again.
+  bool recorded = ask(p.ledger, std::max(left(), millis{5'000}));
+  auto took = std::chrono::duration_cast<millis>(steady::now() - started).count();
+  if (answered && finished && recorded)
+    log::info("stopped gracefully in " + std::to_string(took) + " ms: queued requests answered, attempts finished "
+              "and recorded");
+  else
+    log::warn("graceful stop incomplete after " + std::to_string(took) + " ms (" +
+              (answered ? "" : "queued requests not all answered; ") +
+              (finished ? "" : "attempts still under way; ") + (recorded ? "" : "outcomes not recorded; ") +
+              "their deliveries stay pending and are sent again after the restart)");
+}
+
 void engine::stop() {
   auto& p = *parts_;
   if (p.stopped)
     return;
   p.stopped = true;
+  if (p.server && p.system && p.options.config.server.shutdown_grace.count() > 0)
+    drain(p, p.options.config.server.shutdown_grace);
   if (p.server)
     p.server->stop();
   // Before the API it calls into goes: what is queued is dropped (its
@@ -202,7 +287,7 @@ void engine::stop() {
     p.parse_pool->stop();
     p.parse_pool->join();
   }
-  for (auto* a : {&p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger})
+  for (auto* a : {&p.watchdog, &p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   // I/O first: once its threads are joined no connection or sink callback
@@ -216,7 +301,7 @@ void engine::stop() {
   if (p.ingest)
     p.ingest->close();
   p.rest.reset();
-  p.http = p.router = p.supervisor = p.persistence = p.ledger = caf::actor{};
+  p.watchdog = p.http = p.router = p.supervisor = p.persistence = p.ledger = caf::actor{};
   p.system.reset(); // waits for every actor
   log::flush();
 }

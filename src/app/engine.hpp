@@ -11,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace txrelay {
 
@@ -24,6 +26,11 @@ struct engine_options {
   std::size_t io_threads = 1;
   std::size_t scheduler_threads = 0; // 0: half the cores, at least one
   std::size_t sender_window = 1000;
+  /// Called once (from an actor's thread) when an essential actor stops
+  /// abnormally: the persistence actor, the ledger, the router, the
+  /// supervisor or the HTTP actor. `txrelay serve` exits then, with a
+  /// non-zero status, so that its service manager restarts it.
+  std::function<void(const std::string& why)> on_essential_actor_down;
 };
 
 class engine {
@@ -38,8 +45,14 @@ public:
   std::uint16_t port() const;
   metrics_registry& metrics();
 
-  /// Stops accepting, stops the actors, joins the threads. Idempotent.
+  /// Stops accepting; within server.shutdown_grace answers queued ingests,
+  /// lets attempts under way finish and records their outcomes; then stops
+  /// the actors and joins the threads. Idempotent.
   void stop();
+
+  /// The essential actors by name (persistence, ledger, router, supervisor,
+  /// http), for fault-injection tests.
+  std::vector<std::pair<std::string, caf::actor>> essential_actors() const;
 
   struct parts;
 

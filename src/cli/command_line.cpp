@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+
+#include <unistd.h>
 #include <iostream>
 
 namespace txrelay::cli {
@@ -118,6 +120,7 @@ int serve(const options& opts) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1); // from the engine: an essential actor died
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<embedded_postgres> embedded;
@@ -128,6 +131,7 @@ int serve(const options& opts) {
   engine_options eopts;
   eopts.config = std::move(*config);
   eopts.database_url = *url;
+  eopts.on_essential_actor_down = [](const std::string&) { ::kill(::getpid(), SIGUSR1); };
   auto running = engine::start(std::move(eopts));
   if (!running)
     return fail(running.error());
@@ -136,13 +140,16 @@ int serve(const options& opts) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  log::info(std::string{"received "} + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+  if (sig == SIGUSR1)
+    log::error("stopping after an essential actor died; exit status 70 asks the service manager for a restart");
+  else
+    log::info(std::string{"received "} + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
   (*running)->stop();
   if (embedded)
     embedded->stop();
   log::info("stopped");
   log::flush();
-  return 0;
+  return sig == SIGUSR1 ? 70 : 0; // 70: EX_SOFTWARE
 }
 
 } // namespace

@@ -44,6 +44,10 @@ struct server_config {
   // When not empty, requests whose Host is not one of these are refused
   // (a DNS rebinding page cannot reach a loopback txrelay).
   std::vector<std::string> allowed_hosts;
+  // On SIGTERM: queued ingests are answered and attempts under way finish
+  // (their outcomes recorded) for at most this long, then txrelay exits.
+  // 0: stop at once (attempts under way are sent again after the restart).
+  millis shutdown_grace{10'000};
 };
 
 /// Who may call the API (`auth:`). No keys and not disabled: txrelay

@@ -210,7 +210,7 @@ condition load_condition(const value_reader& r, const YAML::Node& node, const st
 
 void load_server(const value_reader& r, const YAML::Node& node, server_config& out) {
   check_keys(node, "server", {"listen", "max_body_bytes", "max_json_depth", "max_connections", "read_timeout",
-                              "max_queued_events", "allowed_hosts"});
+                              "max_queued_events", "allowed_hosts", "shutdown_grace"});
   if (const auto listen = node["listen"]) {
     auto addr = parse_listen_address(r.text(listen, "server.listen"));
     if (!addr)
@@ -228,6 +228,11 @@ void load_server(const value_reader& r, const YAML::Node& node, server_config& o
     out.read_timeout = r.duration(n, "server.read_timeout");
     if (out.read_timeout < millis{100} || out.read_timeout > millis{600'000})
       fail("server.read_timeout", "must be from 100ms to 10m");
+  }
+  if (const auto n = node["shutdown_grace"]) {
+    out.shutdown_grace = r.duration(n, "server.shutdown_grace");
+    if (out.shutdown_grace < millis{0} || out.shutdown_grace > millis{600'000})
+      fail("server.shutdown_grace", "must be from 0s to 10m");
   }
   if (const auto n = node["max_queued_events"])
     out.max_queued_events = static_cast<std::size_t>(r.integer(n, "server.max_queued_events", 1000, 10'000'000));

@@ -316,6 +316,11 @@ void delivery_scheduler::resume(time_point now) {
   pump(now);
 }
 
+void delivery_scheduler::drain(time_point now) {
+  draining_ = true;
+  pump(now);
+}
+
 void delivery_scheduler::sweep_requested(time_point now) {
   sweep_needed_ = true;
   if (sweeping_)
@@ -434,8 +439,8 @@ void delivery_scheduler::pump(time_point now) {
       continue;
     }
     if (broken_.empty()) {
-      if (paused_)
-        break; // resume pumps again
+      if (paused_ || draining_)
+        break; // resume pumps again; a drained scheduler never does
       if (!breaker_.permits(now)) {
         // Open, or half-open after an inconclusive probe: the probe's time.
         // Half-open with the probe under way: its result pumps.
@@ -544,7 +549,7 @@ std::vector<std::string> delivery_scheduler::check(time_point now) const {
   const auto max_in_flight = static_cast<std::size_t>(std::max(policy_.max_in_flight, 1));
   // The rule: due work the sender may send goes now, or has a timer no later
   // than when it may go, or waits for a result under way (a half-open probe).
-  if (live_ready() && !paused_ && broken_.empty() && flying_.size() < max_in_flight &&
+  if (live_ready() && !paused_ && !draining_ && broken_.empty() && flying_.size() < max_in_flight &&
       !breaker_.probe_in_flight()) {
     if (breaker_.permits(now) && budget_.wait(now).count() == 0)
       fail("due deliveries may go now but the pump left them");

@@ -111,6 +111,10 @@ public:
   void resume(time_point now);
   /// Rows may be pending that the sender does not hold (a replay, a supervisor's hint).
   void sweep_requested(time_point now);
+  /// The process is stopping: no attempt starts from now on; those under
+  /// way finish (in_flight() tells when none is left). Not undone: a
+  /// drained scheduler is thrown away.
+  void drain(time_point now);
 
   /// The actions decided since the last call.
   scheduler_actions take_actions();
@@ -123,6 +127,7 @@ public:
   std::size_t held() const { return window_.size(); }
   std::size_t in_flight() const { return flying_.size(); }
   bool paused() const { return paused_; }
+  bool draining() const { return draining_; }
   const std::string& broken() const { return broken_; }
   const circuit_breaker& breaker() const { return breaker_; }
   time_point rate_paused_until() const { return budget_.paused_until(); }
@@ -155,6 +160,7 @@ private:
   token_bucket budget_;
   circuit_breaker breaker_;
   bool paused_ = false;
+  bool draining_ = false;
   std::string broken_; // why the sink is gone for good; empty: it is not
 
   std::unordered_map<std::string, delivery_job> window_; // every delivery held

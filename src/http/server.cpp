@@ -60,6 +60,18 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   tcp::acceptor acceptor;      // used on its strand only (after start())
   net::steady_timer accept_retry; // same strand
   std::atomic<bool> stopped{false};
+  std::atomic<bool> draining{false};          // stop_accepting() was called
+  std::atomic<std::size_t> in_progress{0};    // requests with the handler, not answered yet
+
+  void close_acceptor() {
+    // The acceptor belongs to its strand; close it there. If the io_context
+    // no longer runs, the posted work is simply destroyed with it.
+    net::post(acceptor.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->accept_retry.cancel();
+      self->acceptor.close(ignored);
+    });
+  }
 
   std::mutex mutex; // guards sessions
   std::vector<std::weak_ptr<session>> sessions;
@@ -131,8 +143,12 @@ private:
     if (server_->stopped)
       return close_now(); // the handler may be gone with the server's owner
     auto& in = parser_->get();
-    keep_alive_ = in.keep_alive();
+    keep_alive_ = in.keep_alive() && !server_->draining;
     version_ = in.version();
+    if (server_->draining) {
+      parser_.reset();
+      return reply_and_close({503, "shutting_down", "txrelay is stopping; nothing was stored; retry"});
+    }
     request req;
     req.method = std::string{in.method_string()};
     req.target = std::string{in.target()};
@@ -140,10 +156,13 @@ private:
       req.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     req.body = std::move(in.body());
     parser_.reset();
+    server_->in_progress.fetch_add(1, std::memory_order_relaxed);
     server_->handler(std::move(req), [self = shared_from_this()](response res) {
       // Any thread, any time later: the reply joins the connection's strand.
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->send_response(std::move(res), false); });
+      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+        self->answering_ = true;
+        self->send_response(std::move(res), false);
+      });
     });
   }
 
@@ -179,8 +198,13 @@ private:
   }
 
   void send_response(response res, bool linger_after) {
-    if (closed_)
+    if (closed_) {
+      if (answering_) {
+        answering_ = false;
+        server_->in_progress.fetch_sub(1, std::memory_order_relaxed);
+      }
       return;
+    }
     out_.emplace();
     out_->version(version_);
     out_->result(static_cast<unsigned>(res.status));
@@ -203,11 +227,15 @@ private:
 
   void on_write(beast::error_code ec, bool linger_after) {
     out_.reset();
+    if (answering_) { // a handler's answer is on the wire (or failed): no longer in progress
+      answering_ = false;
+      server_->in_progress.fetch_sub(1, std::memory_order_relaxed);
+    }
     if (ec)
       return close_now();
     if (linger_after)
       return linger();
-    if (!keep_alive_)
+    if (!keep_alive_ || server_->draining)
       return close_now();
     do_read();
   }
@@ -243,6 +271,7 @@ private:
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool closed_ = false;
+  bool answering_ = false; // the response being written is a handler's answer
   std::array<char, 8192> drain_buffer_{};
   std::size_t drained_ = 0;
 };
@@ -346,15 +375,17 @@ void server::stop() {
         open.push_back(std::move(s));
     impl_->sessions.clear();
   }
-  // The acceptor belongs to its strand; close it there. If the io_context no
-  // longer runs, the posted work is simply destroyed with it.
-  net::post(impl_->acceptor.get_executor(), [i = impl_] {
-    beast::error_code ignored;
-    i->accept_retry.cancel();
-    i->acceptor.close(ignored);
-  });
+  impl_->close_acceptor();
   for (auto& s : open)
     s->close();
 }
+
+void server::stop_accepting() {
+  if (impl_->draining.exchange(true))
+    return;
+  impl_->close_acceptor();
+}
+
+std::size_t server::requests_in_progress() const { return impl_->in_progress.load(std::memory_order_relaxed); }
 
 } // namespace txrelay::http

@@ -44,6 +44,15 @@ public:
   /// Binds and starts accepting; returns the bound port or a description of why not.
   result<std::uint16_t, std::string> start();
 
+  /// The first step of a graceful stop (call from any thread): no new
+  /// connection is accepted, a request read from now on is answered 503
+  /// shutting_down, and every connection closes after its current response.
+  /// Requests already being handled are answered as usual.
+  void stop_accepting();
+
+  /// Requests handed to the handler and not answered yet.
+  std::size_t requests_in_progress() const;
+
   /// Stops accepting and closes open connections (call from any thread).
   void stop();
 

@@ -40,9 +40,14 @@ public:
 
   /// Against a database reached through `database_url` (e.g. a tcp_proxy).
   engine_harness(const std::string& database_url, const std::string& yaml, transport_wrapper wrap = {},
-                 std::map<std::string, std::string> env = {}) {
+                 std::map<std::string, std::string> env = {},
+                 std::function<void(const std::string&)> on_essential_actor_down = {}) {
     engine_options opts;
+    opts.on_essential_actor_down = std::move(on_essential_actor_down);
     opts.config = config_from_yaml(yaml, std::move(env));
+    // A test that leaves a sink stalled need not wait the default 10 s to stop.
+    if (yaml.find("shutdown_grace") == std::string::npos)
+      opts.config.server.shutdown_grace = std::chrono::milliseconds{1'000};
     opts.database_url = database_url;
     opts.wrap_transport = std::move(wrap);
     opts.scheduler_threads = 2;

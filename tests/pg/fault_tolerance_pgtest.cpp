@@ -2,6 +2,8 @@
 // through a TCP proxy that goes silent (a partition: nothing refused, nothing
 // reset), and the engine's own answers while it lasts.
 #include "pg/engine_harness.hpp"
+
+#include <caf/all.hpp>
 #include "support/fake_sink_server.hpp"
 #include "support/json_probe.hpp"
 #include "support/tcp_proxy.hpp"
@@ -9,7 +11,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <algorithm>
 #include <future>
+#include <mutex>
+#include <set>
 
 using namespace txrelay;
 using namespace txrelay::testing;
@@ -100,6 +105,47 @@ TEST(fault_tolerance_pgtest, a_silent_database_hangs_no_request_and_everything_r
   auto stored = std::stoul(db.scalar("SELECT count(*) FROM txrelay.events"));
   EXPECT_GE(stored, 3u);
   EXPECT_TRUE(sink.wait_for_requests(stored, 20s));
+}
+
+// Each essential actor killed in turn under a running engine: the engine
+// reports it (txrelay serve then exits 70 for its service manager), and the
+// next process delivers everything that was acknowledged.
+TEST(fault_tolerance_pgtest, an_essential_actor_that_dies_stops_the_process_and_nothing_acknowledged_is_lost) {
+  TXRELAY_REQUIRE_DATABASE();
+  for (const std::string victim : {"persistence", "ledger", "router", "supervisor", "http"}) {
+    SCOPED_TRACE(victim);
+    test_database db;
+    fake_sink_server sink;
+    std::set<std::string> acknowledged;
+    {
+      std::promise<std::string> down;
+      auto reported = down.get_future();
+      std::once_flag once;
+      engine_harness e{db.url(), partition_yaml(sink.url()), {}, {}, [&](const std::string& why) {
+                         std::call_once(once, [&] { down.set_value(why); });
+                       }};
+      for (int i = 0; i < 20; ++i) {
+        auto res = e.post_event(order(i));
+        ASSERT_EQ(res.status, 201) << res.body;
+        acknowledged.insert(json_string_at(res.body, "/id").value_or(""));
+      }
+      for (const auto& [name, actor] : e.get().essential_actors())
+        if (name == victim)
+          caf::anon_send_exit(actor, caf::exit_reason::kill);
+      ASSERT_EQ(reported.wait_for(10s), std::future_status::ready) << "the death of " << victim << " went unnoticed";
+      EXPECT_NE(reported.get().find(victim), std::string::npos);
+    } // the process exits: what its service manager sees
+    engine_harness restarted{db, partition_yaml(sink.url())};
+    EXPECT_TRUE(eventually(
+      [&] {
+        std::set<std::string> got;
+        for (const auto& r : sink.requests())
+          if (auto id = json_string_at(r.body, "/id"))
+            got.insert(*id);
+        return std::includes(got.begin(), got.end(), acknowledged.begin(), acknowledged.end());
+      },
+      30s));
+  }
 }
 
 } // namespace

@@ -310,6 +310,28 @@ TEST(delivery_scheduler, a_broken_sink_dead_letters_what_it_holds_until_resumed)
   EXPECT_EQ(h.flying.size(), 1u);
 }
 
+TEST(delivery_scheduler, draining_starts_nothing_and_lets_attempts_under_way_finish) {
+  harness h{base_policy()};
+  h.serve_sweep();
+  std::vector<delivery_job> jobs;
+  for (int i = 0; i < 6; ++i)
+    jobs.push_back(h.new_row());
+  h.dispatch(jobs);
+  ASSERT_EQ(h.flying.size(), 4u);
+  h.s->drain(h.now);
+  h.drain();
+  EXPECT_EQ(h.s->in_flight(), 4u);
+  h.answer(0, server_error()); // a retry that is due at once stays unattempted
+  h.answer_all(delivered());
+  EXPECT_EQ(h.s->in_flight(), 0u);
+  EXPECT_TRUE(h.flying.empty());
+  h.now += 10s;
+  h.s->timer(h.now);
+  h.drain();
+  EXPECT_TRUE(h.flying.empty());
+  EXPECT_EQ(h.db.pending(), 3u); // still pending: the next process sends them
+}
+
 // Seeded random schedules of everything that can happen to a sender:
 // dispatches (some lost), results of every kind, timers, pages (some
 // failing), pauses, crashes. After every step the invariants hold; after
