@@ -4,6 +4,7 @@
 # TXRELAY_TEST_PG_DURABLE=1 keeps fsync and synchronous_commit on, for benchmarks).
 #   scripts/test-postgres.sh start [DIR]   # starts it (or finds it running); prints the admin URL
 #   scripts/test-postgres.sh stop [DIR]
+#   scripts/test-postgres.sh crash [DIR]   # immediate shutdown: what a crash leaves (recovery at the next start)
 #   scripts/test-postgres.sh env [DIR]     # prints `export TXRELAY_TEST_DATABASE_URL=...` for eval
 # DIR defaults to $TXRELAY_TEST_PG_DIR, else ${TMPDIR:-/tmp}/txrelay-test-pg.
 # The port is $TXRELAY_TEST_PG_PORT, else 54329.
@@ -77,9 +78,16 @@ stop() {
   fi
 }
 
+crash() {
+  if [ -f "$data/PG_VERSION" ] && running; then
+    "${as_pg[@]}" "$bindir/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
+  fi
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  crash) crash ;;
   env) echo "export TXRELAY_TEST_DATABASE_URL=$(url "$port")" ;;
-  *) echo "usage: $0 start|stop|env [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|crash|env [DIR]" >&2; exit 2 ;;
 esac
