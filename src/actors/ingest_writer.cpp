@@ -1,5 +1,7 @@
 #include "actors/ingest_writer.hpp"
 
+#include <algorithm>
+
 #include "core/utf8.hpp"
 #include "expr/event_document.hpp"
 #include "logging/log.hpp"
@@ -69,13 +71,8 @@ caf::error refusal(const pg::pg_error& err) {
 }
 
 bool has_projection(const writer_state& st, const request_slot& request) {
-  if (st.options.in_transaction.empty())
-    return false;
-  for (const auto& ev : request.events)
-    for (const auto& sink : ev.sinks)
-      if (st.options.in_transaction.count(sink))
-        return true;
-  return false;
+  return std::any_of(request.events.begin(), request.events.end(),
+                     [&](const event_submission& ev) { return routed_to_any(ev, st.options.in_transaction); });
 }
 
 std::vector<pg::ingest_item> make_items(writer_self* self, std::vector<request_slot*>& group, time_point now) {

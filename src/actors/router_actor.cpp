@@ -71,13 +71,6 @@ result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c,
   return false;
 }
 
-bool has_projection(const router_state& st, const pg::ingest_item& item) {
-  for (const auto& sink : item.event.sinks)
-    if (st.options.in_transaction.count(sink))
-      return true;
-  return false;
-}
-
 /// One transaction: claim up to `limit` events, admit them, record their
 /// deliveries or rejections, commit, dispatch.
 round_result route_round(router_self* self, int limit) {
@@ -140,7 +133,7 @@ round_result route_round(router_self* self, int limit) {
   std::vector<bool> refused(routed.size(), false);
   plain.reserve(routed.size());
   for (std::size_t i = 0; i < routed.size(); ++i) {
-    if (!has_projection(st, routed[i])) {
+    if (!routed_to_any(routed[i].event, st.options.in_transaction)) {
       plain.push_back(&routed[i]);
       continue;
     }

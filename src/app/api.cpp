@@ -356,11 +356,9 @@ void api::admit_and_submit(const std::string& body, const std::string& idem, boo
     }
     respond(std::move(res));
   };
-  bool projected = false;
-  for (const auto& sub : submissions)
-    for (const auto& sink : sub.sinks)
-      projected = projected || std::find(options_.in_transaction_sinks.begin(), options_.in_transaction_sinks.end(),
-                                         sink) != options_.in_transaction_sinks.end();
+  bool projected = std::any_of(submissions.begin(), submissions.end(), [&](const event_submission& sub) {
+    return routed_to_any(sub, options_.in_transaction_sinks);
+  });
   if (projected)
     options_.ingest->submit_alone(std::move(submissions), std::move(reply));
   else

@@ -33,7 +33,7 @@ namespace txrelay {
 struct api_options {
   caf::actor http_actor;
   std::shared_ptr<ingest_coalescer> ingest; // POST /v1/events[:batch] go to http_actor through it
-  std::vector<std::string> in_transaction_sinks; // requests routed to these are not coalesced
+  std::set<std::string> in_transaction_sinks; // requests routed to these are not coalesced
   caf::actor supervisor; // for sink control
   std::shared_ptr<const txrelay::clock> clock = default_clock();
   event_admission admission; // schemas and routes

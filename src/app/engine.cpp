@@ -198,7 +198,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   aopts.ingest = p->ingest;
   for (const auto& s : opts.config.sinks)
     if (s.sql && s.sql->phase == sql_phase::in_transaction)
-      aopts.in_transaction_sinks.push_back(s.name);
+      aopts.in_transaction_sinks.insert(s.name);
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
   aopts.admission = *admission;

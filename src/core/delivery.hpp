@@ -19,6 +19,17 @@ struct event_submission {
   std::vector<std::string> sinks;             // routed sinks, in config order
 };
 
+/// Whether `event` is routed to any sink in `sinks` (a set or map keyed by
+/// sink name), e.g. to an in_transaction sql sink, whose projection runs in
+/// the ingest transaction: such an event commits alone.
+template <class SinkSet>
+bool routed_to_any(const event_submission& event, const SinkSet& sinks) {
+  for (const auto& sink : event.sinks)
+    if (sinks.count(sink) != 0)
+      return true;
+  return false;
+}
+
 enum class delivery_status { pending, delivered, dead };
 
 const char* to_string(delivery_status s);

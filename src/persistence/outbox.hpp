@@ -1,8 +1,8 @@
 #pragma once
 // The transactional outbox in SQL: events, their deliveries, and outcomes.
-// Each function is one round trip where it can be: batches travel as one JSON
-// parameter expanded by json_to_recordset, so a group of N events costs one
-// statement and one commit, not N.
+// Each function is one round trip where it can be: a batch's columns travel as
+// binary arrays (binary_array.hpp) expanded by unnest, so a group of N events
+// costs one statement and one commit, not N.
 #include "core/delivery.hpp"
 #include "persistence/pg_connection.hpp"
 
