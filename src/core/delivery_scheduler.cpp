@@ -434,8 +434,8 @@ void delivery_scheduler::pump(time_point now) {
   while (!ready_.empty() && (!broken_.empty() || flying_.size() < max_in_flight)) {
     const auto& front = ready_.front();
     auto it = window_.find(front);
-    if (it == window_.end() || flying_.count(front) != 0 || retry_at_.count(front) != 0) {
-      ready_.pop_front(); // finished, already under way, or rescheduled since
+    if (it == window_.end() || !due_now(it->second)) {
+      ready_.pop_front(); // finished, under way, rescheduled, or no longer its key's turn
       continue;
     }
     if (broken_.empty()) {
@@ -481,9 +481,21 @@ void delivery_scheduler::pump(time_point now) {
   maybe_sweep(now);
 }
 
+bool delivery_scheduler::due_now(const delivery_job& job) const {
+  if (flying_.count(job.id) != 0 || retry_at_.count(job.id) != 0)
+    return false;
+  if (policy_.per_key_order && job.key && broken_.empty()) {
+    // Per key, only the active delivery is ever attempted: a ready entry of
+    // one that a sweep's older row displaced is stale.
+    auto active = active_for_key_.find(*job.key);
+    return active != active_for_key_.end() && active->second == job.id;
+  }
+  return true;
+}
+
 bool delivery_scheduler::live_ready() const {
   for (const auto& id : ready_)
-    if (window_.count(id) != 0 && flying_.count(id) == 0 && retry_at_.count(id) == 0)
+    if (auto it = window_.find(id); it != window_.end() && due_now(it->second))
       return true;
   return false;
 }
@@ -506,11 +518,20 @@ std::vector<std::string> delivery_scheduler::check(time_point now) const {
   auto fail = [&](std::string what) { broken.push_back(std::move(what)); };
   std::unordered_set<std::string> in_ready;
   for (const auto& id : ready_)
-    if (window_.count(id) != 0 && retry_at_.count(id) == 0)
+    if (auto it = window_.find(id); it != window_.end() && due_now(it->second))
       in_ready.insert(id);
-  for (const auto& [id, deadline] : flying_)
-    if (window_.count(id) == 0)
+  for (const auto& [id, deadline] : flying_) {
+    auto it = window_.find(id);
+    if (it == window_.end()) {
       fail("in flight but not held: " + id);
+      continue;
+    }
+    if (policy_.per_key_order && it->second.key) {
+      auto active = active_for_key_.find(*it->second.key);
+      if (active == active_for_key_.end() || active->second != id)
+        fail("in flight but not its key's active delivery: " + id);
+    }
+  }
   if (retries_.size() != retry_at_.size())
     fail("retry timers and their index disagree");
   for (const auto& [at, id] : retries_) {

@@ -153,6 +153,7 @@ private:
   void leave_behind(const std::string& id);
   void restart_if_cursor_passed();
   void notice(scheduler_notice::level level, std::string text);
+  bool due_now(const delivery_job& job) const; // held, not under way or waiting, and its key's turn
   bool live_ready() const;
 
   scheduler_policy policy_;
