@@ -204,6 +204,11 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       // Outcomes reported before this request must be visible to it, or a
       // delivery finished a moment ago would be loaded (and sent) again.
       flush_outcomes(self);
+      // Not while any of them failed to record: the page would show a
+      // delivered row as pending. The sender retries the page shortly.
+      if (!self->state.outcomes.empty())
+        return make_persistence_error(persistence_errc::unavailable,
+                                      "outcomes are waiting to be recorded; pending rows are loaded after them");
       return with_connection<delivery_jobs>(
         self, [&](pg::connection& c) { return pg::load_pending(c, sink, after_id, limit); });
     },

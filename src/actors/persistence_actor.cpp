@@ -176,6 +176,7 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       self->send(*dead, dispatch_atom::value, st.dispatcher);
     st.idle_writers.push_back(*dead);
     schedule_flush(self);
+    answer_drain_if_idle(st);
   });
   self->send(self, tick_atom::value);
   return {

@@ -26,7 +26,7 @@ struct sender_state {
   // message under way). A wake for an earlier time replaces it; a wake that
   // arrives for a time no longer wanted is harmless (timer() is idempotent).
   std::optional<time_point> wake_scheduled_for;
-  std::string attempting; // the delivery being handed to the transport (crash attribution)
+  std::optional<started_attempt> attempting; // being handed to the transport (crash attribution)
 
   delivery_outcomes unsent_outcomes;
   bool outcome_flush_scheduled = false;
@@ -144,17 +144,18 @@ void load_page(sender_actor* self, const sweep_request& req) {
       });
 }
 
-void start_attempt(sender_actor* self, const std::string& id) {
+void start_attempt(sender_actor* self, const started_attempt& attempt) {
   auto& st = self->state;
-  st.attempting = id;
+  st.attempting = attempt;
   // A weak handle: an attempt still under way must not keep a stopped
   // sender alive; its late result is simply dropped (the row stays pending).
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
-  st.options.transport->attempt(st.scheduler->job(id), [weak = std::move(weak), id](attempt_result r) {
+  st.options.transport->attempt(st.scheduler->job(attempt.id), [weak = std::move(weak), attempt](attempt_result r) {
     if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), attempted_atom::value, id, std::move(r));
+      caf::anon_send(caf::actor_cast<caf::actor>(strong), attempted_atom::value, attempt.id, attempt.number,
+                     std::move(r));
   });
-  st.attempting.clear();
+  st.attempting.reset();
 }
 
 /// Carries out what the scheduler decided, then keeps its one timer.
@@ -164,8 +165,8 @@ void carry_out(sender_actor* self) {
   log_notices(actions.notices);
   count(self, actions);
   queue_outcomes(self, actions);
-  for (const auto& id : actions.attempts)
-    start_attempt(self, id);
+  for (const auto& attempt : actions.attempts)
+    start_attempt(self, attempt);
   if (actions.sweep)
     load_page(self, *actions.sweep);
   if (auto at = st.scheduler->wake_at(); at && (!st.wake_scheduled_for || *at < *st.wake_scheduled_for)) {
@@ -210,11 +211,11 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
     auto& st = self->state;
     auto what = describe(eptr);
     log::error("sender for sink " + st.options.sink.name + " crashed" +
-               (st.attempting.empty() ? std::string{} : " on delivery " + st.attempting) + ": " + what);
-    if (!st.attempting.empty()) {
+               (st.attempting ? " on delivery " + st.attempting->id : std::string{}) + ": " + what);
+    if (st.attempting) {
       attempt_result crash;
       crash.error = "sender crashed: " + what;
-      st.scheduler->attempted(st.attempting, crash, st.options.clock->now());
+      st.scheduler->attempted(*st.attempting, crash, st.options.clock->now());
       auto actions = st.scheduler->take_actions(); // only its outcomes: this actor attempts nothing more
       log_notices(actions.notices);
       count(self, actions);
@@ -232,9 +233,9 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
       self->state.scheduler->dispatched(std::move(jobs), now());
       carry_out(self);
     },
-    [=](attempted_atom, const std::string& id, attempt_result& r) {
+    [=](attempted_atom, const std::string& id, std::uint64_t number, attempt_result& r) {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-      self->state.scheduler->attempted(id, r, now());
+      self->state.scheduler->attempted({id, number}, r, now());
       carry_out(self);
     },
     [=](wake_atom, time_point::rep for_time) {

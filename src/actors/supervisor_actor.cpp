@@ -177,7 +177,8 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       for (auto& [_, c] : st.children) {
         if (!c.actor)
           continue;
-        self->request(c.actor, caf::infinite, drain_atom::value)
+        // Bounded: a sender that dies after taking the request never answers it.
+        self->request(c.actor, std::chrono::seconds{60}, drain_atom::value)
           .then(
             [=](bool done) mutable {
               *all_done = *all_done && done;

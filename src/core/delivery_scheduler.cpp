@@ -183,7 +183,7 @@ void delivery_scheduler::dead_letter_all() {
   }
 }
 
-void delivery_scheduler::note_circuit(const attempt_result& r, time_point now) {
+void delivery_scheduler::note_circuit(const attempt_result& r, bool was_probe, time_point now) {
   // The breaker counts what says whether the sink is up: an answer that is
   // not a server error. A 429 is the sink working as designed but asking to
   // wait: on a half-open probe, the circuit stays half-open and probes again
@@ -192,8 +192,12 @@ void delivery_scheduler::note_circuit(const attempt_result& r, time_point now) {
   bool sink_down = r.outcome == attempt_result::verdict::retry && !rate_limited &&
                    (r.http_status == 0 || r.http_status >= 500);
   if (rate_limited) {
-    auto wait = r.retry_after ? *r.retry_after : policy_.circuit.probe_interval;
-    breaker_.on_inconclusive(now + wait);
+    // Only the probe's answer decides the half-open circuit: a late 429 of
+    // a request from before it opened must not let a second probe go.
+    if (was_probe) {
+      auto wait = r.retry_after ? *r.retry_after : policy_.circuit.probe_interval;
+      breaker_.on_inconclusive(now + wait);
+    }
   } else if (sink_down) {
     auto before = breaker_.state();
     breaker_.on_failure(now);
@@ -238,15 +242,21 @@ void delivery_scheduler::dispatched(std::vector<delivery_job> jobs, time_point n
   pump(now);
 }
 
-void delivery_scheduler::attempted(const std::string& id, const attempt_result& r, time_point now) {
-  if (flying_.erase(id) == 0)
-    return; // not in flight: its deadline passed, and it was counted then
+void delivery_scheduler::attempted(const started_attempt& attempt, const attempt_result& r, time_point now) {
+  const auto& id = attempt.id;
+  auto under_way = flying_.find(id);
+  if (under_way == flying_.end() || under_way->second.number != attempt.number)
+    return; // not in flight: its deadline passed (and it was counted then), or the sender restarted
+  flying_.erase(under_way);
+  bool was_probe = probe_ && probe_->id == id && probe_->number == attempt.number;
+  if (was_probe)
+    probe_.reset();
   // A wait the sink asked for (429 retry_after, Retry-After, an exhausted
   // X-RateLimit-Remaining) holds back every request to it, not just this
   // delivery's next attempt.
   if (r.retry_after)
     budget_.pause_until(now + *r.retry_after);
-  note_circuit(r, now);
+  note_circuit(r, was_probe, now);
   if (r.sink_broken && broken_.empty()) {
     broken_ = r.error.empty() ? std::string{"the sink is gone"} : r.error;
     notice(scheduler_notice::level::error,
@@ -278,15 +288,15 @@ void delivery_scheduler::timer(time_point now) {
   }
   // Attempts whose result never came: counted failed, so neither the
   // delivery nor a half-open circuit waits for them forever.
-  std::vector<std::string> overdue;
-  for (const auto& [id, deadline] : flying_)
-    if (deadline <= now)
-      overdue.push_back(id);
-  std::sort(overdue.begin(), overdue.end());
-  for (const auto& id : overdue) {
+  std::vector<started_attempt> overdue;
+  for (const auto& [id, attempt] : flying_)
+    if (attempt.deadline <= now)
+      overdue.push_back({id, attempt.number});
+  std::sort(overdue.begin(), overdue.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (const auto& attempt : overdue) {
     attempt_result lost;
     lost.error = "no result from the attempt within " + std::to_string(policy_.attempt_deadline.count()) + " ms";
-    attempted(id, lost, now);
+    attempted(attempt, lost, now);
   }
   if (sweep_retry_at_ && *sweep_retry_at_ <= now) {
     sweep_retry_at_.reset();
@@ -312,6 +322,7 @@ void delivery_scheduler::resume(time_point now) {
   paused_ = false;
   broken_.clear();
   breaker_ = circuit_breaker{policy_.circuit};
+  probe_.reset();
   notice(scheduler_notice::level::info, "resumed by an operator");
   pump(now);
 }
@@ -474,9 +485,13 @@ void delivery_scheduler::pump(time_point now) {
       actions_.commit_to_attempt_seconds.push_back(std::chrono::duration<double>(now - *job.committed_at).count());
       job.committed_at.reset(); // the first attempt only
     }
+    bool probing_before = breaker_.probe_in_flight();
     breaker_.on_request(now);
-    flying_.emplace(id, now + policy_.attempt_deadline);
-    actions_.attempts.push_back(std::move(id));
+    started_attempt started{std::move(id), ++attempts_started_};
+    if (!probing_before && breaker_.probe_in_flight())
+      probe_ = started;
+    flying_.emplace(started.id, attempt_under_way{started.number, now + policy_.attempt_deadline});
+    actions_.attempts.push_back(std::move(started));
   }
   maybe_sweep(now);
 }
@@ -504,8 +519,8 @@ std::optional<time_point> delivery_scheduler::wake_at() const {
   std::optional<time_point> at = blocked_until_;
   if (!retries_.empty())
     at = earliest(at, retries_.begin()->first);
-  for (const auto& [_, deadline] : flying_)
-    at = earliest(at, deadline);
+  for (const auto& [_, attempt] : flying_)
+    at = earliest(at, attempt.deadline);
   at = earliest(at, sweep_retry_at_);
   at = earliest(at, next_safety_pass_);
   return at;
@@ -520,7 +535,7 @@ std::vector<std::string> delivery_scheduler::check(time_point now) const {
   for (const auto& id : ready_)
     if (auto it = window_.find(id); it != window_.end() && due_now(it->second))
       in_ready.insert(id);
-  for (const auto& [id, deadline] : flying_) {
+  for (const auto& [id, attempt] : flying_) {
     auto it = window_.find(id);
     if (it == window_.end()) {
       fail("in flight but not held: " + id);
@@ -579,8 +594,8 @@ std::vector<std::string> delivery_scheduler::check(time_point now) const {
   }
   if (!broken_.empty() && live_ready())
     fail("the sink is broken but deliveries wait to be dead-lettered");
-  if (breaker_.probe_in_flight() && flying_.empty())
-    fail("a probe is under way but nothing is in flight");
+  if (breaker_.probe_in_flight() && (!probe_ || flying_.count(probe_->id) == 0))
+    fail("a probe is under way but it is not in flight");
   if (sweep_needed_ && !sweeping_ && !sweep_retry_at_ && window_.size() <= policy_.window / 2)
     fail("a sweep is needed and none is under way or scheduled");
   if (policy_.safety_sweep.count() > 0 && !next_safety_pass_)

@@ -67,9 +67,18 @@ struct scheduler_notice {
   std::string text;
 };
 
+/// One attempt to start: the delivery (job(id)) and the attempt's number,
+/// which its result must carry back. A delivery's id is the same on every
+/// attempt, so the number is what tells a late result of an attempt given
+/// up on (past its deadline) from the result of the attempt under way now.
+struct started_attempt {
+  std::string id;
+  std::uint64_t number = 0;
+};
+
 /// What a step decided; the shell carries it out.
 struct scheduler_actions {
-  std::vector<std::string> attempts;     // start these now (ids of held jobs: job(id))
+  std::vector<started_attempt> attempts; // start these now
   std::vector<delivery_outcome> outcomes; // record these (dead ones without compensation)
   std::vector<delivery_job> dead_jobs;    // the deliveries of the dead outcomes, for their on_dead
   std::optional<sweep_request> sweep;     // load this page, then sweep_loaded or sweep_failed
@@ -101,9 +110,9 @@ public:
   /// The page asked for by the last sweep action.
   void sweep_loaded(std::vector<delivery_job> page, time_point now);
   void sweep_failed(const std::string& why, time_point now);
-  /// An attempt's result. A result for an id not in flight (its deadline
-  /// passed, or the sender restarted) is ignored.
-  void attempted(const std::string& id, const attempt_result& result, time_point now);
+  /// An attempt's result. A result for an attempt not in flight (its
+  /// deadline passed, or the sender restarted) is ignored.
+  void attempted(const started_attempt& attempt, const attempt_result& result, time_point now);
   /// The shell's timer: call at (or after) wake_at().
   void timer(time_point now);
   void pause(time_point now);
@@ -146,7 +155,7 @@ private:
   void fail_attempt(delivery_job& job, const attempt_result& r, time_point now);
   delivery_outcome dead_letter(const delivery_job& job, std::string why, int http_status = 0);
   void dead_letter_all();
-  void note_circuit(const attempt_result& r, time_point now);
+  void note_circuit(const attempt_result& r, bool was_probe, time_point now);
   void pump(time_point now);
   void maybe_sweep(time_point now);
   void start_pass(bool safety, time_point now);
@@ -168,7 +177,13 @@ private:
   std::deque<std::string> ready_;                        // due now, in order (may name forgotten ids)
   std::set<std::pair<time_point, std::string>> retries_; // held, due later
   std::unordered_map<std::string, time_point> retry_at_; // the same, by id
-  std::unordered_map<std::string, time_point> flying_;   // attempt under way -> its deadline
+  struct attempt_under_way {
+    std::uint64_t number;
+    time_point deadline;
+  };
+  std::unordered_map<std::string, attempt_under_way> flying_;    // attempts under way, by delivery id
+  std::uint64_t attempts_started_ = 0;
+  std::optional<started_attempt> probe_;                 // the half-open circuit's probe, while under way
   // The pump stopped on the rate limit or the circuit: when it may go on.
   std::optional<time_point> blocked_until_;
 

@@ -143,9 +143,13 @@ private:
     if (server_->stopped)
       return close_now(); // the handler may be gone with the server's owner
     auto& in = parser_->get();
+    // Counted before the draining check: a graceful stop that saw no request
+    // in progress cannot miss one that passed the check a moment later.
+    server_->in_progress.fetch_add(1);
     keep_alive_ = in.keep_alive() && !server_->draining;
     version_ = in.version();
     if (server_->draining) {
+      server_->in_progress.fetch_sub(1);
       parser_.reset();
       return reply_and_close({503, "shutting_down", "txrelay is stopping; nothing was stored; retry"});
     }
@@ -156,7 +160,6 @@ private:
       req.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     req.body = std::move(in.body());
     parser_.reset();
-    server_->in_progress.fetch_add(1, std::memory_order_relaxed);
     server_->handler(std::move(req), [self = shared_from_this()](response res) {
       // Any thread, any time later: the reply joins the connection's strand.
       net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
@@ -213,7 +216,8 @@ private:
     for (auto& [name, value] : res.headers)
       out_->set(name, value);
     out_->body() = std::move(res.body);
-    out_->keep_alive(keep_alive_);
+    // A stop that began while the handler ran closes the connection after this answer: say so.
+    out_->keep_alive(keep_alive_ && !server_->draining);
     out_->prepare_payload();
     // Counted when committed to the wire, so a client that has its answer can
     // rely on it being counted.

@@ -82,6 +82,9 @@ result<connection, pg_error> connection::open(const std::string& conninfo, const
   // which waits within the deadline instead of blocking in send().
   PQsetnonblocking(c, 1);
   connection conn{c};
+  // Bounded from the first statement: a server that authenticated and then
+  // went silent must not hold the opening thread either.
+  conn.set_answer_deadline(limits.connect_timeout + limits.answer_grace);
   if (limits.statement_timeout.count() > 0) {
     auto set = conn.exec("SET statement_timeout = " + std::to_string(limits.statement_timeout.count()));
     if (!set)

@@ -54,7 +54,7 @@ struct harness {
   std::mt19937_64 rng{7};
   fake_database db;
   std::optional<delivery_scheduler> s;
-  std::vector<std::string> flying;            // attempts started, not answered
+  std::vector<started_attempt> flying;        // attempts started, not answered
   std::vector<std::string> attempted_order;   // every attempt started, in order
   std::optional<sweep_request> sweep;         // a page asked for, not served
   scheduler_actions totals;
@@ -70,9 +70,9 @@ struct harness {
   void drain() {
     auto a = s->take_actions();
     db.record(a.outcomes);
-    for (auto& id : a.attempts) {
-      flying.push_back(id);
-      attempted_order.push_back(id);
+    for (auto& attempt : a.attempts) {
+      attempted_order.push_back(attempt.id);
+      flying.push_back(std::move(attempt));
     }
     if (a.sweep)
       sweep = a.sweep;
@@ -113,9 +113,9 @@ struct harness {
     drain();
   }
   void answer(std::size_t i, attempt_result r) {
-    auto id = flying.at(i);
+    auto attempt = flying.at(i);
     flying.erase(flying.begin() + static_cast<std::ptrdiff_t>(i));
-    s->attempted(id, r, now);
+    s->attempted(attempt, r, now);
     drain();
   }
   void answer_all(attempt_result r) {
@@ -193,6 +193,28 @@ TEST(delivery_scheduler, a_429_on_the_half_open_probe_probes_again_after_the_wai
   }
 }
 
+TEST(delivery_scheduler, a_late_429_of_a_request_from_before_the_circuit_opened_does_not_start_a_second_probe) {
+  auto p = base_policy();
+  p.circuit = {1, 10s};
+  p.max_in_flight = 4;
+  harness h{p};
+  h.serve_sweep();
+  h.dispatch({h.new_row(), h.new_row(), h.new_row()});
+  ASSERT_EQ(h.flying.size(), 3u);
+  h.answer(0, server_error()); // opens the circuit; two requests still under way
+  h.now += 10s;
+  h.s->timer(h.now);
+  h.drain();
+  ASSERT_EQ(h.flying.size(), 3u); // the probe joined them
+  ASSERT_TRUE(h.s->breaker().probe_in_flight());
+  h.answer(0, too_many(1s)); // an old request's 429, not the probe's
+  h.now += 2s;
+  h.s->timer(h.now);
+  h.drain();
+  EXPECT_EQ(h.flying.size(), 2u) << "a second probe went out while the first was under way";
+  EXPECT_TRUE(h.s->breaker().probe_in_flight());
+}
+
 TEST(delivery_scheduler, a_dispatch_lost_between_actors_is_found_by_the_safety_sweep_and_counted) {
   auto p = base_policy();
   p.safety_sweep = 30s;
@@ -238,13 +260,19 @@ TEST(delivery_scheduler, an_attempt_that_never_answers_fails_at_its_deadline_and
   ASSERT_TRUE(h.advance_to_timer());
   EXPECT_EQ(h.now, t0 + 60s);
   EXPECT_EQ(h.totals.failed_attempts, 1u);
-  EXPECT_EQ(h.db.rows.at(lost).job.attempts, 1);
+  EXPECT_EQ(h.db.rows.at(lost.id).job.attempts, 1);
   ASSERT_TRUE(h.flying.empty()); // backing off
   h.s->attempted(lost, delivered(), h.now); // the late result: counted as failed already, ignored
   h.drain();
   EXPECT_EQ(h.db.pending(), 1u);
   while (h.flying.empty())
     ASSERT_TRUE(h.advance_to_timer());
+  // The retry is under way when the first attempt's result finally comes:
+  // it is not the retry's, and changes nothing.
+  h.s->attempted(lost, {attempt_result::verdict::permanent, 400, "HTTP 400", {}, false}, h.now);
+  h.drain();
+  EXPECT_EQ(h.s->in_flight(), 1u);
+  EXPECT_EQ(h.db.pending(), 1u);
   h.answer(0, delivered());
   EXPECT_EQ(h.db.pending(), 0u);
 }
