@@ -49,13 +49,13 @@ engine::~engine() { stop(); }
 
 std::uint16_t engine::port() const { return parts_->port; }
 
-std::vector<std::pair<std::string, caf::actor>> engine::essential_actors() const {
-  const auto& p = *parts_;
+namespace {
+
+/// The actors nothing restarts in place (see watchdog), by name.
+std::vector<std::pair<std::string, caf::actor>> essential_actors_of(const engine::parts& p) {
   return {{"persistence", p.persistence}, {"ledger", p.ledger}, {"router", p.router},
           {"supervisor", p.supervisor},   {"http", p.http}};
 }
-
-namespace {
 
 /// Watches the actors nothing restarts. Ingest writers and senders are
 /// restarted in place by their parents (they are many, and their state is a
@@ -71,7 +71,7 @@ caf::behavior watchdog(caf::event_based_actor* self, std::vector<std::pair<std::
     (*names)[actor.address()] = name;
   }
   auto fired = std::make_shared<bool>(false);
-  self->set_down_handler([self, names, on_down, fired](caf::down_msg& msg) {
+  self->set_down_handler([names, on_down, fired](caf::down_msg& msg) {
     if (msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::normal || *fired)
       return;
     *fired = true;
@@ -79,12 +79,15 @@ caf::behavior watchdog(caf::event_based_actor* self, std::vector<std::pair<std::
     log::error("essential " + what + ": txrelay must be restarted; its state is rebuilt from PostgreSQL");
     if (on_down)
       on_down(what);
-    (void)self;
   });
   return {[](tick_atom) {}};
 }
 
 } // namespace
+
+std::vector<std::pair<std::string, caf::actor>> engine::essential_actors() const {
+  return essential_actors_of(*parts_);
+}
 
 metrics_registry& engine::metrics() { return *parts_->metrics; }
 
@@ -184,13 +187,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   hopts.ledger = p->ledger;
   hopts.metrics = p->metrics;
   p->http = spawn_http_actor(*p->system, std::move(hopts));
-  p->watchdog = p->system->spawn(watchdog,
-                                 std::vector<std::pair<std::string, caf::actor>>{{"persistence", p->persistence},
-                                                                                 {"ledger", p->ledger},
-                                                                                 {"router", p->router},
-                                                                                 {"supervisor", p->supervisor},
-                                                                                 {"http", p->http}},
-                                 opts.on_essential_actor_down);
+  p->watchdog = p->system->spawn(watchdog, essential_actors_of(*p), opts.on_essential_actor_down);
 
   api_options aopts;
   aopts.http_actor = p->http;

@@ -91,12 +91,6 @@ struct scheduler_actions {
   std::uint64_t safety_passes = 0;
   std::vector<double> commit_to_attempt_seconds;
   std::string last_error;                 // the latest failed attempt's error, if any this step
-
-  bool empty() const {
-    return attempts.empty() && outcomes.empty() && dead_jobs.empty() && !sweep && notices.empty() && delivered == 0 &&
-           failed_attempts == 0 && dead == 0 && unknown_found == 0 && safety_passes == 0 &&
-           commit_to_attempt_seconds.empty() && last_error.empty();
-  }
 };
 
 class delivery_scheduler {
@@ -132,15 +126,12 @@ public:
 
   // -- observers ---------------------------------------------------------------
   const delivery_job& job(const std::string& id) const { return window_.at(id); }
-  bool holds(const std::string& id) const { return window_.count(id) != 0; }
   std::size_t held() const { return window_.size(); }
   std::size_t in_flight() const { return flying_.size(); }
   bool paused() const { return paused_; }
-  bool draining() const { return draining_; }
   const std::string& broken() const { return broken_; }
   const circuit_breaker& breaker() const { return breaker_; }
   time_point rate_paused_until() const { return budget_.paused_until(); }
-  bool sweeping() const { return sweeping_; }
 
   /// Every broken invariant, described; empty when the state is consistent.
   /// Tests call it after every step.

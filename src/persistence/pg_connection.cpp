@@ -119,12 +119,17 @@ pg_error connection::lose(std::string why) {
   return pg_error{"08006", std::move(why), true};
 }
 
-result<result_set, pg_error> connection::run(const std::function<int(pg_conn*)>& send) {
+template <class Send>
+result<result_set, pg_error> connection::run(const Send& send) {
   if (!conn_)
     return unexpected{pg_error{"08003", "the connection to PostgreSQL was closed", true}};
-  pg_conn* c = conn_.get();
-  if (send(c) == 0)
+  if (send(conn_.get()) == 0)
     return check(nullptr);
+  return await_results();
+}
+
+result<result_set, pg_error> connection::await_results() {
+  pg_conn* c = conn_.get();
   using steady = std::chrono::steady_clock;
   const bool bounded = answer_deadline_.count() > 0;
   const auto deadline = steady::now() + answer_deadline_;

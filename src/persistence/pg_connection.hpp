@@ -4,7 +4,6 @@
 #include "core/result.hpp"
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -105,8 +104,11 @@ private:
   std::optional<pg_error> prepare_once(const std::string& name, const std::string& sql);
 
   /// Sends with `send` (libpq's PQsend* call), then waits for every result
-  /// within the answer deadline, as PQexec would without one.
-  result<result_set, pg_error> run(const std::function<int(pg_conn*)>& send);
+  /// within the answer deadline, as PQexec would without one. Defined (and
+  /// instantiated) in pg_connection.cpp only.
+  template <class Send>
+  result<result_set, pg_error> run(const Send& send);
+  result<result_set, pg_error> await_results();
   pg_error lose(std::string why);
 
   std::unique_ptr<pg_conn, void (*)(pg_conn*)> conn_{nullptr, nullptr};
