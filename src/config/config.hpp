@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -165,6 +166,11 @@ struct sink_config {
   std::optional<notion_config> notion;  // kind notion
   std::optional<sql_sink_config> sql;   // kind sql
   std::optional<compensation_config> on_dead;
+  // The sink's entry as written in the file (YAML, normalised). Two loads
+  // with equal fingerprints have equal settings: a running process's
+  // environment, which the entry may interpolate, does not change. A
+  // reload restarts exactly the sinks whose fingerprint changed.
+  std::string fingerprint;
 };
 
 /// The request budget a sink of this kind gets for whatever its `rate_limit`
@@ -187,6 +193,9 @@ struct topic_config {
 
 struct txrelay_config {
   std::string source_file;
+  // Each top-level section as written (server, auth, database, publish,
+  // routes, topics; absent ones empty), for telling what a reload changes.
+  std::map<std::string, std::string> section_fingerprints;
   server_config server;
   auth_config auth;
   database_config database;

@@ -643,6 +643,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
   allowed.insert(allowed.end(), kind_specific.begin(), kind_specific.end());
   check_keys(node, path, allowed);
   loaded_sink out;
+  out.sink.fingerprint = YAML::Dump(node);
   const auto name = node["name"];
   if (!name)
     fail(path + ".name", "is required");
@@ -968,6 +969,9 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
     return config; // an empty file: all defaults, nothing routed
   value_reader r{env};
   check_keys(root, "", {"server", "auth", "database", "publish", "sinks", "routes", "topics"});
+  for (const char* section : {"server", "auth", "database", "publish", "routes", "topics"})
+    if (const auto n = root[section])
+      config.section_fingerprints[section] = YAML::Dump(n);
   if (const auto n = root["server"])
     load_server(r, n, config.server);
   if (const auto n = root["auth"])
