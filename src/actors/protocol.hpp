@@ -19,6 +19,7 @@
 // Every type here is local-only: txrelay runs in one process, so messages are
 // never serialized and CAF_ALLOW_UNSAFE_MESSAGE_TYPE suffices.
 #include "core/api_error.hpp"
+#include "config/config.hpp"
 #include "core/delivery.hpp"
 #include "core/result.hpp"
 #include "persistence/outbox.hpp"
@@ -56,6 +57,8 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 // A graceful stop: finish what is under way, start nothing new, answer true when done.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+// A reloaded config's sinks: start the new, retire the removed, restart the changed.
+using reconfigure_atom = caf::atom_constant<caf::atom("reconfig")>;
 
 // -- message types --------------------------------------------------------------
 
@@ -144,6 +147,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<txrelay::event_batch>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_results)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_requests)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_jobs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<txrelay::sink_config>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_receipts)

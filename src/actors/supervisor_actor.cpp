@@ -21,6 +21,11 @@ struct child {
   std::deque<time_point> recent_restarts; // within the sink's restart_window
   bool failed = false;
   bool paused = false; // by an operator; survives restarts
+  // A reload removed or changed the sink: its sender finishes its attempts
+  // and stops; then the successor (a changed sink's new settings) starts,
+  // or the child is forgotten.
+  bool retiring = false;
+  std::optional<sink_config> successor;
 };
 
 /// The first restart in a window is immediate; each further one waits twice
@@ -90,23 +95,69 @@ void control(supervisor_self* self, const std::string& sink, sink_command cmd, c
   reply(cmd);
 }
 
+void adopt(supervisor_self* self, const sink_config& sink) {
+  auto& st = self->state;
+  auto& c = st.children[sink.name];
+  c.sink = sink;
+  c.metrics = &st.options.metrics->actor("sender:" + sink.name);
+  c.sink_state = &st.options.metrics->sink(sink.name);
+  start_child(self, c);
+}
+
+/// After a retiring sender stopped (or when there was none): its successor
+/// starts, or the sink is gone. Returns whether the child was erased.
+bool finish_retirement(supervisor_self* self, const std::string& name) {
+  auto& st = self->state;
+  auto& c = st.children.at(name);
+  c.retiring = false;
+  if (c.successor) {
+    c.sink = std::move(*c.successor);
+    c.successor.reset();
+    c.failed = false;
+    c.recent_restarts.clear();
+    c.sink_state->failed.store(0, std::memory_order_relaxed);
+    log::info("supervisor: sink " + name + " restarted with its reloaded settings");
+    if (!st.stopping)
+      start_child(self, c);
+    return false;
+  }
+  log::info("supervisor: sink " + name + " removed by a reload; its pending deliveries stay in PostgreSQL");
+  st.children.erase(name);
+  return true;
+}
+
+void retire(supervisor_self* self, const std::string& name, std::optional<sink_config> successor) {
+  auto& c = self->state.children.at(name);
+  c.successor = std::move(successor);
+  if (c.retiring)
+    return; // already on its way out; the newest successor wins
+  c.retiring = true;
+  if (!c.actor) {
+    finish_retirement(self, name);
+    return;
+  }
+  auto actor = c.actor;
+  self->request(actor, std::chrono::seconds{60}, drain_atom::value)
+    .then([self, actor](bool) { self->send_exit(actor, caf::exit_reason::user_shutdown); },
+          [self, actor](caf::error&) { self->send_exit(actor, caf::exit_reason::kill); });
+}
+
 caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.seeds.seed(st.options.seed.value_or(std::random_device{}()));
-  for (const auto& sink : st.options.sinks) {
-    auto& c = st.children[sink.name];
-    c.sink = sink;
-    c.metrics = &st.options.metrics->actor("sender:" + sink.name);
-    c.sink_state = &st.options.metrics->sink(sink.name);
-    start_child(self, c);
-  }
+  for (const auto& sink : st.options.sinks)
+    adopt(self, sink);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     for (auto& [name, c] : st.children) {
       if (c.actor.address() != msg.source)
         continue;
       c.actor = nullptr;
+      if (c.retiring) {
+        finish_retirement(self, name); // may erase c: nothing after this touches it
+        return;
+      }
       if (st.stopping || msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::kill)
         return;
       const auto& policy = c.sink.supervision;
@@ -192,6 +243,27 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
             });
       }
       return promise;
+    },
+    [=](reconfigure_atom, std::vector<sink_config>& sinks) {
+      auto& st = self->state;
+      std::map<std::string, sink_config*> next;
+      for (auto& s : sinks)
+        next[s.name] = &s;
+      std::vector<std::string> gone;
+      for (const auto& [name, _] : st.children)
+        if (next.count(name) == 0)
+          gone.push_back(name);
+      for (const auto& name : gone)
+        retire(self, name, std::nullopt);
+      for (auto& [name, s] : next) {
+        auto it = st.children.find(name);
+        if (it == st.children.end()) {
+          log::info("supervisor: sink " + name + " added by a reload");
+          adopt(self, *s);
+        } else if (it->second.sink.fingerprint != s->fingerprint || it->second.retiring) {
+          retire(self, name, std::move(*s));
+        }
+      }
     },
     [=](sweep_atom) {
       // Rows may be pending that no sender holds: every sender looks again.

@@ -770,3 +770,38 @@ TEST_F(sender_actor_test, max_age_counts_from_a_replay) {
   for (const auto& o : store->outcomes)
     EXPECT_EQ(o.status, o.delivery_id == replayed.id ? delivery_status::delivered : delivery_status::dead);
 }
+
+namespace {
+
+TEST_F(sender_actor_test, a_reload_starts_added_sinks_restarts_changed_ones_and_retires_removed_ones) {
+  sink_config hook = breaker_sink(10, millis{30'000});
+  hook.fingerprint = "hook v1";
+  start_sink(hook);
+  ASSERT_EQ(transports_built, 1);
+  dispatch({job("a")});
+  ASSERT_EQ(transport->attempts.size(), 1u); // under way when the reload comes
+
+  auto changed = hook;
+  changed.fingerprint = "hook v2";
+  changed.max_in_flight = 4;
+  caf::anon_send(supervisor, reconfigure_atom::value, std::vector<sink_config>{changed});
+  sched->run();
+  EXPECT_EQ(transports_built, 1) << "the old sender finishes its attempt before the new one starts";
+  auto old_transport = transport;
+  auto finishing = std::move(old_transport->attempts.front());
+  old_transport->attempts.pop_front();
+  finishing.done(verdict(attempt_result::verdict::delivered, 204));
+  sched->run();
+  EXPECT_EQ(transports_built, 2);
+  ASSERT_EQ(store->outcomes.size(), 1u);
+  EXPECT_EQ(store->outcomes[0].status, delivery_status::delivered);
+
+  // Removed: no sender for it any more; what is routed to it waits in PostgreSQL.
+  caf::anon_send(supervisor, reconfigure_atom::value, std::vector<sink_config>{});
+  sched->run();
+  dispatch({job("b")});
+  EXPECT_TRUE(transport->attempts.empty());
+  EXPECT_EQ(transports_built, 2);
+}
+
+} // namespace
