@@ -66,7 +66,7 @@ result<long long, pg::pg_error> record(ledger_self* self, pg::connection& c, con
       continue;
     const auto& comp = *o.compensation;
     parsed_event ev{comp.topic, comp.key, comp.payload_json};
-    auto sinks = st.options.admission ? st.options.admission->admit(ev)
+    auto sinks = st.options.admission ? st.options.admission->current()->admit(ev)
                                       : result<std::vector<std::string>, api_error>{std::vector<std::string>{}};
     if (!sinks) {
       // The delivery is dead either way; the refusal must be visible.

@@ -5,7 +5,7 @@
 #include "core/clock.hpp"
 #include "expr/sql_statement.hpp"
 #include "metrics/metrics.hpp"
-#include "routing/event_admission.hpp"
+#include "routing/admission_source.hpp"
 
 #include <chrono>
 #include <map>
@@ -32,7 +32,7 @@ struct persistence_options {
   // stuck on a lock must not hold up requests while another sits idle.
   std::chrono::milliseconds writer_patience{20};
   // Routes compensation events (a dead delivery's `on_dead`) like client events.
-  std::shared_ptr<const event_admission> admission;
+  std::shared_ptr<const admission_source> admission;
   // sql sinks with phase in_transaction: sink name -> statement, run inside
   // the ingest transaction of every event routed to them.
   std::map<std::string, sql_statement> in_transaction;

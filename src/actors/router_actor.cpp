@@ -106,9 +106,10 @@ round_result route_round(router_self* self, int limit) {
   std::vector<pg::ingest_item> routed;
   std::vector<pg::rejected_event> rejected;
   routed.reserve(claimed->size());
+  const auto admission = st.options.admission->current(); // one version for the whole round
   for (auto& ev : *claimed) {
     parsed_event parsed{std::move(ev.topic), std::move(ev.key), std::move(ev.payload_json)};
-    auto sinks = st.options.admission->admit(parsed);
+    auto sinks = admission->admit(parsed);
     if (!sinks) {
       log::warn("published event " + ev.event_id + " (topic " + parsed.topic + ") rejected: " + sinks.error().message);
       rejected.push_back({ev.event_id, rejection_json(sinks.error())});

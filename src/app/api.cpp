@@ -294,9 +294,10 @@ void api::admit_and_submit(const std::string& body, const std::string& idem, boo
   event_batch submissions;
   submissions.reserve(parsed.size());
   batch_error refused{{422, "", ""}, {}};
+  const auto admission = options_.admission->current(); // one version for the whole request
   for (std::size_t i = 0; i < parsed.size(); ++i) {
     auto& ev = parsed[i];
-    auto sinks = options_.admission.admit(ev);
+    auto sinks = admission->admit(ev);
     if (!sinks) {
       refused.items.push_back({i, std::move(sinks.error())});
       continue;

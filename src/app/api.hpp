@@ -19,7 +19,7 @@
 #include "app/ingest_coalescer.hpp"
 #include "config/config.hpp"
 #include "core/event_parser.hpp"
-#include "routing/event_admission.hpp"
+#include "routing/admission_source.hpp"
 #include "http/message.hpp"
 #include "metrics/metrics.hpp"
 
@@ -36,7 +36,7 @@ struct api_options {
   std::set<std::string> in_transaction_sinks; // requests routed to these are not coalesced
   caf::actor supervisor; // for sink control
   std::shared_ptr<const txrelay::clock> clock = default_clock();
-  event_admission admission; // schemas and routes
+  std::shared_ptr<const admission_source> admission; // schemas and routes, as reloaded
   event_limits limits;
   std::shared_ptr<metrics_registry> metrics;
   std::vector<sink_config> sinks; // for GET /v1/sinks: names, kinds, redacted endpoints

@@ -154,8 +154,8 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   std::unordered_map<std::string, payload_schema> schemas;
   for (const auto& t : opts.config.topics)
     schemas[t.topic] = t.schema;
-  auto admission = std::make_shared<const event_admission>(routing_table{opts.config.routes, sink_order},
-                                                           std::move(schemas));
+  auto admission = std::make_shared<admission_source>(
+    event_admission{routing_table{opts.config.routes, sink_order}, std::move(schemas)});
 
   persistence_options popts;
   popts.database_url = opts.database_url;
@@ -198,7 +198,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
       aopts.in_transaction_sinks.insert(s.name);
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
-  aopts.admission = *admission;
+  aopts.admission = admission;
   aopts.metrics = p->metrics;
   aopts.sinks = opts.config.sinks;
   aopts.auth = opts.config.auth;
