@@ -246,6 +246,8 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     },
     [=](reconfigure_atom, std::vector<sink_config>& sinks) {
       auto& st = self->state;
+      if (st.stopping)
+        return; // a stop drains what runs; the next start reads the file anew
       std::map<std::string, sink_config*> next;
       for (auto& s : sinks)
         next[s.name] = &s;

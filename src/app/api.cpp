@@ -223,7 +223,8 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
       return respond(method_not_allowed("POST"));
     if (action == "replay") {
       auto name = std::string{rest.substr(0, slash)};
-      bool known = std::any_of(options_.sinks.begin(), options_.sinks.end(), [&](const auto& s) { return s.name == name; });
+      auto sinks = options_.sinks->current();
+      bool known = std::any_of(sinks->begin(), sinks->end(), [&](const auto& s) { return s.name == name; });
       if (!known)
         return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
       pg::replay_filter filter;
@@ -232,6 +233,11 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
     }
     return control_sink(std::string{rest.substr(0, slash)},
                         action == "pause" ? sink_command::pause : sink_command::resume, std::move(respond));
+  }
+  if (path == "/v1/admin/reload") {
+    if (req.method != "POST")
+      return respond(method_not_allowed("POST"));
+    return reload_config(std::move(respond));
   }
   if (path == "/healthz") {
     if (req.method != "GET")
@@ -381,7 +387,7 @@ void api::get_event(std::string id, std::optional<std::string> owner, http::resp
 }
 
 void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const {
-  for (const auto& sink : options_.sinks)
+  for (const auto& sink : *options_.sinks->current())
     filter.sinks.push_back(sink.name);
   replay_reply reply = [respond = std::move(respond)](result<replay_report, api_error> r) {
     if (!r)
@@ -402,6 +408,57 @@ void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const 
   caf::anon_send(options_.http_actor, replay_atom::value, std::move(filter), std::move(reply));
 }
 
+namespace {
+
+void append_json_names(std::string& out, const std::vector<std::string>& names) {
+  out += '[';
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_json_string(out, names[i]);
+  }
+  out += ']';
+}
+
+std::string reload_json(const reload_report& r) {
+  std::string out = "{\"added\":";
+  append_json_names(out, r.change.added_sinks);
+  out += ",\"changed\":";
+  append_json_names(out, r.change.changed_sinks);
+  out += ",\"removed\":[";
+  for (std::size_t i = 0; i < r.removed_pending.size(); ++i) {
+    out += i ? ",{\"name\":" : "{\"name\":";
+    append_json_string(out, r.removed_pending[i].first);
+    const auto& pending = r.removed_pending[i].second;
+    out += ",\"pending\":" + (pending ? std::to_string(*pending) : std::string{"null"}) + '}';
+  }
+  out += "],\"routing_changed\":";
+  out += r.change.routing_changed ? "true" : "false";
+  out += ",\"warnings\":";
+  append_json_names(out, r.warnings);
+  out += '}';
+  return out;
+}
+
+} // namespace
+
+void api::reload_config(http::respond_fn respond) const {
+  if (!options_.reload)
+    return respond(error_response({404, "not_found", "this server has no config file to reload"}));
+  // Reading the file and recording the topics block: never on the I/O thread.
+  auto work = [reload = options_.reload, respond = std::move(respond)] {
+    auto report = reload();
+    if (!report)
+      return respond(error_response(report.error()));
+    http::response res;
+    res.body = reload_json(*report);
+    respond(std::move(res));
+  };
+  if (options_.offload)
+    return options_.offload(std::move(work));
+  work();
+}
+
 void api::get_metrics(http::respond_fn respond) const {
   counts_reply reply = [metrics = options_.metrics, respond = std::move(respond)](result<pending_counts, api_error> r) {
     http::response res;
@@ -414,11 +471,12 @@ void api::get_metrics(http::respond_fn respond) const {
 }
 
 void api::get_sinks(http::respond_fn respond) const {
-  counts_reply reply = [sinks = options_.sinks, metrics = options_.metrics, clock = options_.clock,
+  counts_reply reply = [sinks_now = options_.sinks->current(), metrics = options_.metrics, clock = options_.clock,
                         respond = std::move(respond)](result<pending_counts, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
     std::string out = "{\"sinks\":[";
+    const auto& sinks = *sinks_now;
     for (std::size_t i = 0; i < sinks.size(); ++i) {
       const auto& sink = sinks[i];
       auto& m = metrics->sink(sink.name);

@@ -15,10 +15,14 @@
 //   POST /v1/sinks/{name}/resume   lifts a pause, a broken state, an open circuit or a failed sender
 //   POST /v1/sinks/{name}/replay   every dead delivery of the sink is pending again (fresh attempts)
 //   POST /v1/events/{id}/replay    the same for one event's dead deliveries
+//   POST /v1/admin/reload  reloads the config file: 200 with what changed; 422 invalid_config,
+//                          409 restart_required (nothing changed)
 #include "actors/protocol.hpp"
 #include "app/ingest_coalescer.hpp"
+#include "app/reload_report.hpp"
 #include "config/config.hpp"
 #include "core/event_parser.hpp"
+#include "core/versioned.hpp"
 #include "routing/admission_source.hpp"
 #include "http/message.hpp"
 #include "metrics/metrics.hpp"
@@ -39,7 +43,10 @@ struct api_options {
   std::shared_ptr<const admission_source> admission; // schemas and routes, as reloaded
   event_limits limits;
   std::shared_ptr<metrics_registry> metrics;
-  std::vector<sink_config> sinks; // for GET /v1/sinks: names, kinds, redacted endpoints
+  // For GET /v1/sinks (names, kinds, redacted endpoints) and replays, as reloaded.
+  std::shared_ptr<const versioned<std::vector<sink_config>>> sinks;
+  // Reloads the config file; blocking, so it runs by `offload`. Empty: 404.
+  std::function<result<reload_report, api_error>()> reload;
   auth_config auth;                // no keys and not disabled: open (loopback only)
   // Runs work off the I/O thread (the engine's parse pool); empty: inline.
   std::function<void(std::function<void()>)> offload;
@@ -68,6 +75,7 @@ private:
   void get_sinks(http::respond_fn respond) const;
   void control_sink(std::string name, sink_command cmd, http::respond_fn respond) const;
   void replay_dead(pg::replay_filter filter, http::respond_fn respond) const;
+  void reload_config(http::respond_fn respond) const;
 
   api_options options_;
   api_key_set keys_;

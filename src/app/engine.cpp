@@ -5,6 +5,7 @@
 #include "actors/persistence_actor.hpp"
 #include "actors/router_actor.hpp"
 #include "app/api.hpp"
+#include "config/config_diff.hpp"
 #include "http/server.hpp"
 #include "logging/log.hpp"
 #include "persistence/migrations.hpp"
@@ -15,7 +16,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <thread>
 
 namespace txrelay {
@@ -40,7 +43,11 @@ struct engine::parts {
   std::unique_ptr<api> rest;
   std::unique_ptr<http::server> server;
   std::uint16_t port = 0;
-  bool stopped = false;
+  std::atomic<bool> stopped = false;
+  // What a reload replaces, and the lock that runs reloads one at a time.
+  std::shared_ptr<admission_source> admission;
+  std::shared_ptr<versioned<std::vector<sink_config>>> sinks;
+  std::mutex reload_mutex;
 };
 
 engine::engine(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
@@ -82,6 +89,19 @@ caf::behavior watchdog(caf::event_based_actor* self, std::vector<std::pair<std::
   });
   return {[](tick_atom) {}};
 }
+
+/// How events are admitted under `config`: its routes (sinks in file order) and schemas.
+event_admission admission_of(const txrelay_config& config) {
+  std::vector<std::string> sink_order;
+  for (const auto& s : config.sinks)
+    sink_order.push_back(s.name);
+  std::unordered_map<std::string, payload_schema> schemas;
+  for (const auto& t : config.topics)
+    schemas[t.topic] = t.schema;
+  return event_admission{routing_table{config.routes, sink_order}, std::move(schemas)};
+}
+
+result<reload_report, api_error> reload_config(engine::parts& p);
 
 } // namespace
 
@@ -146,16 +166,11 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
                                                 : std::max(1u, std::thread::hardware_concurrency() / 2));
   p->system = std::make_unique<caf::actor_system>(*p->caf_config);
 
-  std::vector<std::string> sink_order;
-  for (const auto& s : opts.config.sinks) {
-    sink_order.push_back(s.name);
+  for (const auto& s : opts.config.sinks)
     p->metrics->sink(s.name); // every sink shows in /metrics from the start
-  }
-  std::unordered_map<std::string, payload_schema> schemas;
-  for (const auto& t : opts.config.topics)
-    schemas[t.topic] = t.schema;
-  auto admission = std::make_shared<admission_source>(
-    event_admission{routing_table{opts.config.routes, sink_order}, std::move(schemas)});
+  p->admission = std::make_shared<admission_source>(admission_of(opts.config));
+  p->sinks = std::make_shared<versioned<std::vector<sink_config>>>(opts.config.sinks);
+  const auto& admission = p->admission;
 
   persistence_options popts;
   popts.database_url = opts.database_url;
@@ -200,7 +215,9 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   aopts.clock = opts.clock;
   aopts.admission = admission;
   aopts.metrics = p->metrics;
-  aopts.sinks = opts.config.sinks;
+  aopts.sinks = p->sinks;
+  if (!opts.config.source_file.empty())
+    aopts.reload = [parts = p.get()] { return reload_config(*parts); };
   aopts.auth = opts.config.auth;
   aopts.limits.max_depth = opts.config.server.max_json_depth;
   p->parse_pool.emplace(1);
@@ -231,6 +248,112 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   e->parts_->port = *bound;
   return e;
 }
+
+namespace {
+
+std::vector<std::string> union_of(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  std::sort(a.begin(), a.end());
+  a.erase(std::unique(a.begin(), a.end()), a.end());
+  return a;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& part : parts)
+    out += (out.empty() ? "" : "; ") + part;
+  return out;
+}
+
+result<reload_report, api_error> reload_config(engine::parts& p) {
+  std::lock_guard lock{p.reload_mutex};
+  auto& running = p.options.config;
+  const auto& file = running.source_file;
+  if (p.stopped)
+    return unexpected{api_error{503, "shutting_down", "txrelay is stopping; nothing was reloaded"}};
+  auto loaded = load_config_file(file, process_env());
+  if (!loaded) {
+    log::error("config reload refused, nothing changed: " + loaded.error().to_string());
+    return unexpected{api_error{422, "invalid_config", loaded.error().to_string() + " (nothing changed)"}};
+  }
+  reload_report report;
+  report.change = diff_configs(running, *loaded);
+  if (!report.change.needs_restart.empty()) {
+    auto why = file + ": " + joined(report.change.needs_restart);
+    log::error("config reload refused, nothing changed: " + why + "; restart txrelay to apply it");
+    return unexpected{api_error{409, "restart_required", why + "; restart txrelay to apply it (nothing changed)"}};
+  }
+  if (report.change.empty()) {
+    log::info("config reload: " + file + " is unchanged");
+    return report;
+  }
+
+  // txrelay.publish() must accept a new topic before a producer can be told
+  // of it, and refuse a dropped one only once nothing routes it any more:
+  // first every topic of both, then, after the switch, the new ones alone.
+  auto conn = pg::connection::open(p.options.database_url,
+                                   {running.database.connect_timeout, running.database.statement_timeout});
+  if (!conn)
+    return unexpected{api_error{503, "database_unavailable", "cannot reach PostgreSQL: " + conn.error().message +
+                                                                 " (nothing changed)"}};
+  auto topics = routed_topics(*loaded);
+  if (auto declared = pg::declare_topics(*conn, union_of(routed_topics(running), topics)); !declared)
+    return unexpected{api_error{503, "database_unavailable", "cannot record the routed topics: " +
+                                                                 declared.error().message + " (nothing changed)"}};
+
+  // Senders before routes: once a new route admits an event, its sink's
+  // sender is already there (the supervisor takes its messages in order).
+  for (const auto& s : loaded->sinks)
+    p.metrics->sink(s.name);
+  caf::anon_send(p.supervisor, reconfigure_atom::value, loaded->sinks);
+  p.admission->replace(admission_of(*loaded));
+  p.sinks->replace(loaded->sinks);
+  running.sinks = loaded->sinks;
+  running.routes = loaded->routes;
+  running.topics = loaded->topics;
+  running.disabled_sinks = loaded->disabled_sinks;
+  running.section_fingerprints = loaded->section_fingerprints;
+
+  if (auto declared = pg::declare_topics(*conn, topics); !declared)
+    report.warnings.push_back("txrelay.publish() still accepts the removed topics until the next reload or restart: " +
+                              declared.error().message);
+  if (!report.change.removed_sinks.empty()) {
+    auto counts = pg::pending_counts(*conn);
+    for (const auto& name : report.change.removed_sinks) {
+      std::optional<long long> pending; // unknown if the count failed
+      if (counts) {
+        pending = 0;
+        for (const auto& [sink, n] : *counts)
+          if (sink == name)
+            pending = n;
+      }
+      report.removed_pending.emplace_back(name, pending);
+    }
+    if (!counts)
+      report.warnings.push_back("cannot count the removed sinks' pending deliveries: " + counts.error().message);
+  }
+  std::string summary = "config reload of " + file + " applied:";
+  auto list = [&](const char* what, const std::vector<std::string>& names) {
+    if (!names.empty())
+      summary += std::string{" "} + what + " " + joined(names) + ";";
+  };
+  list("added", report.change.added_sinks);
+  list("changed", report.change.changed_sinks);
+  list("removed", report.change.removed_sinks);
+  if (report.change.routing_changed)
+    summary += " routes or topics changed;";
+  for (const auto& [name, n] : report.removed_pending)
+    if (n.value_or(0) > 0)
+      summary += " " + name + " keeps " + std::to_string(*n) + " pending deliveries;";
+  log::info(summary);
+  for (const auto& w : report.warnings)
+    log::warn("config reload: " + w);
+  return report;
+}
+
+} // namespace
+
+result<reload_report, api_error> engine::reload() { return reload_config(*parts_); }
 
 /// A graceful stop, within `grace`: no new connection or request, queued
 /// ingests answered, attempts under way finished and their outcomes
@@ -274,6 +397,7 @@ void engine::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
+  { std::lock_guard wait_for_reload{p.reload_mutex}; } // one under way finishes; none starts after
   if (p.server && p.system && p.options.config.server.shutdown_grace.count() > 0)
     drain(p, p.options.config.server.shutdown_grace);
   if (p.server)

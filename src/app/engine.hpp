@@ -2,6 +2,7 @@
 // The running engine: one actor system, one I/O context, one HTTP server,
 // wired together. `txrelay serve` and the integration tests both use it.
 #include "actors/supervisor_actor.hpp"
+#include "app/reload_report.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/result.hpp"
@@ -49,6 +50,15 @@ public:
   /// lets attempts under way finish and records their outcomes; then stops
   /// the actors and joins the threads. Idempotent.
   void stop();
+
+  /// Reloads the config file it started with: added sinks start, changed
+  /// ones restart with their new settings after their attempts under way,
+  /// removed ones stop after theirs (their pending rows stay), and routes,
+  /// schemas and topics switch at once for new events. A file that does not
+  /// load (422 invalid_config) or that changes what only a restart can
+  /// (409 restart_required) changes nothing. Blocking (file, database):
+  /// call it from a thread of your own. Reloads run one at a time.
+  result<reload_report, api_error> reload();
 
   /// The essential actors by name (persistence, ledger, router, supervisor,
   /// http), for fault-injection tests.

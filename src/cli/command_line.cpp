@@ -121,6 +121,7 @@ int serve(const options& opts) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1); // from the engine: an essential actor died
+  sigaddset(&signals, SIGHUP);  // reload the config file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<embedded_postgres> embedded;
@@ -139,7 +140,12 @@ int serve(const options& opts) {
   log::flush();
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  // A reload reports for itself (log lines); a refused one changes nothing.
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    log::info("received SIGHUP, reloading " + opts.config_path);
+    (void)(*running)->reload();
+    log::flush();
+  }
   if (sig == SIGUSR1)
     log::error("stopping after an essential actor died; exit status 70 asks the service manager for a restart");
   else

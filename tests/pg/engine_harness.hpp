@@ -9,6 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +33,19 @@ inline txrelay_config config_from_yaml(const std::string& yaml, std::map<std::st
   return config;
 }
 
+/// A config file on disk (for reloads), given to engine_harness instead of YAML text.
+struct config_file {
+  std::string path;
+  /// Replaces the file's text (what an operator does before a reload).
+  void write(const std::string& yaml) const { std::ofstream{path, std::ios::trunc} << yaml; }
+};
+
+inline config_file temp_config_file(const std::string& name, const std::string& yaml) {
+  config_file file{::testing::TempDir() + "txrelay-" + name + "-" + std::to_string(::getpid()) + ".yaml"};
+  file.write(yaml);
+  return file;
+}
+
 class engine_harness {
 public:
   using transport_wrapper =
@@ -41,10 +58,19 @@ public:
   /// Against a database reached through `database_url` (e.g. a tcp_proxy).
   engine_harness(const std::string& database_url, const std::string& yaml, transport_wrapper wrap = {},
                  std::map<std::string, std::string> env = {},
-                 std::function<void(const std::string&)> on_essential_actor_down = {}) {
+                 std::function<void(const std::string&)> on_essential_actor_down = {})
+    : engine_harness(database_url, config_from_yaml(yaml, std::move(env)), yaml, std::move(wrap),
+                     std::move(on_essential_actor_down)) {}
+
+  /// From a file that POST /v1/admin/reload reads again.
+  engine_harness(const test_database& db, const config_file& file, transport_wrapper wrap = {})
+    : engine_harness(db.url(), loaded(file), read_all(file.path), std::move(wrap), {}) {}
+
+  engine_harness(const std::string& database_url, txrelay_config config, const std::string& yaml,
+                 transport_wrapper wrap, std::function<void(const std::string&)> on_essential_actor_down) {
     engine_options opts;
     opts.on_essential_actor_down = std::move(on_essential_actor_down);
-    opts.config = config_from_yaml(yaml, std::move(env));
+    opts.config = std::move(config);
     // A test that leaves a sink stalled need not wait the default 10 s to stop.
     if (yaml.find("shutdown_grace") == std::string::npos)
       opts.config.server.shutdown_grace = std::chrono::milliseconds{1'000};
@@ -67,6 +93,18 @@ public:
   test_response get(const std::string& target) const { return http_call(port(), "GET", target); }
 
 private:
+  static txrelay_config loaded(const config_file& file) {
+    auto config = load_config_file(file.path, process_env());
+    if (!config)
+      throw std::runtime_error(config.error().to_string());
+    config->server.listen = {"127.0.0.1", 0};
+    return std::move(*config);
+  }
+  static std::string read_all(const std::string& path) {
+    std::ifstream in{path};
+    return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  }
+
   std::unique_ptr<engine> engine_;
 };
 
