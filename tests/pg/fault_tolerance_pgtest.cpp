@@ -149,3 +149,76 @@ TEST(fault_tolerance_pgtest, an_essential_actor_that_dies_stops_the_process_and_
 }
 
 } // namespace
+
+namespace {
+
+// A provider after an outage: down until the circuit opens, then 429 with
+// Retry-After to the first probe (Discord, Slack and Notion do this while
+// they recover), then healthy. Nobody resumes the sink by hand.
+TEST(fault_tolerance_pgtest, a_429_to_the_half_open_probe_is_waited_out_and_the_sink_drains_by_itself) {
+  TXRELAY_REQUIRE_DATABASE();
+  test_database db;
+  std::atomic<int> phase{0}; // 0: down, 1: the next request gets 429, 2: up
+  std::atomic<std::size_t> limited_request{0};
+  fake_sink_server sink{[&](const recorded_request&, std::size_t n) {
+    int expected = 1;
+    if (phase.compare_exchange_strong(expected, 2)) {
+      limited_request = n;
+      return fake_reply{429, {{"Retry-After", "1"}}, ""};
+    }
+    return fake_reply{phase == 0 ? 503 : 204};
+  }};
+  engine_harness e{db, "sinks:\n"
+                       "  - name: hook\n"
+                       "    kind: webhook\n"
+                       "    url: \"" + sink.url() + "\"\n"
+                       "    max_in_flight: 1\n"
+                       "    retry: {max_attempts: 100, base: 1ms, cap: 5ms}\n"
+                       "    circuit: {failure_threshold: 3, probe_interval: 200ms}\n"
+                       "routes:\n"
+                       "  - {topic: order.placed, sinks: [hook]}\n"};
+  for (int n = 0; n < 5; ++n)
+    ASSERT_EQ(e.post_event(order(n)).status, 201);
+  ASSERT_TRUE(eventually([&] { return e.get("/v1/sinks").body.find("\"circuit\":\"open\"") != std::string::npos; }));
+  phase = 1; // the next request is a half-open probe
+  ASSERT_TRUE(eventually(
+    [&] { return db.scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'delivered'") == "5"; }, 20s))
+    << e.get("/v1/sinks").body;
+  ASSERT_EQ(phase, 2) << "no request was answered 429, so this test proved nothing";
+  EXPECT_NE(e.get("/v1/sinks").body.find("\"circuit\":\"closed\""), std::string::npos) << e.get("/v1/sinks").body;
+  // The next probe came when Retry-After said, not before.
+  auto requests = sink.requests();
+  ASSERT_GT(requests.size(), limited_request + 1);
+  EXPECT_GE(requests[limited_request + 1].received_at - requests[limited_request].received_at, 950ms);
+}
+
+// A dispatch that never reached the sender (a writer replaced after its
+// COMMIT, a message lost): the row is pending and nobody was told. The
+// periodic safety sweep finds it, sends it, and counts it as unknown.
+TEST(fault_tolerance_pgtest, a_pending_delivery_nobody_dispatched_is_found_by_the_safety_sweep) {
+  TXRELAY_REQUIRE_DATABASE();
+  test_database db;
+  fake_sink_server sink;
+  engine_harness e{db, "sinks:\n"
+                       "  - {name: hook, kind: webhook, url: \"" + sink.url() + "\", safety_sweep: 200ms}\n"
+                       "routes:\n"
+                       "  - {topic: order.placed, sinks: [hook]}\n"};
+  ASSERT_EQ(e.post_event(order(0)).status, 201);
+  ASSERT_TRUE(sink.wait_for_requests(1, 10s)); // the sender is up and its start-up sweep is done
+  // Committed a minute ago, as far as the row says, and never dispatched.
+  db.query("INSERT INTO txrelay.events (id, topic, key, payload, created_at) "
+           "VALUES ('00000000-0000-7000-8000-000000000001', 'order.placed', 'o', '{\"n\": 1}', now() - interval '1 minute');"
+           "INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at) "
+           "VALUES ('00000000-0000-7000-8000-000000000001', 'hook', '00000000-0000-7000-8000-000000000002', now(), "
+           "now() - interval '1 minute', now() - interval '1 minute')");
+  ASSERT_TRUE(sink.wait_for_requests(2, 10s)) << "the lost dispatch was never swept";
+  EXPECT_EQ(json_string_at(sink.requests()[1].body, "/id"), "00000000-0000-7000-8000-000000000001");
+  ASSERT_TRUE(eventually([&] {
+    return db.scalar("SELECT status FROM txrelay.deliveries WHERE id = '00000000-0000-7000-8000-000000000002'") ==
+           "delivered";
+  }));
+  auto metrics = e.get("/metrics").body;
+  EXPECT_NE(metrics.find("txrelay_sink_sweep_unknown_total{sink=\"hook\"} 1"), std::string::npos) << metrics;
+}
+
+} // namespace
