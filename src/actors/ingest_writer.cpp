@@ -223,7 +223,7 @@ caf::behavior writer_behavior(writer_self* self, persistence_options options, st
       }
       return results;
     },
-    [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
+    [=](dispatch_to_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }

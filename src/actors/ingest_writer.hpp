@@ -16,7 +16,7 @@ namespace txrelay {
 
 /// Spawns a writer linked to `parent` (it ends with the persistence actor).
 /// It takes (commit_atom, std::vector<event_batch>) -> ingest_results and
-/// (dispatch_atom, actor), the actor that receives committed deliveries.
+/// (dispatch_to_atom, actor), the actor that receives committed deliveries.
 /// `name` labels its actor metrics ("ingest_writer.1", ...).
 caf::actor spawn_ingest_writer(caf::local_actor* parent, const persistence_options& options, std::string name);
 

@@ -266,7 +266,7 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
         return true;
       });
     },
-    [=](dispatch_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
+    [=](dispatch_to_atom, caf::actor dispatcher) { self->state.dispatcher = std::move(dispatcher); },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };
 }

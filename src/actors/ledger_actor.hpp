@@ -18,7 +18,7 @@
 
 namespace txrelay {
 
-/// Spawns the ledger (detached). Send it (dispatch_atom, actor) to name the
+/// Spawns the ledger (detached). Send it (dispatch_to_atom, actor) to name the
 /// actor that receives the deliveries of compensation events.
 caf::actor spawn_ledger_actor(caf::actor_system& sys, persistence_options options);
 

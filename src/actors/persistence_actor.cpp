@@ -173,7 +173,7 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
     st.idle_writers.erase(std::remove(st.idle_writers.begin(), st.idle_writers.end(), *dead), st.idle_writers.end());
     *dead = spawn_ingest_writer(self, st.options, name);
     if (st.dispatcher)
-      self->send(*dead, dispatch_atom::value, st.dispatcher);
+      self->send(*dead, dispatch_to_atom::value, st.dispatcher);
     st.idle_writers.push_back(*dead);
     schedule_flush(self);
     answer_drain_if_idle(st);
@@ -243,10 +243,10 @@ caf::behavior persistence_behavior(persistence_self* self, persistence_options o
       answer_drain_if_idle(st);
       return promise;
     },
-    [=](dispatch_atom, const caf::actor& dispatcher) {
+    [=](dispatch_to_atom, const caf::actor& dispatcher) {
       self->state.dispatcher = dispatcher;
       for (const auto& writer : self->state.writers)
-        self->send(writer, dispatch_atom::value, dispatcher);
+        self->send(writer, dispatch_to_atom::value, dispatcher);
     },
     [=](tick_atom) { sample_mailbox(self, self->state.self_metrics->mailbox_size); },
   };

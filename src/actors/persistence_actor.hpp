@@ -24,7 +24,7 @@
 
 namespace txrelay {
 
-/// Spawns the actor and its writers. Send it (dispatch_atom, actor) to name
+/// Spawns the actor and its writers. Send it (dispatch_to_atom, actor) to name
 /// the actor that receives (dispatch_atom, sink, delivery_jobs) after each
 /// commit.
 caf::actor spawn_persistence_actor(caf::actor_system& sys, persistence_options options);

@@ -16,6 +16,13 @@
 //   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --(pause / resume)--> sender
 //   HTTP side --(replay, filter, reply)--> http_actor --request--> ledger --(sweep)--> senders
 //
+//   engine --(dispatch_to, supervisor)--> persistence_actor, ledger, router  (wiring, at start)
+//   engine --(reconfigure, sinks)--> supervisor                          (a config reload)
+//
+// Senders have a typed interface (sender_actor.hpp): only the supervisor
+// holds their handles. The others are dynamically typed because tests and
+// the engine wire them by caf::actor; each handler below names its message.
+//
 // Every type here is local-only: txrelay runs in one process, so messages are
 // never serialized and CAF_ALLOW_UNSAFE_MESSAGE_TYPE suffices.
 #include "core/api_error.hpp"
@@ -45,7 +52,10 @@ using load_pending_atom = caf::atom_constant<caf::atom("loadpend")>;
 using get_event_atom = caf::atom_constant<caf::atom("getevent")>;
 using counts_atom = caf::atom_constant<caf::atom("counts")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+// Deliveries to send: (dispatch, sink, jobs) to the supervisor, (dispatch, jobs) to a sender.
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
+// Wiring at start: (dispatch_to, actor) names the actor that receives dispatches.
+using dispatch_to_atom = caf::atom_constant<caf::atom("dispatchto")>;
 using attempted_atom = caf::atom_constant<caf::atom("attempted")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

@@ -234,7 +234,7 @@ caf::behavior router_behavior(router_self* self, persistence_options options, pu
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       poll(self);
     },
-    [=](dispatch_atom, caf::actor dispatcher) {
+    [=](dispatch_to_atom, caf::actor dispatcher) {
       // Polling starts once deliveries have somewhere to go.
       bool first = !self->state.dispatcher;
       self->state.dispatcher = std::move(dispatcher);

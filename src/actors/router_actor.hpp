@@ -23,7 +23,7 @@
 
 namespace txrelay {
 
-/// Spawns the router (detached). Send it (dispatch_atom, actor) to name the
+/// Spawns the router (detached). Send it (dispatch_to_atom, actor) to name the
 /// actor that receives the deliveries it creates.
 caf::actor spawn_router_actor(caf::actor_system& sys, persistence_options options, publish_config publish);
 

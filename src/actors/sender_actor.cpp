@@ -34,9 +34,7 @@ struct sender_state {
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
 };
 
-using sender_actor = caf::stateful_actor<sender_state>;
-using wake_atom = caf::atom_constant<caf::atom("wake")>;
-using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
+using sender_pointer = sender_actor::stateful_pointer<sender_state>;
 
 /// A page load that has not answered after this long fails, and the
 /// scheduler retries it, instead of the sink waiting on it forever.
@@ -58,7 +56,7 @@ scheduler_policy policy_for(const sender_options& o) {
   return p;
 }
 
-void update_gauges(sender_actor* self) {
+void update_gauges(sender_pointer self) {
   auto& st = self->state;
   const auto& s = *st.scheduler;
   auto rel = std::memory_order_relaxed;
@@ -72,18 +70,18 @@ void update_gauges(sender_actor* self) {
   st.metrics->wait_until_ms.store(std::chrono::duration_cast<millis>(until.time_since_epoch()).count(), rel);
 }
 
-void send_outcomes(sender_actor* self) {
+void send_outcomes(sender_pointer self) {
   auto& st = self->state;
   st.outcome_flush_scheduled = false;
   if (st.unsent_outcomes.empty())
     return;
-  self->send(st.options.ledger, outcome_atom::value, std::move(st.unsent_outcomes));
+  caf::anon_send(st.options.ledger, outcome_atom::value, std::move(st.unsent_outcomes)); // a typed actor may not send() to an untyped one
   st.unsent_outcomes.clear();
 }
 
 /// Outcomes of one burst of completions travel in one message: the flush
 /// message queues behind the completions already in the mailbox.
-void queue_outcomes(sender_actor* self, scheduler_actions& actions) {
+void queue_outcomes(sender_pointer self, scheduler_actions& actions) {
   auto& st = self->state;
   for (auto& outcome : actions.outcomes) {
     const auto& on_dead = st.options.sink.on_dead;
@@ -110,7 +108,7 @@ void log_notices(const std::vector<scheduler_notice>& notices) {
   }
 }
 
-void count(sender_actor* self, const scheduler_actions& a) {
+void count(sender_pointer self, const scheduler_actions& a) {
   auto& m = *self->state.metrics;
   auto rel = std::memory_order_relaxed;
   m.delivered.fetch_add(a.delivered, rel);
@@ -124,9 +122,9 @@ void count(sender_actor* self, const scheduler_actions& a) {
     m.set_last_error(a.last_error);
 }
 
-void carry_out(sender_actor* self);
+void carry_out(sender_pointer self);
 
-void load_page(sender_actor* self, const sweep_request& req) {
+void load_page(sender_pointer self, const sweep_request& req) {
   auto& st = self->state;
   // Outcomes this sender reported must reach the ledger before the query,
   // so finished deliveries are not loaded again.
@@ -144,7 +142,7 @@ void load_page(sender_actor* self, const sweep_request& req) {
       });
 }
 
-void start_attempt(sender_actor* self, const started_attempt& attempt) {
+void start_attempt(sender_pointer self, const started_attempt& attempt) {
   auto& st = self->state;
   st.attempting = attempt;
   // A weak handle: an attempt still under way must not keep a stopped
@@ -152,14 +150,14 @@ void start_attempt(sender_actor* self, const started_attempt& attempt) {
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
   st.options.transport->attempt(st.scheduler->job(attempt.id), [weak = std::move(weak), attempt](attempt_result r) {
     if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong), attempted_atom::value, attempt.id, attempt.number,
+      caf::anon_send(caf::actor_cast<sender_actor>(strong), attempted_atom::value, attempt.id, attempt.number,
                      std::move(r));
   });
   st.attempting.reset();
 }
 
 /// Carries out what the scheduler decided, then keeps its one timer.
-void carry_out(sender_actor* self) {
+void carry_out(sender_pointer self) {
   auto& st = self->state;
   auto actions = st.scheduler->take_actions();
   log_notices(actions.notices);
@@ -193,7 +191,7 @@ std::string describe(const std::exception_ptr& eptr) {
   }
 }
 
-caf::behavior sender_behavior(sender_actor* self, sender_options options) {
+sender_actor::behavior_type sender_behavior(sender_pointer self, sender_options options) {
   auto& st = self->state;
   st.options = std::move(options);
   st.metrics = &st.options.metrics->sink(st.options.sink.name);
@@ -207,7 +205,7 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
   // sender that keeps crashing hits the supervisor's restart intensity: the
   // sink is marked failed and its deliveries wait, pending, for an operator.
   self->set_exception_handler([](caf::scheduled_actor* base, std::exception_ptr& eptr) -> caf::error {
-    auto* self = static_cast<sender_actor*>(base);
+    auto* self = static_cast<sender_pointer>(base);
     auto& st = self->state;
     auto what = describe(eptr);
     log::error("sender for sink " + st.options.sink.name + " crashed" +
@@ -277,7 +275,7 @@ caf::behavior sender_behavior(sender_actor* self, sender_options options) {
 
 } // namespace
 
-caf::actor spawn_monitored_sender(caf::event_based_actor* supervisor, sender_options options) {
+sender_actor spawn_monitored_sender(caf::event_based_actor* supervisor, sender_options options) {
   // Linked too: a supervisor that dies, however it dies, takes its senders
   // with it instead of leaving them running unsupervised.
   return supervisor->spawn<caf::monitored + caf::linked>(sender_behavior, std::move(options));

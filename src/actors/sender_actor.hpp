@@ -24,7 +24,23 @@ struct sender_options {
   bool start_paused = false; // an operator paused the sink before this (re)start
 };
 
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
+
+/// What a sender answers to. From its supervisor: deliveries to send
+/// (dispatch), an operator's pause and resume, a sweep for rows it may not
+/// hold, and a drain (true once no attempt is under way). From its sink's
+/// transport: each attempt's result, with the attempt's number. The last
+/// three are its own timers (its one wake-up, the outcome flush, the
+/// mailbox sample): CAF 0.17 has no private part of a typed interface.
+using sender_actor =
+  caf::typed_actor<caf::reacts_to<dispatch_atom, delivery_jobs>, caf::reacts_to<pause_atom>,
+                   caf::reacts_to<resume_atom>, caf::reacts_to<sweep_atom>, caf::replies_to<drain_atom>::with<bool>,
+                   caf::reacts_to<attempted_atom, std::string, std::uint64_t, attempt_result>,
+                   caf::reacts_to<wake_atom, time_point::rep>, caf::reacts_to<outcome_flush_atom>,
+                   caf::reacts_to<tick_atom>>;
+
 /// Spawns a sender as a monitored and linked child of `supervisor`.
-caf::actor spawn_monitored_sender(caf::event_based_actor* supervisor, sender_options options);
+sender_actor spawn_monitored_sender(caf::event_based_actor* supervisor, sender_options options);
 
 } // namespace txrelay

@@ -15,7 +15,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 
 struct child {
   sink_config sink;
-  caf::actor actor;
+  sender_actor actor; // none while restarting, failed or retired
   actor_metrics* metrics = nullptr;
   sink_metrics* sink_state = nullptr;
   std::deque<time_point> recent_restarts; // within the sink's restart_window

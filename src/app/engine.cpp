@@ -193,9 +193,9 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   sopts.metrics = p->metrics;
   sopts.window = opts.sender_window;
   p->supervisor = spawn_supervisor(*p->system, std::move(sopts));
-  caf::anon_send(p->persistence, dispatch_atom::value, p->supervisor);
-  caf::anon_send(p->ledger, dispatch_atom::value, p->supervisor);
-  caf::anon_send(p->router, dispatch_atom::value, p->supervisor);
+  caf::anon_send(p->persistence, dispatch_to_atom::value, p->supervisor);
+  caf::anon_send(p->ledger, dispatch_to_atom::value, p->supervisor);
+  caf::anon_send(p->router, dispatch_to_atom::value, p->supervisor);
 
   http_actor_options hopts;
   hopts.persistence = p->persistence;

@@ -48,7 +48,11 @@ std::string webhook(const std::string& name, const std::string& url, const std::
 
 TEST_F(config_reload_pgtest, a_reload_starts_added_sinks_restarts_changed_ones_and_retires_removed_ones) {
   fake_sink_server a_old, a_new, c_server;
-  fake_sink_server b_server{[](const recorded_request&, std::size_t) { return fake_reply{500}; }};
+  fake_sink_server b_server{[](const recorded_request&, std::size_t) {
+    fake_reply failing;
+    failing.status = 500;
+    return failing;
+  }};
   auto file = temp_config_file("reload", "sinks:\n" + webhook("a", a_old.url()) +
                                            webhook("b", b_server.url(), ", retry: {max_attempts: 100, base: 50ms, cap: 100ms}") +
                                            "routes:\n  - {topic: t, sinks: [a, b]}\n");

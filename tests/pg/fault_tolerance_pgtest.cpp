@@ -161,12 +161,16 @@ TEST(fault_tolerance_pgtest, a_429_to_the_half_open_probe_is_waited_out_and_the_
   std::atomic<int> phase{0}; // 0: down, 1: the next request gets 429, 2: up
   std::atomic<std::size_t> limited_request{0};
   fake_sink_server sink{[&](const recorded_request&, std::size_t n) {
+    fake_reply reply;
     int expected = 1;
     if (phase.compare_exchange_strong(expected, 2)) {
       limited_request = n;
-      return fake_reply{429, {{"Retry-After", "1"}}, ""};
+      reply.status = 429;
+      reply.headers.emplace_back("Retry-After", "1");
+    } else {
+      reply.status = phase == 0 ? 503 : 204;
     }
-    return fake_reply{phase == 0 ? 503 : 204};
+    return reply;
   }};
   engine_harness e{db, "sinks:\n"
                        "  - name: hook\n"
