@@ -373,9 +373,22 @@ void api::admit_and_submit(const std::string& body, const std::string& idem, boo
 }
 
 void api::get_event(std::string id, std::optional<std::string> owner, http::respond_fn respond) const {
-  event_reply reply = [owner = std::move(owner), respond = std::move(respond)](result<event_lookup, api_error> r) {
+  // An id older than the shortest retention may name an event that retention
+  // deleted. The id alone decides it (UUIDv7 carries its time), so the answer
+  // says nothing about whether such an event ever existed.
+  std::optional<millis> shortest;
+  for (auto keep : {options_.retention.delivered, options_.retention.dead, options_.retention.rejected})
+    if (keep.count() > 0 && (!shortest || keep < *shortest))
+      shortest = keep;
+  auto made = uuid_v7_time(id);
+  bool may_have_expired = shortest && made && *made < options_.clock->now() - *shortest;
+  event_reply reply = [owner = std::move(owner), may_have_expired,
+                       respond = std::move(respond)](result<event_lookup, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
+    if (!r->record && may_have_expired)
+      return respond(error_response(
+        {404, "expired", "no event with that id; it is older than the retention period, so it may have been deleted"}));
     // Another producer's event is answered as if it did not exist.
     if (!r->record || (owner && r->record->producer != owner))
       return respond(error_response({404, "not_found", "no event with that id"}));

@@ -48,6 +48,7 @@ struct api_options {
   // Reloads the config file; blocking, so it runs by `offload`. Empty: 404.
   std::function<result<reload_report, api_error>()> reload;
   auth_config auth;                // no keys and not disabled: open (loopback only)
+  retention_config retention;      // GET /v1/events/{id} of an expired event: 404 expired
   // Runs work off the I/O thread (the engine's parse pool); empty: inline.
   std::function<void(std::function<void()>)> offload;
   std::size_t inline_body_bytes = 16 * 1024; // larger event bodies are parsed by `offload`

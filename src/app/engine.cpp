@@ -2,6 +2,7 @@
 
 #include "actors/http_actor.hpp"
 #include "actors/ledger_actor.hpp"
+#include "actors/maintenance_actor.hpp"
 #include "actors/persistence_actor.hpp"
 #include "actors/router_actor.hpp"
 #include "app/api.hpp"
@@ -21,6 +22,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 namespace txrelay {
 
 struct engine::parts {
@@ -38,6 +41,7 @@ struct engine::parts {
   caf::actor router;
   caf::actor supervisor;
   caf::actor http;
+  caf::actor maintenance;
   caf::actor watchdog;
   std::shared_ptr<ingest_coalescer> ingest;
   std::unique_ptr<api> rest;
@@ -60,8 +64,8 @@ namespace {
 
 /// The actors nothing restarts in place (see watchdog), by name.
 std::vector<std::pair<std::string, caf::actor>> essential_actors_of(const engine::parts& p) {
-  return {{"persistence", p.persistence}, {"ledger", p.ledger}, {"router", p.router},
-          {"supervisor", p.supervisor},   {"http", p.http}};
+  return {{"persistence", p.persistence}, {"ledger", p.ledger},           {"router", p.router},
+          {"supervisor", p.supervisor},   {"http", p.http}, {"maintenance", p.maintenance}};
 }
 
 /// Watches the actors nothing restarts. Ingest writers and senders are
@@ -88,6 +92,14 @@ caf::behavior watchdog(caf::event_based_actor* self, std::vector<std::pair<std::
       on_down(what);
   });
   return {[](tick_atom) {}};
+}
+
+/// This process among the nodes sharing the database: host name and pid.
+std::string default_node_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    std::snprintf(host, sizeof host, "localhost");
+  return std::string{host} + "-" + std::to_string(::getpid());
 }
 
 /// How events are admitted under `config`: its routes (sinks in file order) and schemas.
@@ -202,6 +214,14 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   hopts.ledger = p->ledger;
   hopts.metrics = p->metrics;
   p->http = spawn_http_actor(*p->system, std::move(hopts));
+  maintenance_options mopts;
+  mopts.database_url = opts.database_url;
+  mopts.database_limits = db_limits;
+  mopts.clock = opts.clock;
+  mopts.metrics = p->metrics;
+  mopts.retention = opts.config.retention;
+  mopts.node_id = opts.config.node_id.empty() ? default_node_id() : opts.config.node_id;
+  p->maintenance = spawn_maintenance_actor(*p->system, std::move(mopts));
   p->watchdog = p->system->spawn(watchdog, essential_actors_of(*p), opts.on_essential_actor_down);
 
   api_options aopts;
@@ -219,6 +239,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   if (!opts.config.source_file.empty())
     aopts.reload = [parts = p.get()] { return reload_config(*parts); };
   aopts.auth = opts.config.auth;
+  aopts.retention = opts.config.retention;
   aopts.limits.max_depth = opts.config.server.max_json_depth;
   p->parse_pool.emplace(1);
   aopts.offload = [pool = &*p->parse_pool](std::function<void()> work) { boost::asio::post(*pool, std::move(work)); };
@@ -381,6 +402,7 @@ void drain(engine::parts& p, millis grace) {
   // Outcomes are recorded even when the grace is spent: they are what keeps
   // the next process from sending these deliveries again.
   bool recorded = ask(p.ledger, std::max(left(), millis{5'000}));
+  ask(p.maintenance, millis{2'000}); // gives its lease up: another node takes over now
   auto took = std::chrono::duration_cast<millis>(steady::now() - started).count();
   if (answered && finished && recorded)
     log::info("stopped gracefully in " + std::to_string(took) + " ms: queued requests answered, attempts finished "
@@ -408,7 +430,7 @@ void engine::stop() {
     p.parse_pool->stop();
     p.parse_pool->join();
   }
-  for (auto* a : {&p.watchdog, &p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger})
+  for (auto* a : {&p.watchdog, &p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger, &p.maintenance})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   // I/O first: once its threads are joined no connection or sink callback
@@ -422,7 +444,7 @@ void engine::stop() {
   if (p.ingest)
     p.ingest->close();
   p.rest.reset();
-  p.watchdog = p.http = p.router = p.supervisor = p.persistence = p.ledger = caf::actor{};
+  p.watchdog = p.http = p.router = p.supervisor = p.persistence = p.ledger = p.maintenance = caf::actor{};
   p.system.reset(); // waits for every actor
   log::flush();
 }

@@ -29,7 +29,7 @@ struct engine_options {
   std::size_t sender_window = 1000;
   /// Called once (from an actor's thread) when an essential actor stops
   /// abnormally: the persistence actor, the ledger, the router, the
-  /// supervisor or the HTTP actor. `txrelay serve` exits then, with a
+  /// supervisor, the HTTP actor or the maintenance actor. `txrelay serve` exits then, with a
   /// non-zero status, so that its service manager restarts it.
   std::function<void(const std::string& why)> on_essential_actor_down;
 };
@@ -61,7 +61,7 @@ public:
   result<reload_report, api_error> reload();
 
   /// The essential actors by name (persistence, ledger, router, supervisor,
-  /// http), for fault-injection tests.
+  /// http, maintenance), for fault-injection tests.
   std::vector<std::pair<std::string, caf::actor>> essential_actors() const;
 
   struct parts;

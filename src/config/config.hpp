@@ -65,6 +65,16 @@ struct publish_config {
   int batch = 1000;         // events routed per transaction
 };
 
+/// How long finished history is kept (0: forever). Pending deliveries are
+/// never deleted, nor an event that has one.
+struct retention_config {
+  millis delivered{7LL * 86'400'000};  // events whose deliveries all succeeded (or that had none)
+  millis dead{30LL * 86'400'000};      // dead deliveries, counted from their last attempt
+  millis rejected{30LL * 86'400'000};  // events published from SQL and refused when routed
+  millis interval{60'000};             // how often the maintenance leader runs a pass
+  int batch = 1000;                    // events deleted per transaction (short locks)
+};
+
 struct database_config {
   std::string url; // libpq connection string or postgresql:// URL; empty = embedded
   // Every wait on PostgreSQL is bounded (a partition must not freeze a
@@ -194,12 +204,14 @@ struct topic_config {
 struct txrelay_config {
   std::string source_file;
   // Each top-level section as written (server, auth, database, publish,
-  // routes, topics; absent ones empty), for telling what a reload changes.
+  // retention, node, routes, topics; absent ones empty), for telling what a reload changes.
   std::map<std::string, std::string> section_fingerprints;
   server_config server;
   auth_config auth;
   database_config database;
   publish_config publish;
+  retention_config retention;
+  std::string node_id; // node.id: this process among those sharing the database (default host-pid)
   std::vector<sink_config> sinks;   // enabled sinks only, in file order
   std::vector<route_rule> routes;
   std::vector<topic_config> topics;

@@ -17,7 +17,7 @@ bool in_transaction(const sink_config& s) { return s.sql && s.sql->phase == sql_
 
 config_change diff_configs(const txrelay_config& running, const txrelay_config& loaded) {
   config_change change;
-  for (const char* name : {"server", "auth", "database", "publish"})
+  for (const char* name : {"server", "auth", "database", "publish", "retention", "node"})
     if (section(running, name) != section(loaded, name))
       change.needs_restart.push_back(std::string{name} + " changed (a reload applies sinks, routes and topics)");
   change.routing_changed =

@@ -321,6 +321,37 @@ void load_publish(const value_reader& r, const YAML::Node& node, publish_config&
     out.batch = static_cast<int>(r.integer(n, "publish.batch", 1, 10'000));
 }
 
+void load_retention(const value_reader& r, const YAML::Node& node, retention_config& out) {
+  check_keys(node, "retention", {"delivered", "dead", "rejected", "interval", "batch"});
+  for (auto [name, field] : {std::pair{"delivered", &out.delivered}, std::pair{"dead", &out.dead},
+                             std::pair{"rejected", &out.rejected}}) {
+    if (const auto n = node[name]) {
+      auto key = std::string{"retention."} + name;
+      *field = r.duration(n, key);
+      // Shorter than an hour is a typo more often than a policy, and a
+      // receipt a client is about to read must still be there.
+      if (field->count() != 0 && *field < millis{3'600'000})
+        fail(key, "must be 0 (keep forever) or at least 1h");
+    }
+  }
+  if (const auto n = node["interval"]) {
+    out.interval = r.duration(n, "retention.interval");
+    if (out.interval < millis{100} || out.interval > millis{86'400'000})
+      fail("retention.interval", "must be from 100ms to 1d");
+  }
+  if (const auto n = node["batch"])
+    out.batch = static_cast<int>(r.integer(n, "retention.batch", 1, 100'000));
+}
+
+void load_node(const value_reader& r, const YAML::Node& node, txrelay_config& out) {
+  check_keys(node, "node", {"id"});
+  if (const auto n = node["id"]) {
+    out.node_id = r.text(n, "node.id", "a node id");
+    if (out.node_id.empty() || out.node_id.size() > 100)
+      fail("node.id", "must be 1 to 100 characters");
+  }
+}
+
 void load_database(const value_reader& r, const YAML::Node& node, database_config& out) {
   check_keys(node, "database", {"url", "connect_timeout", "statement_timeout"});
   // Not validated here (libpq accepts URLs and key=value strings, and says
@@ -968,8 +999,8 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
   if (!root || root.IsNull())
     return config; // an empty file: all defaults, nothing routed
   value_reader r{env};
-  check_keys(root, "", {"server", "auth", "database", "publish", "sinks", "routes", "topics"});
-  for (const char* section : {"server", "auth", "database", "publish", "routes", "topics"})
+  check_keys(root, "", {"server", "auth", "database", "publish", "retention", "node", "sinks", "routes", "topics"});
+  for (const char* section : {"server", "auth", "database", "publish", "retention", "node", "routes", "topics"})
     if (const auto n = root[section])
       config.section_fingerprints[section] = YAML::Dump(n);
   if (const auto n = root["server"])
@@ -982,6 +1013,10 @@ txrelay_config load(const YAML::Node& root, const env_lookup& env) {
     load_database(r, n, config.database);
   if (const auto n = root["publish"])
     load_publish(r, n, config.publish);
+  if (const auto n = root["retention"])
+    load_retention(r, n, config.retention);
+  if (const auto n = root["node"])
+    load_node(r, n, config);
   std::map<std::string, std::string> declared; // sink name -> key path, disabled sinks included
   if (const auto n = root["sinks"])
     load_sinks(r, n, config, declared);

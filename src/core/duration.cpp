@@ -34,8 +34,10 @@ result<millis, std::string> parse_duration(std::string_view text) {
     factor = 60'000;
   else if (unit == "h")
     factor = 3'600'000;
+  else if (unit == "d")
+    factor = 86'400'000;
   else
-    return unexpected{"unknown duration unit \"" + std::string{unit} + "\" (use ms, s, m or h)"};
+    return unexpected{"unknown duration unit \"" + std::string{unit} + "\" (use ms, s, m, h or d)"};
   double ms = value * factor;
   if (!std::isfinite(ms) || ms > 1e15)
     return unexpected{"duration \"" + std::string{text} + "\" is too large"};

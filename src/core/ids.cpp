@@ -31,6 +31,11 @@ std::string format_uuid_v7(std::uint64_t ms, std::uint32_t rand_a, std::uint64_t
 
 } // namespace
 
+std::string uuid_v7_floor(time_point t) {
+  auto ms = std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  return format_uuid_v7(static_cast<std::uint64_t>(ms), 0, 0);
+}
+
 std::string uuid_v7_generator::next(time_point now) {
   auto ms = static_cast<std::uint64_t>(
     std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()));

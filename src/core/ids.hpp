@@ -49,6 +49,10 @@ private:
 /// Canonical 8-4-4-4-12 lowercase or uppercase hex.
 bool is_uuid(std::string_view s);
 
+/// The smallest UUIDv7 of the millisecond `t`: every id made before `t`
+/// sorts below it (ids are compared as PostgreSQL compares uuid: bytewise).
+std::string uuid_v7_floor(time_point t);
+
 /// When a UUIDv7 was made (its 48-bit millisecond timestamp); nullopt for
 /// anything that is not a version-7 UUID. A delivery's id tells its age
 /// without another column.

@@ -141,6 +141,15 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
   header(out, "txrelay_events_rejected_total", "counter",
          "Events published from SQL that routing refused (schema, projection); kept with the reason.");
   sample(out, "txrelay_events_rejected_total", nullptr, "", events_rejected.load(rel));
+  header(out, "txrelay_maintenance_leader", "gauge",
+         "1 while this node holds the maintenance lease (runs retention for every node).");
+  sample(out, "txrelay_maintenance_leader", nullptr, "", maintenance_leader.load(rel));
+  header(out, "txrelay_retention_passes_total", "counter", "Completed retention passes over the events table.");
+  sample(out, "txrelay_retention_passes_total", nullptr, "", retention_passes.load(rel));
+  header(out, "txrelay_events_expired_total", "counter",
+         "Events (with their deliveries) deleted by retention, by why they were finished.");
+  sample(out, "txrelay_events_expired_total", "kind", "finished", expired_finished.load(rel));
+  sample(out, "txrelay_events_expired_total", "kind", "rejected", expired_rejected.load(rel));
   header(out, "txrelay_http_connections", "gauge", "Open HTTP connections.");
   sample(out, "txrelay_http_connections", nullptr, "", connections.open.load(rel));
   header(out, "txrelay_http_connections_refused_total", "counter",

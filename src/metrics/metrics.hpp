@@ -87,6 +87,11 @@ public:
   std::atomic<std::uint64_t> outcome_batches{0};
   std::atomic<std::uint64_t> events_published{0}; // published from SQL and routed by txrelay
   std::atomic<std::uint64_t> events_rejected{0};  // published from SQL and refused when routed
+  // Maintenance (retention), done by whichever node holds the maintenance lease.
+  std::atomic<std::int64_t> maintenance_leader{0}; // 1 while this node holds it
+  std::atomic<std::uint64_t> retention_passes{0};
+  std::atomic<std::uint64_t> expired_finished{0}; // events deleted after their deliveries' retention
+  std::atomic<std::uint64_t> expired_rejected{0}; // rejected events deleted after theirs
   http_connection_metrics connections;
   ingest_queue_metrics ingest_queue;
 

@@ -280,6 +280,16 @@ BEGIN
 END
 $fn$;
 )sql"},
+    {7, "leases: one holder at a time for work that must not run twice", R"sql(
+-- A lease is held by one node until expires_at (the database's clock, the
+-- one every node shares); its holder renews it, anyone takes it once expired.
+-- 'maintenance' elects the node that runs retention.
+CREATE TABLE txrelay.leases (
+  name       text PRIMARY KEY,
+  holder     text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+)sql"},
   };
   return all;
 }

@@ -248,7 +248,9 @@ TEST_F(delivery_pgtest, every_bad_input_gets_its_status_and_json_error_and_leave
      "unsupported_media_type"},
     {"wrong method", "PUT", "/v1/events", feedback, json, 405, "method_not_allowed"},
     {"unknown path", "GET", "/v2/nothing", "", {}, 404, "not_found"},
-    {"unknown event", "GET", "/v1/events/00000000-0000-7000-8000-000000000000", "", {}, 404, "not_found"},
+    {"unknown event", "GET", "/v1/events/00000000-0000-4000-8000-000000000000", "", {}, 404, "not_found"},
+    // A UUIDv7 of 1970: older than any retention, so it may have been deleted.
+    {"expired event", "GET", "/v1/events/00000000-0000-7000-8000-000000000000", "", {}, 404, "expired"},
     {"not an id", "GET", "/v1/events/abc", "", {}, 404, "not_found"},
   };
   for (const auto& c : cases) {

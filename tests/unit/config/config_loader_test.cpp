@@ -588,6 +588,37 @@ TEST(load_config, publish_section_sets_the_router_and_checks_its_bounds) {
   EXPECT_NE(error("publish: {interval: 5ms}\n").find("test.yaml: publish.interval: unknown key"), std::string::npos);
 }
 
+TEST(load_config, retention_and_node_sections_set_the_policy_and_check_it) {
+  auto defaults = load_config_text("", "test.yaml", testing::env_map());
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->retention.delivered, std::chrono::hours{7 * 24});
+  EXPECT_EQ(defaults->retention.dead, std::chrono::hours{30 * 24});
+  EXPECT_EQ(defaults->retention.rejected, std::chrono::hours{30 * 24});
+  EXPECT_EQ(defaults->node_id, "");
+
+  auto set = load_config_text("retention: {delivered: 0, dead: 90d, rejected: 12h, interval: 5m, batch: 500}\n"
+                              "node: {id: eu-1}\n",
+                              "test.yaml", testing::env_map());
+  ASSERT_TRUE(set) << set.error().to_string();
+  EXPECT_EQ(set->retention.delivered, millis{0}); // forever
+  EXPECT_EQ(set->retention.dead, std::chrono::hours{90 * 24});
+  EXPECT_EQ(set->retention.rejected, std::chrono::hours{12});
+  EXPECT_EQ(set->retention.interval, std::chrono::minutes{5});
+  EXPECT_EQ(set->retention.batch, 500);
+  EXPECT_EQ(set->node_id, "eu-1");
+
+  auto error = [](const std::string& yaml) {
+    auto r = load_config_text(yaml, "test.yaml", testing::env_map());
+    return r ? std::string{"loaded"} : r.error().to_string();
+  };
+  EXPECT_EQ(error("retention: {delivered: 5m}\n"),
+            "test.yaml: retention.delivered: must be 0 (keep forever) or at least 1h");
+  EXPECT_EQ(error("retention: {interval: 10ms}\n"), "test.yaml: retention.interval: must be from 100ms to 1d");
+  EXPECT_NE(error("retention: {dead: 1y}\n").find("test.yaml: retention.dead: unknown duration unit"), std::string::npos);
+  EXPECT_NE(error("retention: {keep: 1d}\n").find("test.yaml: retention.keep: unknown key"), std::string::npos);
+  EXPECT_EQ(error("node: {id: \"\"}\n"), "test.yaml: node.id: must be 1 to 100 characters");
+}
+
 TEST(routed_topics, lists_each_routed_topic_once_in_order) {
   auto config = load_config_text("sinks: [{name: a, kind: log}, {name: b, kind: log}]\n"
                                  "routes:\n"

@@ -25,6 +25,7 @@ TEST(parse_duration, units) {
   EXPECT_EQ(must_parse("1.5s"), 1500ms);
   EXPECT_EQ(must_parse("5m"), 5min);
   EXPECT_EQ(must_parse("1h"), 1h);
+  EXPECT_EQ(must_parse("7d"), 168h);
   EXPECT_EQ(must_parse("0.25h"), 15min);
   EXPECT_EQ(must_parse("0ms"), 0ms);
 }
@@ -46,7 +47,7 @@ TEST(parse_duration, rejects_negative) {
 }
 
 TEST(parse_duration, rejects_unknown_units) {
-  EXPECT_NE(must_fail("5d").find("unit"), std::string::npos);
+  EXPECT_NE(must_fail("5w").find("unit"), std::string::npos);
   EXPECT_NE(must_fail("5sec").find("unit"), std::string::npos);
   EXPECT_NE(must_fail("5S").find("unit"), std::string::npos);
   EXPECT_NE(must_fail("1e3").find("unit"), std::string::npos);

@@ -1,0 +1,111 @@
+#include "persistence/maintenance.hpp"
+
+#include "core/ids.hpp"
+
+namespace txrelay::pg {
+
+result<bool, pg_error> hold_lease(connection& conn, const std::string& name, const std::string& holder, millis ttl) {
+  auto ms = std::to_string(ttl.count());
+  // The row changes only for its holder or once expired, so of two nodes
+  // racing for a free lease one inserts (or updates) and the other's
+  // conflict check sees the winner's row and returns nothing.
+  auto res = conn.exec_prepared("txr_lease_hold",
+                                "INSERT INTO txrelay.leases AS l (name, holder, expires_at) "
+                                "VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') "
+                                "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
+                                "WHERE l.holder = EXCLUDED.holder OR l.expires_at < now() "
+                                "RETURNING holder",
+                                {name, holder, ms});
+  if (!res)
+    return unexpected{res.error()};
+  return res->rows() == 1;
+}
+
+result<bool, pg_error> release_lease(connection& conn, const std::string& name, const std::string& holder) {
+  auto res = conn.exec_prepared("txr_lease_release", "DELETE FROM txrelay.leases WHERE name = $1 AND holder = $2",
+                                {name, holder});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows() == 1;
+}
+
+namespace {
+
+// Whether event e's history has expired ($2 delivered, $3 dead, $4 rejected
+// cutoffs; '-infinity' keeps that kind forever). Evaluated when the window
+// is chosen and again, under the deliveries' row locks, when it is deleted.
+constexpr const char* expired_predicate = R"sql(
+  CASE WHEN e.rejection IS NOT NULL THEN e.created_at < $4::timestamptz
+  ELSE NOT EXISTS (SELECT 1 FROM txrelay.deliveries d
+                   WHERE d.event_id = e.id
+                     AND NOT ((d.status = 'delivered' AND d.updated_at < $2::timestamptz)
+                           OR (d.status = 'dead' AND d.updated_at < $3::timestamptz)))
+   AND (EXISTS (SELECT 1 FROM txrelay.deliveries d WHERE d.event_id = e.id) OR e.created_at < $2::timestamptz)
+   AND NOT EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id)
+  END)sql";
+
+std::string cutoff_text(const std::optional<time_point>& t) { return t ? format_rfc3339(*t) : "-infinity"; }
+
+} // namespace
+
+result<retention_window, pg_error> expire_window(connection& conn, const retention_cutoffs& cutoffs,
+                                                 const std::string& after_id, int limit) {
+  retention_window window;
+  std::optional<time_point> latest;
+  for (const auto& t : {cutoffs.delivered, cutoffs.dead, cutoffs.rejected})
+    if (t && (!latest || *t > *latest))
+      latest = t;
+  if (!latest)
+    return window; // everything is kept forever
+  // Only events made before the latest cutoff can have expired, and ids are
+  // UUIDv7: the primary key's order is the order they were made in.
+  const std::string below = uuid_v7_floor(*latest);
+  const std::string after = after_id.empty() ? "00000000-0000-0000-0000-000000000000" : after_id;
+  const std::string delivered = cutoff_text(cutoffs.delivered), dead = cutoff_text(cutoffs.dead),
+                    rejected = cutoff_text(cutoffs.rejected), limit_text = std::to_string(limit);
+
+  if (auto begun = conn.exec("BEGIN"); !begun)
+    return unexpected{begun.error()};
+  auto fail = [&](pg_error e) -> result<retention_window, pg_error> {
+    if (!e.connection_lost)
+      conn.exec("ROLLBACK");
+    return unexpected{std::move(e)};
+  };
+  auto examined = conn.exec_prepared("txr_expire_window",
+                                     std::string{"SELECT e.id::text, "} + expired_predicate +
+                                       " FROM txrelay.events e WHERE e.id > $1::uuid AND e.id < $5::uuid "
+                                       "ORDER BY e.id LIMIT $6::int",
+                                     {after, delivered, dead, rejected, below, limit_text});
+  if (!examined)
+    return fail(examined.error());
+  window.examined = examined->rows();
+  std::string ids = "{";
+  for (int r = 0; r < examined->rows(); ++r) {
+    window.last_id = std::string{examined->get(r, 0)};
+    if (examined->get(r, 1) == "t")
+      ids += (ids.size() > 1 ? "," : "") + window.last_id;
+  }
+  ids += '}';
+  if (ids != "{}") {
+    // Lock the deliveries first (a replay waits, or has committed and is
+    // seen by the DELETE's fresh snapshot), then delete what is still expired.
+    auto locked = conn.exec_prepared("txr_expire_lock",
+                                     "SELECT 1 FROM txrelay.deliveries WHERE event_id = ANY ($1::uuid[]) FOR UPDATE",
+                                     {ids});
+    if (!locked)
+      return fail(locked.error());
+    auto deleted = conn.exec_prepared("txr_expire_delete",
+                                      std::string{"DELETE FROM txrelay.events e WHERE e.id = ANY ($1::uuid[]) AND "} +
+                                        expired_predicate + " RETURNING e.rejection IS NOT NULL",
+                                      {ids, delivered, dead, rejected});
+    if (!deleted)
+      return fail(deleted.error());
+    for (int r = 0; r < deleted->rows(); ++r)
+      ++(deleted->get(r, 0) == "t" ? window.rejected : window.finished);
+  }
+  if (auto committed = conn.exec("COMMIT"); !committed)
+    return unexpected{committed.error()};
+  return window;
+}
+
+} // namespace txrelay::pg
