@@ -327,6 +327,11 @@ void delivery_scheduler::resume(time_point now) {
   pump(now);
 }
 
+void delivery_scheduler::permit_until(std::optional<time_point> until, time_point now) {
+  permitted_until_ = until;
+  pump(now);
+}
+
 void delivery_scheduler::drain(time_point now) {
   draining_ = true;
   pump(now);
@@ -443,6 +448,8 @@ void delivery_scheduler::pump(time_point now) {
   blocked_until_.reset();
   const auto max_in_flight = static_cast<std::size_t>(std::max(policy_.max_in_flight, 1));
   while (!ready_.empty() && (!broken_.empty() || flying_.size() < max_in_flight)) {
+    if (!permitted(now))
+      break; // the lease ran out: only a renewal (an input) starts anything again
     const auto& front = ready_.front();
     auto it = window_.find(front);
     if (it == window_.end() || !due_now(it->second)) {
@@ -585,14 +592,14 @@ std::vector<std::string> delivery_scheduler::check(time_point now) const {
   const auto max_in_flight = static_cast<std::size_t>(std::max(policy_.max_in_flight, 1));
   // The rule: due work the sender may send goes now, or has a timer no later
   // than when it may go, or waits for a result under way (a half-open probe).
-  if (live_ready() && !paused_ && !draining_ && broken_.empty() && flying_.size() < max_in_flight &&
+  if (live_ready() && !paused_ && !draining_ && permitted(now) && broken_.empty() && flying_.size() < max_in_flight &&
       !breaker_.probe_in_flight()) {
     if (breaker_.permits(now) && budget_.wait(now).count() == 0)
       fail("due deliveries may go now but the pump left them");
     else if (auto allowed = now + std::max(breaker_.wait(now), budget_.wait(now)); !wake || *wake > allowed)
       fail("due deliveries wait for the circuit or the rate limit with no timer for when they may go");
   }
-  if (!broken_.empty() && live_ready())
+  if (!broken_.empty() && live_ready() && permitted(now))
     fail("the sink is broken but deliveries wait to be dead-lettered");
   if (breaker_.probe_in_flight() && (!probe_ || flying_.count(probe_->id) == 0))
     fail("a probe is under way but it is not in flight");

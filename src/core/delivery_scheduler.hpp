@@ -114,6 +114,11 @@ public:
   void resume(time_point now);
   /// Rows may be pending that the sender does not hold (a replay, a supervisor's hint).
   void sweep_requested(time_point now);
+  /// This node may send to the sink until `until` (its lease, on this
+  /// node's clock, less a margin); nullopt: always (no cluster). Past it no
+  /// attempt starts and nothing is dead-lettered until a renewal comes:
+  /// another node may own the sink by then.
+  void permit_until(std::optional<time_point> until, time_point now);
   /// The process is stopping: no attempt starts from now on; those under
   /// way finish (in_flight() tells when none is left). Not undone: a
   /// drained scheduler is thrown away.
@@ -162,6 +167,8 @@ private:
   circuit_breaker breaker_;
   bool paused_ = false;
   bool draining_ = false;
+  std::optional<time_point> permitted_until_; // the lease's end; none: no cluster
+  bool permitted(time_point now) const { return !permitted_until_ || now < *permitted_until_; }
   std::string broken_; // why the sink is gone for good; empty: it is not
 
   std::unordered_map<std::string, delivery_job> window_; // every delivery held

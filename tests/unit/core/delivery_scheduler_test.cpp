@@ -161,6 +161,23 @@ scheduler_policy base_policy() {
   return p;
 }
 
+TEST(delivery_scheduler, past_its_lease_a_node_starts_no_attempt_until_the_lease_is_renewed) {
+  harness h{base_policy()};
+  h.serve_sweep();
+  h.s->permit_until(h.now + 1s, h.now);
+  h.drain();
+  h.dispatch({h.new_row()});
+  ASSERT_EQ(h.flying.size(), 1u); // within the lease
+  h.answer(0, server_error());    // retried after its backoff...
+  h.now += 5s;                    // ...which ends after the lease did (the node was stopped, say)
+  h.s->timer(h.now);
+  h.drain();
+  EXPECT_EQ(h.flying.size(), 0u) << "attempted without a lease: another node may own the sink";
+  h.s->permit_until(h.now + 1s, h.now); // renewed
+  h.drain();
+  EXPECT_EQ(h.flying.size(), 1u);
+}
+
 TEST(delivery_scheduler, recovers_pending_rows_at_start_and_delivers_them) {
   harness h{base_policy()};
   for (int i = 0; i < 3; ++i)
@@ -432,10 +449,15 @@ TEST(delivery_scheduler, random_schedules_never_leave_due_work_without_a_timer) 
           }
           break;
         case 7:
-          if (chance(50)) {
+          if (chance(40)) {
             h.s->pause(h.now);
-          } else {
+          } else if (chance(50)) {
             h.s->resume(h.now);
+          } else if (chance(50)) {
+            // A cluster lease renewed for a while (it may run out before the next renewal).
+            h.s->permit_until(h.now + millis{static_cast<int>(pick() % 2000)}, h.now);
+          } else {
+            h.s->permit_until(std::nullopt, h.now);
           }
           h.drain();
           break;
@@ -452,6 +474,7 @@ TEST(delivery_scheduler, random_schedules_never_leave_due_work_without_a_timer) 
     // A healthy sink from now on: everything pending is delivered, or dead
     // for attempts or age spent before, and nothing waits forever.
     h.s->resume(h.now);
+    h.s->permit_until(std::nullopt, h.now);
     h.drain();
     h.deliver_everything();
     EXPECT_EQ(h.db.pending(), 0u);
