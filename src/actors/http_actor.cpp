@@ -68,6 +68,7 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
       ask<event_lookup>(self, std::move(reply), get_event_atom::value, id);
     },
     [=](counts_atom, counts_reply& reply) { ask<pending_counts>(self, std::move(reply), counts_atom::value); },
+    [=](nodes_atom, nodes_reply& reply) { ask<node_list>(self, std::move(reply), nodes_atom::value); },
     [=](replay_atom, replay_request& filter, replay_reply& reply) {
       ask<replay_report>(self, std::move(reply), replay_atom::value, std::move(filter));
     },

@@ -245,6 +245,14 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       return with_connection<pending_counts>(self, [&](pg::connection& c) { return pg::pending_counts(c); });
     },
+    [=](nodes_atom) -> caf::result<node_list> {
+      return with_connection<node_list>(self, [&](pg::connection& c) -> result<node_list, pg::pg_error> {
+        auto nodes = pg::list_nodes(c, pg::node_ttl, pg::forget_nodes_after);
+        if (!nodes)
+          return unexpected{nodes.error()};
+        return node_list{std::move(*nodes)};
+      });
+    },
     [=](health_atom) -> caf::result<bool> {
       return with_connection<bool>(self, [&](pg::connection& c) -> result<bool, pg::pg_error> {
         if (auto r = c.exec("SELECT 1"); !r)

@@ -2,6 +2,7 @@
 
 #include "actors/persistence_support.hpp"
 #include "logging/log.hpp"
+#include "persistence/cluster.hpp"
 #include "persistence/maintenance.hpp"
 
 #include <optional>
@@ -114,6 +115,7 @@ void expire_next(maintenance_self* self) {
   }
   st.pass_cursor.reset();
   st.options.metrics->retention_passes.fetch_add(1, rel);
+  (void)pg::forget_nodes(*conn, pg::forget_nodes_after);
   if (st.pass_finished + st.pass_rejected > 0)
     log::info("retention: deleted " + std::to_string(st.pass_finished) + " finished and " +
               std::to_string(st.pass_rejected) + " rejected events past their retention");

@@ -29,6 +29,7 @@
 #include "config/config.hpp"
 #include "core/delivery.hpp"
 #include "core/result.hpp"
+#include "persistence/cluster.hpp"
 #include "persistence/outbox.hpp"
 
 #include <caf/all.hpp>
@@ -69,6 +70,14 @@ using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 // A reloaded config's sinks: start the new, retire the removed, restart the changed.
 using reconfigure_atom = caf::atom_constant<caf::atom("reconfig")>;
+// Cluster: the sinks this node holds leases for (to the supervisor), one
+// sink's lease renewed (to its sender), a lease handed back after its sender
+// stopped (to the cluster actor), a sink another node owns has new rows.
+using leases_atom = caf::atom_constant<caf::atom("leases")>;
+using lease_atom = caf::atom_constant<caf::atom("lease")>;
+using released_atom = caf::atom_constant<caf::atom("released")>;
+using notify_atom = caf::atom_constant<caf::atom("notify")>;
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 
 // -- message types --------------------------------------------------------------
 
@@ -91,6 +100,15 @@ struct replay_report {
   std::vector<pg::delivery_ref> deliveries;
   bool more = false; // the limit was reached: more dead deliveries may match
 };
+
+/// The sinks a node may send to now, each with the end of its permission
+/// (the lease, on the node's clock: time_point::rep).
+using sink_leases = std::vector<std::pair<std::string, time_point::rep>>;
+
+struct node_list {
+  std::vector<pg::node_record> nodes;
+};
+using nodes_reply = std::function<void(result<node_list, api_error>)>;
 
 struct pending_counts {
   std::vector<std::pair<std::string, long long>> by_sink;
@@ -158,6 +176,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_results)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_requests)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_jobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<txrelay::sink_config>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_leases)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::node_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::nodes_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_receipts)

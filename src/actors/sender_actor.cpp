@@ -197,6 +197,8 @@ sender_actor::behavior_type sender_behavior(sender_pointer self, sender_options 
   st.metrics = &st.options.metrics->sink(st.options.sink.name);
   st.self_metrics = &st.options.metrics->actor("sender:" + st.options.sink.name);
   st.scheduler.emplace(policy_for(st.options), st.options.clock->now(), st.options.seed, st.options.start_paused);
+  if (st.options.permit_until)
+    st.scheduler->permit_until(st.options.permit_until, st.options.clock->now());
   // A throwing transport is a bug in txrelay, not in the sink. The delivery
   // being attempted counts a failed attempt with the crash as its error and
   // its normal backoff (dead only once its attempts run out, like any other
@@ -249,6 +251,10 @@ sender_actor::behavior_type sender_behavior(sender_pointer self, sender_options 
     },
     [=](resume_atom) {
       self->state.scheduler->resume(now());
+      carry_out(self);
+    },
+    [=](lease_atom, time_point::rep until) {
+      self->state.scheduler->permit_until(time_point{time_point::duration{until}}, now());
       carry_out(self);
     },
     [=](sweep_atom) {

@@ -10,6 +10,7 @@
 #include "sinks/sink_transport.hpp"
 
 #include <memory>
+#include <optional>
 
 namespace txrelay {
 
@@ -22,6 +23,7 @@ struct sender_options {
   std::size_t window = 1000; // deliveries held in memory at most; the rest wait in PostgreSQL
   std::uint64_t seed = 0;    // for backoff jitter
   bool start_paused = false; // an operator paused the sink before this (re)start
+  std::optional<time_point> permit_until; // cluster: its lease's end on this node's clock; none: always
 };
 
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -29,13 +31,15 @@ using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
 
 /// What a sender answers to. From its supervisor: deliveries to send
 /// (dispatch), an operator's pause and resume, a sweep for rows it may not
-/// hold, and a drain (true once no attempt is under way). From its sink's
+/// hold, a renewed lease (until when it may send), and a drain (true once
+/// no attempt is under way). From its sink's
 /// transport: each attempt's result, with the attempt's number. The last
 /// three are its own timers (its one wake-up, the outcome flush, the
 /// mailbox sample): CAF 0.17 has no private part of a typed interface.
 using sender_actor =
   caf::typed_actor<caf::reacts_to<dispatch_atom, delivery_jobs>, caf::reacts_to<pause_atom>,
-                   caf::reacts_to<resume_atom>, caf::reacts_to<sweep_atom>, caf::replies_to<drain_atom>::with<bool>,
+                   caf::reacts_to<resume_atom>, caf::reacts_to<sweep_atom>, caf::reacts_to<lease_atom, time_point::rep>,
+                   caf::replies_to<drain_atom>::with<bool>,
                    caf::reacts_to<attempted_atom, std::string, std::uint64_t, attempt_result>,
                    caf::reacts_to<wake_atom, time_point::rep>, caf::reacts_to<outcome_flush_atom>,
                    caf::reacts_to<tick_atom>>;

@@ -26,6 +26,12 @@ struct child {
   // or the child is forgotten.
   bool retiring = false;
   std::optional<sink_config> successor;
+  // Cluster: this node may send to the sink until lease_until (a sender
+  // runs only then); a sink handed to another node is released once its
+  // sender stopped.
+  bool leased = true;
+  std::optional<time_point> lease_until;
+  bool releasing = false;
 };
 
 /// The first restart in a window is immediate; each further one waits twice
@@ -44,12 +50,15 @@ struct supervisor_state {
   std::map<std::string, child> children; // by sink name
   bool stopping = false;
   std::mt19937_64 seeds;
+  caf::actor cluster; // who sends the leases; told of released sinks and of rows for sinks owned elsewhere
 };
 
 using supervisor_self = caf::stateful_actor<supervisor_state>;
 
 void start_child(supervisor_self* self, child& c) {
   auto& st = self->state;
+  if (!c.leased || c.failed || st.stopping)
+    return; // another node sends to it, or nobody should
   sender_options opts;
   opts.sink = c.sink;
   opts.transport = st.options.make_transport(c.sink);
@@ -59,6 +68,7 @@ void start_child(supervisor_self* self, child& c) {
   opts.window = st.options.window;
   opts.seed = st.seeds();
   opts.start_paused = c.paused;
+  opts.permit_until = c.lease_until;
   c.actor = spawn_monitored_sender(self, std::move(opts));
 }
 
@@ -99,6 +109,7 @@ void adopt(supervisor_self* self, const sink_config& sink) {
   auto& st = self->state;
   auto& c = st.children[sink.name];
   c.sink = sink;
+  c.leased = !st.options.leased; // a cluster node waits for its lease
   c.metrics = &st.options.metrics->actor("sender:" + sink.name);
   c.sink_state = &st.options.metrics->sink(sink.name);
   start_child(self, c);
@@ -123,6 +134,8 @@ bool finish_retirement(supervisor_self* self, const std::string& name) {
   }
   log::info("supervisor: sink " + name + " removed by a reload; its pending deliveries stay in PostgreSQL");
   st.children.erase(name);
+  if (st.cluster)
+    self->send(st.cluster, released_atom::value, name);
   return true;
 }
 
@@ -156,6 +169,14 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       c.actor = nullptr;
       if (c.retiring) {
         finish_retirement(self, name); // may erase c: nothing after this touches it
+        return;
+      }
+      if (c.releasing) {
+        c.releasing = false;
+        if (c.leased)
+          start_child(self, c); // the lease came back while it drained
+        else if (st.cluster)
+          self->send(st.cluster, released_atom::value, name);
         return;
       }
       if (st.stopping || msg.reason == caf::exit_reason::user_shutdown || msg.reason == caf::exit_reason::kill)
@@ -268,17 +289,70 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       }
     },
     [=](sweep_atom) {
-      // Rows may be pending that no sender holds: every sender looks again.
+      // Rows may be pending that no sender holds: every sender looks again,
+      // and the nodes that own the other sinks are told.
+      auto& st = self->state;
+      for (auto& [name, c] : st.children) {
+        if (c.actor)
+          self->send(c.actor, sweep_atom::value);
+        else if (!c.leased && st.cluster)
+          self->send(st.cluster, notify_atom::value, name);
+      }
+    },
+    [=](sweep_atom, const std::string& sink) {
+      // Another node committed rows for this sink.
+      auto it = self->state.children.find(sink);
+      if (it != self->state.children.end() && it->second.actor)
+        self->send(it->second.actor, sweep_atom::value);
+    },
+    [=](poll_atom) {
       for (auto& [_, c] : self->state.children)
         if (c.actor)
           self->send(c.actor, sweep_atom::value);
+    },
+    [=](leases_atom, const sink_leases& leases) {
+      auto& st = self->state;
+      st.cluster = caf::actor_cast<caf::actor>(self->current_sender());
+      std::map<std::string, time_point> until;
+      for (const auto& [sink, rep] : leases)
+        until.emplace(sink, time_point{time_point::duration{rep}});
+      for (auto& [name, c] : st.children) {
+        auto it = until.find(name);
+        if (it != until.end()) {
+          bool was_leased = c.leased;
+          c.leased = true;
+          c.lease_until = it->second;
+          if (c.actor)
+            self->send(c.actor, lease_atom::value, it->second.time_since_epoch().count());
+          else if (!c.retiring && !was_leased)
+            start_child(self, c);
+        } else if (c.leased) {
+          // Handed to another node: the sender finishes its attempts, then
+          // the lease goes back (released_atom).
+          c.leased = false;
+          c.lease_until.reset();
+          if (!c.actor) {
+            self->send(st.cluster, released_atom::value, name);
+          } else if (!c.retiring) {
+            c.releasing = true;
+            auto actor = c.actor;
+            self->request(actor, std::chrono::seconds{60}, drain_atom::value)
+              .then([self, actor](bool) { self->send_exit(actor, caf::exit_reason::user_shutdown); },
+                    [self, actor](caf::error&) { self->send_exit(actor, caf::exit_reason::kill); });
+          }
+        }
+      }
     },
     [=](dispatch_atom, const std::string& sink, delivery_jobs& jobs) {
       auto& st = self->state;
       auto it = st.children.find(sink);
       // A sender being restarted misses these; it sweeps them in from PostgreSQL.
-      if (it != st.children.end() && it->second.actor)
+      if (it == st.children.end())
+        return;
+      if (it->second.actor)
         self->send(it->second.actor, dispatch_atom::value, std::move(jobs));
+      else if (!it->second.leased && st.cluster)
+        self->send(st.cluster, notify_atom::value, sink); // its owner is another node
     },
   };
 }

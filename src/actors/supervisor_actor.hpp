@@ -22,6 +22,9 @@ struct supervisor_options {
   std::shared_ptr<metrics_registry> metrics;
   std::size_t window = 1000;
   std::optional<std::uint64_t> seed; // for the senders' backoff jitter; tests fix it, else random
+  // A cluster node runs a sender only for the sinks whose lease it holds
+  // (leases_atom from the cluster actor); otherwise every sink has one.
+  bool leased = false;
 };
 
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_options options);

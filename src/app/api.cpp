@@ -234,6 +234,11 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
     return control_sink(std::string{rest.substr(0, slash)},
                         action == "pause" ? sink_command::pause : sink_command::resume, std::move(respond));
   }
+  if (path == "/v1/nodes") {
+    if (req.method != "GET")
+      return respond(method_not_allowed("GET"));
+    return get_nodes(std::move(respond));
+  }
   if (path == "/v1/admin/reload") {
     if (req.method != "POST")
       return respond(method_not_allowed("POST"));
@@ -454,6 +459,33 @@ std::string reload_json(const reload_report& r) {
 }
 
 } // namespace
+
+void api::get_nodes(http::respond_fn respond) const {
+  nodes_reply reply = [self_id = options_.node_id, respond = std::move(respond)](result<node_list, api_error> r) {
+    if (!r)
+      return respond(error_response(r.error()));
+    std::string out = "{\"self\":";
+    append_json_string(out, self_id);
+    out += ",\"nodes\":[";
+    for (std::size_t i = 0; i < r->nodes.size(); ++i) {
+      const auto& n = r->nodes[i];
+      out += i ? ",{\"id\":" : "{\"id\":";
+      append_json_string(out, n.id);
+      out += ",\"started_at\":";
+      append_json_string(out, n.started_at);
+      out += ",\"heartbeat_at\":";
+      append_json_string(out, n.heartbeat_at);
+      out += n.live ? ",\"live\":true,\"leases\":" : ",\"live\":false,\"leases\":";
+      append_json_names(out, n.leases);
+      out += '}';
+    }
+    out += "]}";
+    http::response res;
+    res.body = std::move(out);
+    respond(std::move(res));
+  };
+  caf::anon_send(options_.http_actor, nodes_atom::value, std::move(reply));
+}
 
 void api::reload_config(http::respond_fn respond) const {
   if (!options_.reload)

@@ -15,6 +15,7 @@
 //   POST /v1/sinks/{name}/resume   lifts a pause, a broken state, an open circuit or a failed sender
 //   POST /v1/sinks/{name}/replay   every dead delivery of the sink is pending again (fresh attempts)
 //   POST /v1/events/{id}/replay    the same for one event's dead deliveries
+//   GET  /v1/nodes         the nodes sharing the database: id, started_at, heartbeat_at, live, leases
 //   POST /v1/admin/reload  reloads the config file: 200 with what changed; 422 invalid_config,
 //                          409 restart_required (nothing changed)
 #include "actors/protocol.hpp"
@@ -49,6 +50,7 @@ struct api_options {
   std::function<result<reload_report, api_error>()> reload;
   auth_config auth;                // no keys and not disabled: open (loopback only)
   retention_config retention;      // GET /v1/events/{id} of an expired event: 404 expired
+  std::string node_id;             // this node, for GET /v1/nodes
   // Runs work off the I/O thread (the engine's parse pool); empty: inline.
   std::function<void(std::function<void()>)> offload;
   std::size_t inline_body_bytes = 16 * 1024; // larger event bodies are parsed by `offload`
@@ -74,6 +76,7 @@ private:
   void get_metrics(http::respond_fn respond) const;
   void get_health(http::respond_fn respond) const;
   void get_sinks(http::respond_fn respond) const;
+  void get_nodes(http::respond_fn respond) const;
   void control_sink(std::string name, sink_command cmd, http::respond_fn respond) const;
   void replay_dead(pg::replay_filter filter, http::respond_fn respond) const;
   void reload_config(http::respond_fn respond) const;

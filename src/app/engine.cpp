@@ -1,6 +1,7 @@
 #include "app/engine.hpp"
 
 #include "actors/http_actor.hpp"
+#include "actors/cluster_actor.hpp"
 #include "actors/ledger_actor.hpp"
 #include "actors/maintenance_actor.hpp"
 #include "actors/persistence_actor.hpp"
@@ -42,6 +43,7 @@ struct engine::parts {
   caf::actor supervisor;
   caf::actor http;
   caf::actor maintenance;
+  caf::actor cluster;
   caf::actor watchdog;
   std::shared_ptr<ingest_coalescer> ingest;
   std::unique_ptr<api> rest;
@@ -65,7 +67,8 @@ namespace {
 /// The actors nothing restarts in place (see watchdog), by name.
 std::vector<std::pair<std::string, caf::actor>> essential_actors_of(const engine::parts& p) {
   return {{"persistence", p.persistence}, {"ledger", p.ledger},           {"router", p.router},
-          {"supervisor", p.supervisor},   {"http", p.http}, {"maintenance", p.maintenance}};
+          {"supervisor", p.supervisor},   {"http", p.http}, {"maintenance", p.maintenance},
+          {"cluster", p.cluster}};
 }
 
 /// Watches the actors nothing restarts. Ingest writers and senders are
@@ -204,6 +207,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   sopts.clock = opts.clock;
   sopts.metrics = p->metrics;
   sopts.window = opts.sender_window;
+  sopts.leased = true;
   p->supervisor = spawn_supervisor(*p->system, std::move(sopts));
   caf::anon_send(p->persistence, dispatch_to_atom::value, p->supervisor);
   caf::anon_send(p->ledger, dispatch_to_atom::value, p->supervisor);
@@ -220,8 +224,19 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   mopts.clock = opts.clock;
   mopts.metrics = p->metrics;
   mopts.retention = opts.config.retention;
-  mopts.node_id = opts.config.node_id.empty() ? default_node_id() : opts.config.node_id;
+  const auto node_id = opts.config.node_id.empty() ? default_node_id() : opts.config.node_id;
+  mopts.node_id = node_id;
   p->maintenance = spawn_maintenance_actor(*p->system, std::move(mopts));
+  cluster_options copts;
+  copts.database_url = opts.database_url;
+  copts.database_limits = db_limits;
+  copts.clock = opts.clock;
+  copts.metrics = p->metrics;
+  copts.node_id = node_id;
+  for (const auto& s : opts.config.sinks)
+    copts.sinks.push_back(s.name);
+  copts.supervisor = p->supervisor;
+  p->cluster = spawn_cluster_actor(*p->system, std::move(copts));
   p->watchdog = p->system->spawn(watchdog, essential_actors_of(*p), opts.on_essential_actor_down);
 
   api_options aopts;
@@ -240,6 +255,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
     aopts.reload = [parts = p.get()] { return reload_config(*parts); };
   aopts.auth = opts.config.auth;
   aopts.retention = opts.config.retention;
+  aopts.node_id = node_id;
   aopts.limits.max_depth = opts.config.server.max_json_depth;
   p->parse_pool.emplace(1);
   aopts.offload = [pool = &*p->parse_pool](std::function<void()> work) { boost::asio::post(*pool, std::move(work)); };
@@ -327,6 +343,10 @@ result<reload_report, api_error> reload_config(engine::parts& p) {
   for (const auto& s : loaded->sinks)
     p.metrics->sink(s.name);
   caf::anon_send(p.supervisor, reconfigure_atom::value, loaded->sinks);
+  std::vector<std::string> names;
+  for (const auto& s : loaded->sinks)
+    names.push_back(s.name);
+  caf::anon_send(p.cluster, reconfigure_atom::value, std::move(names));
   p.admission->replace(admission_of(*loaded));
   p.sinks->replace(loaded->sinks);
   running.sinks = loaded->sinks;
@@ -402,7 +422,9 @@ void drain(engine::parts& p, millis grace) {
   // Outcomes are recorded even when the grace is spent: they are what keeps
   // the next process from sending these deliveries again.
   bool recorded = ask(p.ledger, std::max(left(), millis{5'000}));
-  ask(p.maintenance, millis{2'000}); // gives its lease up: another node takes over now
+  // Leases go back now: the other nodes take the sinks and the maintenance over at their next beat.
+  ask(p.cluster, millis{2'000});
+  ask(p.maintenance, millis{2'000});
   auto took = std::chrono::duration_cast<millis>(steady::now() - started).count();
   if (answered && finished && recorded)
     log::info("stopped gracefully in " + std::to_string(took) + " ms: queued requests answered, attempts finished "
@@ -430,7 +452,7 @@ void engine::stop() {
     p.parse_pool->stop();
     p.parse_pool->join();
   }
-  for (auto* a : {&p.watchdog, &p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger, &p.maintenance})
+  for (auto* a : {&p.watchdog, &p.http, &p.router, &p.supervisor, &p.persistence, &p.ledger, &p.maintenance, &p.cluster})
     if (*a)
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
   // I/O first: once its threads are joined no connection or sink callback
@@ -444,7 +466,7 @@ void engine::stop() {
   if (p.ingest)
     p.ingest->close();
   p.rest.reset();
-  p.watchdog = p.http = p.router = p.supervisor = p.persistence = p.ledger = p.maintenance = caf::actor{};
+  p.watchdog = p.http = p.router = p.supervisor = p.persistence = p.ledger = p.maintenance = p.cluster = caf::actor{};
   p.system.reset(); // waits for every actor
   log::flush();
 }

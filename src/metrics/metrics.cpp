@@ -144,6 +144,8 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
   header(out, "txrelay_maintenance_leader", "gauge",
          "1 while this node holds the maintenance lease (runs retention for every node).");
   sample(out, "txrelay_maintenance_leader", nullptr, "", maintenance_leader.load(rel));
+  header(out, "txrelay_cluster_nodes", "gauge", "Live txrelay nodes sharing this database, this one included.");
+  sample(out, "txrelay_cluster_nodes", nullptr, "", cluster_nodes.load(rel));
   header(out, "txrelay_retention_passes_total", "counter", "Completed retention passes over the events table.");
   sample(out, "txrelay_retention_passes_total", nullptr, "", retention_passes.load(rel));
   header(out, "txrelay_events_expired_total", "counter",
@@ -216,6 +218,8 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
      [](const sink_metrics& m) { return static_cast<std::int64_t>(m.safety_sweeps.load(std::memory_order_relaxed)); }},
     {"txrelay_sink_sweep_unknown_total", "counter", "Pending deliveries a safety sweep found that the sender had not been told of: a lost dispatch or outcome (should stay 0; alert when not).",
      [](const sink_metrics& m) { return static_cast<std::int64_t>(m.sweep_unknown.load(std::memory_order_relaxed)); }},
+    {"txrelay_sink_leased", "gauge", "1 while this node holds the sink's lease and sends to it (each sink: 1 on exactly one node).",
+     [](const sink_metrics& m) { return m.leased.load(std::memory_order_relaxed); }},
     {"txrelay_sink_wait_until_seconds", "gauge", "Unix time before which the sink asked for no request (429, Retry-After, X-RateLimit-*); 0: none.",
      [](const sink_metrics& m) { return m.wait_until_ms.load(std::memory_order_relaxed) / 1000; }},
   };

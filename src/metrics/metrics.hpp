@@ -44,6 +44,7 @@ struct sink_metrics {
   std::atomic<std::int64_t> wait_until_ms{0}; // unix ms before which the sink asked for no request; 0: none
   std::atomic<std::uint64_t> safety_sweeps{0}; // periodic passes over the sink's pending rows
   std::atomic<std::uint64_t> sweep_unknown{0}; // pending rows such a pass found that the sender did not hold
+  std::atomic<std::int64_t> leased{0};          // 1 while this node holds the sink's lease and sends to it
   // From the COMMIT of a delivery's event returning to its first attempt
   // starting, for deliveries dispatched at commit (not those a sweep found).
   latency_histogram commit_to_attempt;
@@ -89,6 +90,7 @@ public:
   std::atomic<std::uint64_t> events_rejected{0};  // published from SQL and refused when routed
   // Maintenance (retention), done by whichever node holds the maintenance lease.
   std::atomic<std::int64_t> maintenance_leader{0}; // 1 while this node holds it
+  std::atomic<std::int64_t> cluster_nodes{0};      // live nodes, this one included
   std::atomic<std::uint64_t> retention_passes{0};
   std::atomic<std::uint64_t> expired_finished{0}; // events deleted after their deliveries' retention
   std::atomic<std::uint64_t> expired_rejected{0}; // rejected events deleted after theirs

@@ -4,31 +4,6 @@
 
 namespace txrelay::pg {
 
-result<bool, pg_error> hold_lease(connection& conn, const std::string& name, const std::string& holder, millis ttl) {
-  auto ms = std::to_string(ttl.count());
-  // The row changes only for its holder or once expired, so of two nodes
-  // racing for a free lease one inserts (or updates) and the other's
-  // conflict check sees the winner's row and returns nothing.
-  auto res = conn.exec_prepared("txr_lease_hold",
-                                "INSERT INTO txrelay.leases AS l (name, holder, expires_at) "
-                                "VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') "
-                                "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
-                                "WHERE l.holder = EXCLUDED.holder OR l.expires_at < now() "
-                                "RETURNING holder",
-                                {name, holder, ms});
-  if (!res)
-    return unexpected{res.error()};
-  return res->rows() == 1;
-}
-
-result<bool, pg_error> release_lease(connection& conn, const std::string& name, const std::string& holder) {
-  auto res = conn.exec_prepared("txr_lease_release", "DELETE FROM txrelay.leases WHERE name = $1 AND holder = $2",
-                                {name, holder});
-  if (!res)
-    return unexpected{res.error()};
-  return res->affected_rows() == 1;
-}
-
 namespace {
 
 // Whether event e's history has expired ($2 delivered, $3 dead, $4 rejected

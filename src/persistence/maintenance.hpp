@@ -1,6 +1,6 @@
 #pragma once
-// Work that one node does for all of them: leases (who holds a piece of
-// shared work) and retention (deleting finished history).
+// Retention: deleting finished history (run by the node holding the
+// maintenance lease, persistence/cluster.hpp).
 #include "core/clock.hpp"
 #include "persistence/pg_connection.hpp"
 
@@ -8,15 +8,6 @@
 #include <string>
 
 namespace txrelay::pg {
-
-/// Takes the lease `name` for `holder`, or renews it, until `ttl` from now on
-/// the database's clock. True if `holder` holds it now; false if another
-/// holder's lease has not expired.
-result<bool, pg_error> hold_lease(connection& conn, const std::string& name, const std::string& holder, millis ttl);
-
-/// Gives the lease up if `holder` holds it (a stopping node: another takes
-/// over without waiting for the expiry).
-result<bool, pg_error> release_lease(connection& conn, const std::string& name, const std::string& holder);
 
 /// Before when finished history expires; empty: kept forever.
 struct retention_cutoffs {

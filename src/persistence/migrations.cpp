@@ -290,6 +290,15 @@ CREATE TABLE txrelay.leases (
   expires_at timestamptz NOT NULL
 );
 )sql"},
+    {8, "nodes: each txrelay process sharing the database, with its heartbeat", R"sql(
+-- A node is live while its heartbeat is recent; sinks are leased to live
+-- nodes only. Rows of nodes long silent are deleted by the maintenance leader.
+CREATE TABLE txrelay.nodes (
+  id           text PRIMARY KEY,
+  started_at   timestamptz NOT NULL,
+  heartbeat_at timestamptz NOT NULL
+);
+)sql"},
   };
   return all;
 }

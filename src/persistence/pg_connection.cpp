@@ -128,6 +128,30 @@ result<result_set, pg_error> connection::run(const Send& send) {
   return await_results();
 }
 
+result<std::vector<std::string>, pg_error> connection::take_notifications(std::chrono::milliseconds timeout) {
+  pg_conn* c = conn_.get();
+  if (c == nullptr)
+    return unexpected{pg_error{"08003", "the connection to PostgreSQL was closed", true}};
+  std::vector<std::string> payloads;
+  auto collect = [&]() -> bool {
+    if (PQconsumeInput(c) == 0)
+      return false;
+    while (PGnotify* n = PQnotifies(c)) {
+      payloads.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+    return true;
+  };
+  if (!collect())
+    return unexpected{check(nullptr).error()};
+  if (payloads.empty() && timeout.count() > 0) {
+    pollfd fd{PQsocket(c), POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(timeout.count())) > 0 && !collect())
+      return unexpected{check(nullptr).error()};
+  }
+  return payloads;
+}
+
 result<result_set, pg_error> connection::await_results() {
   pg_conn* c = conn_.get();
   using steady = std::chrono::steady_clock;

@@ -91,6 +91,11 @@ public:
 
   bool healthy() const;
 
+  /// The payloads of notifications on the channels this connection LISTENs
+  /// to. Waits up to `timeout` for the first when none has arrived (0: does
+  /// not wait). Between statements only: nothing else may be under way.
+  result<std::vector<std::string>, pg_error> take_notifications(std::chrono::milliseconds timeout);
+
   /// A statement may take this long from sending it to its last result
   /// (0: no client-side limit). A statement that overruns closes the
   /// connection: the caller's error says the connection was lost.

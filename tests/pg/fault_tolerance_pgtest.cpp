@@ -207,16 +207,21 @@ TEST(fault_tolerance_pgtest, a_pending_delivery_nobody_dispatched_is_found_by_th
                        "  - {name: hook, kind: webhook, url: \"" + sink.url() + "\", safety_sweep: 200ms}\n"
                        "routes:\n"
                        "  - {topic: order.placed, sinks: [hook]}\n"};
+  // The sender is up, and its start-up sweep (which may have sent the
+  // first) is over once a second event arrives by its dispatch.
   ASSERT_EQ(e.post_event(order(0)).status, 201);
-  ASSERT_TRUE(sink.wait_for_requests(1, 10s)); // the sender is up and its start-up sweep is done
+  ASSERT_TRUE(sink.wait_for_requests(1, 10s));
+  ASSERT_TRUE(eventually([&] { return e.get("/metrics").body.find("txrelay_sink_in_memory{sink=\"hook\"} 0") != std::string::npos; }));
+  ASSERT_EQ(e.post_event(order(1)).status, 201);
+  ASSERT_TRUE(sink.wait_for_requests(2, 10s));
   // Committed a minute ago, as far as the row says, and never dispatched.
   db.query("INSERT INTO txrelay.events (id, topic, key, payload, created_at) "
            "VALUES ('00000000-0000-7000-8000-000000000001', 'order.placed', 'o', '{\"n\": 1}', now() - interval '1 minute');"
            "INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at) "
            "VALUES ('00000000-0000-7000-8000-000000000001', 'hook', '00000000-0000-7000-8000-000000000002', now(), "
            "now() - interval '1 minute', now() - interval '1 minute')");
-  ASSERT_TRUE(sink.wait_for_requests(2, 10s)) << "the lost dispatch was never swept";
-  EXPECT_EQ(json_string_at(sink.requests()[1].body, "/id"), "00000000-0000-7000-8000-000000000001");
+  ASSERT_TRUE(sink.wait_for_requests(3, 10s)) << "the lost dispatch was never swept";
+  EXPECT_EQ(json_string_at(sink.requests()[2].body, "/id"), "00000000-0000-7000-8000-000000000001");
   ASSERT_TRUE(eventually([&] {
     return db.scalar("SELECT status FROM txrelay.deliveries WHERE id = '00000000-0000-7000-8000-000000000002'") ==
            "delivered";

@@ -2,6 +2,7 @@
 // nothing pending or unrouted ever is, and one node at a time holds a lease.
 #include "core/ids.hpp"
 #include "pg/engine_harness.hpp"
+#include "persistence/cluster.hpp"
 #include "persistence/maintenance.hpp"
 #include "persistence/migrations.hpp"
 #include "support/json_probe.hpp"

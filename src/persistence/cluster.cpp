@@ -1,0 +1,130 @@
+#include "persistence/cluster.hpp"
+
+#include "persistence/binary_array.hpp"
+
+namespace txrelay::pg {
+
+namespace {
+
+binary_array text_array(const std::vector<std::string>& values) {
+  binary_array array{binary_array::element::text};
+  for (const auto& v : values)
+    array.add_text(v);
+  return array;
+}
+
+std::vector<std::string> first_column(const result_set& res) {
+  std::vector<std::string> out;
+  for (int r = 0; r < res.rows(); ++r)
+    out.emplace_back(res.get(r, 0));
+  return out;
+}
+
+// A lease row changes only for its holder or once expired, so of two nodes
+// racing for a free lease one writes it and the other's conflict check sees
+// the winner's row and returns nothing.
+constexpr const char* lease_upsert =
+  " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at"
+  " WHERE l.holder = EXCLUDED.holder OR l.expires_at < now() RETURNING name";
+
+} // namespace
+
+result<std::vector<std::string>, pg_error> heartbeat(connection& conn, const std::string& node, bool starting,
+                                                     millis node_ttl) {
+  // The beat's own row is not visible to the SELECT's snapshot: it joins by UNION.
+  auto res = conn.exec_prepared(
+    "txr_heartbeat",
+    "WITH beat AS (INSERT INTO txrelay.nodes AS n (id, started_at, heartbeat_at) VALUES ($1, now(), now()) "
+    "  ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), "
+    "    started_at = CASE WHEN $2::bool THEN now() ELSE n.started_at END RETURNING id) "
+    "SELECT id FROM txrelay.nodes WHERE id <> $1 AND heartbeat_at > now() - $3::bigint * interval '1 millisecond' "
+    "UNION SELECT id FROM beat ORDER BY 1",
+    {node, starting ? "true" : "false", std::to_string(node_ttl.count())});
+  if (!res)
+    return unexpected{res.error()};
+  return first_column(*res);
+}
+
+result<bool, pg_error> hold_lease(connection& conn, const std::string& name, const std::string& holder, millis ttl) {
+  auto held = hold_leases(conn, {name}, holder, ttl);
+  if (!held)
+    return unexpected{held.error()};
+  return held->size() == 1;
+}
+
+result<std::vector<std::string>, pg_error> hold_leases(connection& conn, const std::vector<std::string>& names,
+                                                       const std::string& holder, millis ttl) {
+  if (names.empty())
+    return std::vector<std::string>{};
+  auto array = text_array(names);
+  auto ms = std::to_string(ttl.count());
+  auto res = conn.exec_prepared_binary("txr_leases_hold",
+                                       std::string{"INSERT INTO txrelay.leases AS l (name, holder, expires_at) "
+                                                   "SELECT unnest($1::text[]), $2::text, "
+                                                   "now() + $3::text::bigint * interval '1 millisecond'"} +
+                                         lease_upsert,
+                                       {array.bytes(), holder, ms});
+  if (!res)
+    return unexpected{res.error()};
+  return first_column(*res);
+}
+
+result<bool, pg_error> release_lease(connection& conn, const std::string& name, const std::string& holder) {
+  auto res = conn.exec_prepared("txr_lease_release", "DELETE FROM txrelay.leases WHERE name = $1 AND holder = $2",
+                                {name, holder});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows() == 1;
+}
+
+result<std::vector<node_record>, pg_error> list_nodes(connection& conn, millis node_ttl, millis forget_after) {
+  auto res = conn.exec_prepared(
+    "txr_nodes_list",
+    "SELECT n.id, to_char(n.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "  to_char(n.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "  n.heartbeat_at > now() - $1::bigint * interval '1 millisecond', "
+    "  coalesce((SELECT string_agg(l.name, ',' ORDER BY l.name) FROM txrelay.leases l "
+    "            WHERE l.holder = n.id AND l.expires_at > now()), '') "
+    "FROM txrelay.nodes n WHERE n.heartbeat_at > now() - $2::bigint * interval '1 millisecond' ORDER BY n.id",
+    {std::to_string(node_ttl.count()), std::to_string(forget_after.count())});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<node_record> nodes;
+  for (int r = 0; r < res->rows(); ++r) {
+    node_record n;
+    n.id = std::string{res->get(r, 0)};
+    n.started_at = std::string{res->get(r, 1)};
+    n.heartbeat_at = std::string{res->get(r, 2)};
+    n.live = res->get(r, 3) == "t";
+    std::string_view leases = res->get(r, 4);
+    while (!leases.empty()) {
+      auto comma = leases.find(',');
+      n.leases.emplace_back(leases.substr(0, comma));
+      leases = comma == std::string_view::npos ? std::string_view{} : leases.substr(comma + 1);
+    }
+    nodes.push_back(std::move(n));
+  }
+  return nodes;
+}
+
+result<long long, pg_error> forget_nodes(connection& conn, millis forget_after) {
+  auto res = conn.exec_prepared("txr_nodes_forget",
+                                "DELETE FROM txrelay.nodes WHERE heartbeat_at < now() - $1::bigint * interval '1 millisecond'",
+                                {std::to_string(forget_after.count())});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows();
+}
+
+result<bool, pg_error> notify(connection& conn, const std::string& channel, const std::vector<std::string>& payloads) {
+  if (payloads.empty())
+    return true;
+  auto array = text_array(payloads);
+  auto res = conn.exec_prepared_binary("txr_notify", "SELECT pg_notify($1::text, p) FROM unnest($2::text[]) p",
+                                       {channel, array.bytes()});
+  if (!res)
+    return unexpected{res.error()};
+  return true;
+}
+
+} // namespace txrelay::pg

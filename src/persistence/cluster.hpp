@@ -1,0 +1,55 @@
+#pragma once
+// What the nodes sharing one database know of each other: a row per node,
+// renewed by its heartbeat, and leases (one holder at a time for a piece of
+// work: a sink's deliveries, the maintenance), all on the database's clock,
+// the one clock every node shares.
+#include "core/clock.hpp"
+#include "persistence/pg_connection.hpp"
+
+#include <string>
+#include <vector>
+
+namespace txrelay::pg {
+
+/// A node is live while its last heartbeat is younger than this.
+constexpr millis node_ttl{10'000};
+/// A node silent this long is forgotten (its row deleted, not listed).
+constexpr millis forget_nodes_after{3'600'000};
+
+/// Records that `node` is alive now (its row is created on the first beat,
+/// `starting` resets its start time); returns the ids of every node whose
+/// last beat is younger than `node_ttl`, this one included, sorted.
+result<std::vector<std::string>, pg_error> heartbeat(connection& conn, const std::string& node, bool starting,
+                                                     millis node_ttl);
+
+/// Takes the lease `name` for `holder`, or renews it, until `ttl` from now on
+/// the database's clock. True if `holder` holds it now; false if another
+/// holder's lease has not expired.
+result<bool, pg_error> hold_lease(connection& conn, const std::string& name, const std::string& holder, millis ttl);
+
+/// The same for many leases in one statement; returns the names held now.
+result<std::vector<std::string>, pg_error> hold_leases(connection& conn, const std::vector<std::string>& names,
+                                                       const std::string& holder, millis ttl);
+
+/// Gives the lease up if `holder` holds it (another node takes it over at
+/// once instead of after its expiry).
+result<bool, pg_error> release_lease(connection& conn, const std::string& name, const std::string& holder);
+
+struct node_record {
+  std::string id;
+  std::string started_at;
+  std::string heartbeat_at;
+  bool live = false;
+  std::vector<std::string> leases; // held now, by name
+};
+
+/// Nodes that beat within `forget_after`, live or not, by id.
+result<std::vector<node_record>, pg_error> list_nodes(connection& conn, millis node_ttl, millis forget_after);
+
+/// Deletes the rows of nodes silent for longer than `forget_after`.
+result<long long, pg_error> forget_nodes(connection& conn, millis forget_after);
+
+/// Sends each name on `channel` (NOTIFY), in one statement.
+result<bool, pg_error> notify(connection& conn, const std::string& channel, const std::vector<std::string>& payloads);
+
+} // namespace txrelay::pg
