@@ -217,6 +217,8 @@ caf::behavior cluster_behavior(cluster_self* self, cluster_options options) {
       // other nodes take the sinks over at their next beat.
       auto& st = self->state;
       st.draining = true;
+      if (auto* conn = connection_of(self))
+        (void)pg::leave(*conn, st.options.node_id);
       auto held = st.held;
       for (const auto& sink : held)
         release(self, sink);

@@ -35,9 +35,10 @@ result<std::vector<std::string>, pg_error> heartbeat(connection& conn, const std
   auto res = conn.exec_prepared(
     "txr_heartbeat",
     "WITH beat AS (INSERT INTO txrelay.nodes AS n (id, started_at, heartbeat_at) VALUES ($1, now(), now()) "
-    "  ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), "
+    "  ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, "
     "    started_at = CASE WHEN $2::bool THEN now() ELSE n.started_at END RETURNING id) "
-    "SELECT id FROM txrelay.nodes WHERE id <> $1 AND heartbeat_at > now() - $3::bigint * interval '1 millisecond' "
+    "SELECT id FROM txrelay.nodes WHERE id <> $1 AND stopped_at IS NULL "
+    "  AND heartbeat_at > now() - $3::bigint * interval '1 millisecond' "
     "UNION SELECT id FROM beat ORDER BY 1",
     {node, starting ? "true" : "false", std::to_string(node_ttl.count())});
   if (!res)
@@ -82,7 +83,7 @@ result<std::vector<node_record>, pg_error> list_nodes(connection& conn, millis n
     "txr_nodes_list",
     "SELECT n.id, to_char(n.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
     "  to_char(n.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "  n.heartbeat_at > now() - $1::bigint * interval '1 millisecond', "
+    "  n.stopped_at IS NULL AND n.heartbeat_at > now() - $1::bigint * interval '1 millisecond', "
     "  coalesce((SELECT string_agg(l.name, ',' ORDER BY l.name) FROM txrelay.leases l "
     "            WHERE l.holder = n.id AND l.expires_at > now()), '') "
     "FROM txrelay.nodes n WHERE n.heartbeat_at > now() - $2::bigint * interval '1 millisecond' ORDER BY n.id",
@@ -105,6 +106,13 @@ result<std::vector<node_record>, pg_error> list_nodes(connection& conn, millis n
     nodes.push_back(std::move(n));
   }
   return nodes;
+}
+
+result<bool, pg_error> leave(connection& conn, const std::string& node) {
+  auto res = conn.exec_prepared("txr_node_leave", "UPDATE txrelay.nodes SET stopped_at = now() WHERE id = $1", {node});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows() == 1;
 }
 
 result<long long, pg_error> forget_nodes(connection& conn, millis forget_after) {

@@ -46,6 +46,10 @@ struct node_record {
 /// Nodes that beat within `forget_after`, live or not, by id.
 result<std::vector<node_record>, pg_error> list_nodes(connection& conn, millis node_ttl, millis forget_after);
 
+/// A graceful stop: `node` is not live from now on (the others reassign
+/// its sinks at their next beat instead of after node_ttl).
+result<bool, pg_error> leave(connection& conn, const std::string& node);
+
 /// Deletes the rows of nodes silent for longer than `forget_after`.
 result<long long, pg_error> forget_nodes(connection& conn, millis forget_after);
 

@@ -296,7 +296,8 @@ CREATE TABLE txrelay.leases (
 CREATE TABLE txrelay.nodes (
   id           text PRIMARY KEY,
   started_at   timestamptz NOT NULL,
-  heartbeat_at timestamptz NOT NULL
+  heartbeat_at timestamptz NOT NULL,
+  stopped_at   timestamptz  -- set by a graceful stop: not live from then on
 );
 )sql"},
   };

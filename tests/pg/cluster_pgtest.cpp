@@ -1,0 +1,152 @@
+// Several nodes on one database, in one test process: each an engine with
+// its own actors, HTTP server and connections, told apart by node.id. The
+// sinks are divided between the live nodes, each event reaches each sink
+// once whichever node took it in, and sinks move when a node leaves or joins.
+#include "actors/cluster_actor.hpp"
+#include "pg/engine_harness.hpp"
+#include "support/fake_sink_server.hpp"
+#include "support/json_probe.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+using namespace txrelay;
+using namespace txrelay::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> sink_names{"s0", "s1", "s2", "s3", "s4", "s5"};
+
+class cluster_pgtest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    TXRELAY_REQUIRE_DATABASE();
+    db = std::make_unique<test_database>();
+    for (std::size_t i = 0; i < sink_names.size(); ++i)
+      servers.push_back(std::make_unique<fake_sink_server>());
+  }
+
+  std::string yaml(const std::string& node) const {
+    std::string out = "node: {id: " + node + "}\nsinks:\n";
+    for (std::size_t i = 0; i < sink_names.size(); ++i)
+      out += "  - {name: " + sink_names[i] + ", kind: webhook, url: \"" + servers[i]->url() + "\", max_in_flight: 4}\n";
+    out += "routes:\n  - topic: t\n    sinks: [s0, s1, s2, s3, s4, s5]\n";
+    return out;
+  }
+
+  /// Which node holds each sink's lease, as GET /v1/nodes on `e` says.
+  static std::map<std::string, std::string> lease_holders(const engine_harness& e) {
+    std::map<std::string, std::string> holders;
+    auto body = e.get("/v1/nodes").body;
+    for (int n = 0; n < json_array_size(body, "/nodes"); ++n) {
+      auto p = "/nodes/" + std::to_string(n);
+      for (int l = 0; l < json_array_size(body, p + "/leases"); ++l) {
+        auto lease = json_string_at(body, p + "/leases/" + std::to_string(l)).value_or("");
+        if (lease.rfind("sink:", 0) == 0)
+          holders[lease.substr(5)] = json_string_at(body, p + "/id").value_or("?");
+      }
+    }
+    return holders;
+  }
+
+  static std::map<std::string, std::string> expected_owners(const std::vector<std::string>& live) {
+    std::map<std::string, std::string> owners;
+    for (const auto& sink : sink_names)
+      owners[sink] = sink_owner(live, sink);
+    return owners;
+  }
+
+  /// Each sink's received event ids, with how often each came.
+  std::vector<std::map<std::string, int>> received() const {
+    std::vector<std::map<std::string, int>> all;
+    for (const auto& s : servers) {
+      std::map<std::string, int> ids;
+      for (const auto& r : s->requests())
+        if (auto id = json_string_at(r.body, "/id"))
+          ++ids[*id];
+      all.push_back(std::move(ids));
+    }
+    return all;
+  }
+
+  std::set<std::string> post_round_robin(const std::vector<engine_harness*>& nodes, int count) {
+    std::set<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      auto res = nodes[static_cast<std::size_t>(i) % nodes.size()]->post_event(
+        R"({"topic":"t","payload":{"n":)" + std::to_string(i) + "}}");
+      EXPECT_EQ(res.status, 201) << res.body;
+      if (auto id = json_string_at(res.body, "/id"))
+        ids.insert(*id);
+    }
+    return ids;
+  }
+
+  /// Every sink got every id, exactly once.
+  void expect_each_once(const std::set<std::string>& ids) {
+    ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& per_sink : received())
+          for (const auto& id : ids)
+            if (per_sink.count(id) == 0)
+              return false;
+        return true;
+      },
+      20s));
+    auto all = received();
+    for (std::size_t s = 0; s < all.size(); ++s)
+      for (const auto& [id, n] : all[s])
+        EXPECT_EQ(n, 1) << sink_names[s] << " got " << id << " " << n << " times";
+  }
+
+  std::unique_ptr<test_database> db;
+  std::vector<std::unique_ptr<fake_sink_server>> servers;
+};
+
+TEST_F(cluster_pgtest, sinks_are_divided_between_live_nodes_and_every_event_reaches_every_sink_once) {
+  engine_harness a{*db, yaml("node-a")}, b{*db, yaml("node-b")}, c{*db, yaml("node-c")};
+  const auto owners = expected_owners({"node-a", "node-b", "node-c"});
+  ASSERT_TRUE(eventually([&] { return lease_holders(a) == owners; }, 20s))
+    << "leases do not follow the owners every node computes; GET /v1/nodes: " << a.get("/v1/nodes").body;
+  auto nodes = a.get("/v1/nodes").body;
+  EXPECT_EQ(json_string_at(nodes, "/self"), "node-a");
+  EXPECT_EQ(json_array_size(nodes, "/nodes"), 3);
+  EXPECT_EQ(json_raw_at(nodes, "/nodes/1/live"), "true");
+  for (auto* e : {&a, &b, &c})
+    EXPECT_NE(e->get("/metrics").body.find("txrelay_cluster_nodes 3"), std::string::npos);
+
+  // Posted to every node in turn: each node's rows reach the sinks' owners.
+  auto ids = post_round_robin({&a, &b, &c}, 60);
+  expect_each_once(ids);
+}
+
+TEST_F(cluster_pgtest, a_node_that_leaves_hands_its_sinks_over_and_gets_them_back_when_it_returns) {
+  auto a = std::make_unique<engine_harness>(*db, yaml("node-a"));
+  engine_harness b{*db, yaml("node-b")};
+  ASSERT_TRUE(eventually([&] { return lease_holders(b) == expected_owners({"node-a", "node-b"}); }, 20s))
+    << b.get("/v1/nodes").body;
+  auto first = post_round_robin({a.get(), &b}, 20);
+
+  // A graceful stop gives the leases back: b takes every sink at its next beat.
+  a->stop();
+  std::map<std::string, std::string> all_b;
+  for (const auto& sink : sink_names)
+    all_b[sink] = "node-b";
+  ASSERT_TRUE(eventually([&] { return lease_holders(b) == all_b; }, 20s)) << b.get("/v1/nodes").body;
+  auto second = post_round_robin({&b}, 20);
+
+  // a returns: the sinks it owns move back to it, and nothing is sent twice.
+  a = std::make_unique<engine_harness>(*db, yaml("node-a"));
+  ASSERT_TRUE(eventually([&] { return lease_holders(b) == expected_owners({"node-a", "node-b"}); }, 20s))
+    << b.get("/v1/nodes").body;
+  auto third = post_round_robin({a.get(), &b}, 20);
+  std::set<std::string> ids;
+  for (const auto* part : {&first, &second, &third})
+    ids.insert(part->begin(), part->end());
+  expect_each_once(ids);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status <> 'delivered'"), "0");
+}
+
+} // namespace
