@@ -196,7 +196,9 @@ TEST_F(security_pgtest, deep_and_wide_json_is_answered_quickly_while_healthz_sta
   for (auto& t : heavy)
     t.join();
   EXPECT_GT(heavy_ok.load(), 0);
-  EXPECT_LT(slowest, std::chrono::milliseconds{100})
+  // A /healthz queued behind the heavy bodies' parsing would wait for
+  // several of them; the bound leaves room for a loaded machine.
+  EXPECT_LT(slowest, std::chrono::milliseconds{500})
     << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count() << " ms";
 }
 
