@@ -12,7 +12,7 @@ namespace txrelay {
 
 namespace {
 
-constexpr const char* sinks_channel = "txrelay_sinks";
+using pg::sinks_channel;
 
 using listen_atom = caf::atom_constant<caf::atom("listen")>;
 
@@ -88,6 +88,16 @@ void release(cluster_self* self, const std::string& sink) {
   st.options.metrics->sink(sink).leased.store(0, std::memory_order_relaxed);
 }
 
+/// The operators' commands, to the supervisor (it applies what is newer).
+void send_controls(cluster_self* self, pg::connection& conn) {
+  auto controls = pg::load_sink_controls(conn);
+  if (!controls) {
+    log::warn("cluster: cannot read the sinks' controls: " + controls.error().message);
+    return;
+  }
+  self->send(self->state.options.supervisor, controls_atom::value, std::move(*controls));
+}
+
 void beat(cluster_self* self) {
   auto& st = self->state;
   auto* conn = connection_of(self);
@@ -100,6 +110,7 @@ void beat(cluster_self* self) {
   }
   st.first_beat = false;
   st.live = std::move(*live);
+  send_controls(self, *conn); // before the leases: a paused sink's sender starts paused
   st.options.metrics->cluster_nodes.store(static_cast<std::int64_t>(st.live.size()), std::memory_order_relaxed);
 
   std::set<std::string> mine;
@@ -169,9 +180,15 @@ void listen(cluster_self* self) {
     return;
   }
   std::set<std::string> sweep;
-  for (auto& sink : *heard)
-    if (st.told.count(sink) != 0)
-      sweep.insert(std::move(sink));
+  bool controls = false;
+  for (auto& payload : *heard) {
+    if (payload == pg::controls_changed)
+      controls = true;
+    else if (st.told.count(payload) != 0)
+      sweep.insert(std::move(payload));
+  }
+  if (controls)
+    send_controls(self, *conn);
   for (const auto& sink : sweep)
     self->send(st.options.supervisor, sweep_atom::value, sink);
 }

@@ -245,6 +245,16 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       return with_connection<pending_counts>(self, [&](pg::connection& c) { return pg::pending_counts(c); });
     },
+    [=](sink_control_atom, const std::string& sink, bool paused) -> caf::result<pg::sink_control> {
+      // Stored first: every node applies it (the sink's owner is the one
+      // that matters), and it outlives restarts.
+      return with_connection<pg::sink_control>(self, [&](pg::connection& c) -> result<pg::sink_control, pg::pg_error> {
+        auto row = pg::set_sink_control(c, sink, paused);
+        if (row)
+          (void)pg::notify(c, pg::sinks_channel, {pg::controls_changed}); // the others learn at once, or at their next beat
+        return row;
+      });
+    },
     [=](nodes_atom) -> caf::result<node_list> {
       return with_connection<node_list>(self, [&](pg::connection& c) -> result<node_list, pg::pg_error> {
         auto nodes = pg::list_nodes(c, pg::node_ttl, pg::forget_nodes_after);

@@ -13,7 +13,8 @@
 //   router --(poll)--> itself: routes events published from SQL --(dispatch, sink, jobs)--> supervisor
 //   ingest_writer / ledger --(sweep)--> supervisor --(sweep)--> every sender (commit state unknown)
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
-//   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --(pause / resume)--> sender
+//   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --request(sinkctl, sink, paused)--> ledger
+//     (stored, NOTIFY) --> supervisor --(pause / resume)--> sender; other nodes: cluster --(controls)--> supervisor
 //   HTTP side --(replay, filter, reply)--> http_actor --request--> ledger --(sweep)--> senders
 //
 //   engine --(dispatch_to, supervisor)--> persistence_actor, ledger, router  (wiring, at start)
@@ -78,6 +79,8 @@ using lease_atom = caf::atom_constant<caf::atom("lease")>;
 using released_atom = caf::atom_constant<caf::atom("released")>;
 using notify_atom = caf::atom_constant<caf::atom("notify")>;
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+// Operators' commands as stored (to the supervisor, from the cluster actor).
+using controls_atom = caf::atom_constant<caf::atom("controls")>;
 
 // -- message types --------------------------------------------------------------
 
@@ -104,6 +107,8 @@ struct replay_report {
 /// The sinks a node may send to now, each with the end of its permission
 /// (the lease, on the node's clock: time_point::rep).
 using sink_leases = std::vector<std::pair<std::string, time_point::rep>>;
+
+using sink_controls = std::vector<pg::sink_control>;
 
 struct node_list {
   std::vector<pg::node_record> nodes;
@@ -178,6 +183,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_jobs)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<txrelay::sink_config>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_leases)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::node_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_controls)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pg::sink_control)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::nodes_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)

@@ -32,6 +32,9 @@ struct child {
   bool leased = true;
   std::optional<time_point> lease_until;
   bool releasing = false;
+  // The last stored operator command applied (pg::sink_control).
+  std::string control_at;
+  std::string resumed_at;
 };
 
 /// The first restart in a window is immediate; each further one waits twice
@@ -72,14 +75,11 @@ void start_child(supervisor_self* self, child& c) {
   c.actor = spawn_monitored_sender(self, std::move(opts));
 }
 
-/// POST /v1/sinks/{name}/pause|resume. Resuming a failed sink is how an
+/// Carries out a pause or a resume here: the sender (if this node runs
+/// one) and what the supervisor keeps. Resuming a failed sink is how an
 /// operator says "fixed": its restart intensity starts over.
-void control(supervisor_self* self, const std::string& sink, sink_command cmd, const control_reply& reply) {
+void apply_command(supervisor_self* self, const std::string& sink, child& c, sink_command cmd) {
   auto& st = self->state;
-  auto it = st.children.find(sink);
-  if (it == st.children.end())
-    return reply(unexpected{api_error{404, "not_found", "no sink named \"" + sink + "\""}});
-  auto& c = it->second;
   switch (cmd) {
     case sink_command::pause:
       c.paused = true;
@@ -102,7 +102,48 @@ void control(supervisor_self* self, const std::string& sink, sink_command cmd, c
       }
       break;
   }
-  reply(cmd);
+}
+
+/// A stored command (from this node's request or any other's): applied if
+/// newer than the last one applied. The first a supervisor sees only sets
+/// the pause: a resume before this process started is history.
+void apply_control(supervisor_self* self, const pg::sink_control& row) {
+  auto it = self->state.children.find(row.sink);
+  if (it == self->state.children.end())
+    return;
+  auto& c = it->second;
+  if (!c.control_at.empty() && row.updated_at <= c.control_at)
+    return;
+  bool first = c.control_at.empty();
+  c.control_at = row.updated_at;
+  if (row.paused && !c.paused)
+    apply_command(self, row.sink, c, sink_command::pause);
+  else if (!row.paused && !first && row.resumed_at != c.resumed_at)
+    apply_command(self, row.sink, c, sink_command::resume);
+  c.resumed_at = row.resumed_at;
+}
+
+/// POST /v1/sinks/{name}/pause|resume: stored first, so that every node
+/// applies it (the sink's owner may be another) and it survives restarts.
+void control(supervisor_self* self, const std::string& sink, sink_command cmd, const control_reply& reply) {
+  auto& st = self->state;
+  if (st.children.count(sink) == 0)
+    return reply(unexpected{api_error{404, "not_found", "no sink named \"" + sink + "\""}});
+  self->request(st.options.ledger, std::chrono::seconds{30}, sink_control_atom::value, sink,
+                cmd == sink_command::pause)
+    .then(
+      [self, cmd, reply](pg::sink_control& row) {
+        if (auto it = self->state.children.find(row.sink); it != self->state.children.end()) {
+          auto& c = it->second;
+          if (c.control_at.empty() || row.updated_at > c.control_at) {
+            c.control_at = row.updated_at;
+            c.resumed_at = row.resumed_at;
+            apply_command(self, row.sink, c, cmd);
+          }
+        }
+        reply(cmd);
+      },
+      [reply](caf::error& err) { reply(unexpected{to_api_error(err)}); });
 }
 
 void adopt(supervisor_self* self, const sink_config& sink) {
@@ -309,6 +350,10 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       for (auto& [_, c] : self->state.children)
         if (c.actor)
           self->send(c.actor, sweep_atom::value);
+    },
+    [=](controls_atom, const sink_controls& rows) {
+      for (const auto& row : rows)
+        apply_control(self, row);
     },
     [=](leases_atom, const sink_leases& leases) {
       auto& st = self->state;

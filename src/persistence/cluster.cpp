@@ -124,6 +124,44 @@ result<long long, pg_error> forget_nodes(connection& conn, millis forget_after) 
   return res->affected_rows();
 }
 
+namespace {
+
+constexpr const char* control_columns =
+  "sink, paused, coalesce(to_char(resumed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ''), "
+  "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+sink_control control_at(const result_set& res, int r) {
+  return {std::string{res.get(r, 0)}, res.get(r, 1) == "t", std::string{res.get(r, 2)}, std::string{res.get(r, 3)}};
+}
+
+} // namespace
+
+result<sink_control, pg_error> set_sink_control(connection& conn, const std::string& sink, bool paused) {
+  auto res = conn.exec_prepared(
+    "txr_sink_control_set",
+    std::string{"INSERT INTO txrelay.sink_controls AS c (sink, paused, resumed_at, updated_at) "
+                "VALUES ($1, $2::bool, CASE WHEN $2::bool THEN NULL ELSE now() END, now()) "
+                "ON CONFLICT (sink) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now(), "
+                "  resumed_at = CASE WHEN EXCLUDED.paused THEN c.resumed_at ELSE now() END RETURNING "} +
+      control_columns,
+    {sink, paused ? "true" : "false"});
+  if (!res)
+    return unexpected{res.error()};
+  return control_at(*res, 0);
+}
+
+result<std::vector<sink_control>, pg_error> load_sink_controls(connection& conn) {
+  auto res = conn.exec_prepared("txr_sink_controls",
+                                std::string{"SELECT "} + control_columns + " FROM txrelay.sink_controls ORDER BY sink",
+                                {});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<sink_control> rows;
+  for (int r = 0; r < res->rows(); ++r)
+    rows.push_back(control_at(*res, r));
+  return rows;
+}
+
 result<bool, pg_error> notify(connection& conn, const std::string& channel, const std::vector<std::string>& payloads) {
   if (payloads.empty())
     return true;

@@ -15,6 +15,10 @@ namespace txrelay::pg {
 constexpr millis node_ttl{10'000};
 /// A node silent this long is forgotten (its row deleted, not listed).
 constexpr millis forget_nodes_after{3'600'000};
+/// Where nodes tell each other of new rows for a sink (payload: the sink's
+/// name) and of a changed sink control (payload: controls_changed).
+inline constexpr const char* sinks_channel = "txrelay_sinks";
+inline constexpr const char* controls_changed = ":controls"; // no sink name has a colon
 
 /// Records that `node` is alive now (its row is created on the first beat,
 /// `starting` resets its start time); returns the ids of every node whose
@@ -52,6 +56,21 @@ result<bool, pg_error> leave(connection& conn, const std::string& node);
 
 /// Deletes the rows of nodes silent for longer than `forget_after`.
 result<long long, pg_error> forget_nodes(connection& conn, millis forget_after);
+
+/// An operator's standing command to a sink, as every node applies it.
+struct sink_control {
+  std::string sink;
+  bool paused = false;
+  std::string resumed_at; // the last resume (text, comparable as is); empty: never
+  std::string updated_at; // the last command: a node applies a row newer than the last it applied
+};
+
+/// Records a pause (paused) or a resume (not paused, resumed_at now) of
+/// `sink`; returns the row as stored.
+result<sink_control, pg_error> set_sink_control(connection& conn, const std::string& sink, bool paused);
+
+/// Every sink's standing command.
+result<std::vector<sink_control>, pg_error> load_sink_controls(connection& conn);
 
 /// Sends each name on `channel` (NOTIFY), in one statement.
 result<bool, pg_error> notify(connection& conn, const std::string& channel, const std::vector<std::string>& payloads);

@@ -300,6 +300,18 @@ CREATE TABLE txrelay.nodes (
   stopped_at   timestamptz  -- set by a graceful stop: not live from then on
 );
 )sql"},
+    {9, "operators' commands to sinks, shared by every node and kept across restarts", R"sql(
+-- Written by the node an operator asked, applied by every node (the sink's
+-- owner sends or holds): paused until resumed; each resume stamps resumed_at,
+-- which every node applies once (it also clears a broken state, an open
+-- circuit and a failed sender).
+CREATE TABLE txrelay.sink_controls (
+  sink       text PRIMARY KEY,
+  paused     boolean NOT NULL,
+  resumed_at timestamptz,
+  updated_at timestamptz NOT NULL
+);
+)sql"},
   };
   return all;
 }

@@ -149,4 +149,58 @@ TEST_F(cluster_pgtest, a_node_that_leaves_hands_its_sinks_over_and_gets_them_bac
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status <> 'delivered'"), "0");
 }
 
+TEST_F(cluster_pgtest, a_pause_sent_to_any_node_holds_the_sink_on_its_owner_and_survives_a_restart) {
+  auto a = std::make_unique<engine_harness>(*db, yaml("node-a"));
+  auto b = std::make_unique<engine_harness>(*db, yaml("node-b"));
+  const auto owners = expected_owners({"node-a", "node-b"});
+  ASSERT_TRUE(eventually([&] { return lease_holders(*a) == owners; }, 20s)) << a->get("/v1/nodes").body;
+  // A sink that node-b sends to, paused through node-a.
+  std::size_t held = 0;
+  while (held < sink_names.size() && owners.at(sink_names[held]) != "node-b")
+    ++held;
+  ASSERT_LT(held, sink_names.size()) << "node-b owns no sink with these names";
+  const auto& name = sink_names[held];
+  auto paused = post_json(a->port(), "/v1/sinks/" + name + "/pause", "");
+  ASSERT_EQ(paused.status, 200) << paused.body;
+  // The owner learns of it by a notification (milliseconds), at the latest at its next beat.
+  auto paused_on = [&](const engine_harness& e) {
+    return e.get("/metrics").body.find("txrelay_sink_paused{sink=\"" + name + "\"} 1") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually([&] { return paused_on(*b); }, 5s));
+
+  auto pending_for_held = [&] {
+    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending' AND sink = '" + name + "'");
+  };
+  auto others_have = [&](const std::set<std::string>& ids) {
+    auto all = received();
+    for (std::size_t s = 0; s < all.size(); ++s)
+      for (const auto& id : ids)
+        if (s != held && all[s].count(id) == 0)
+          return false;
+    return true;
+  };
+  auto first = post_round_robin({a.get(), b.get()}, 4);
+  ASSERT_TRUE(eventually([&] { return others_have(first); }, 20s));
+  EXPECT_EQ(servers[held]->request_count(), 0u) << "node-b sent to a sink paused through node-a";
+  EXPECT_EQ(pending_for_held(), "4");
+
+  // Both nodes restart: the pause is still there.
+  a.reset();
+  b.reset();
+  a = std::make_unique<engine_harness>(*db, yaml("node-a"));
+  b = std::make_unique<engine_harness>(*db, yaml("node-b"));
+  ASSERT_TRUE(eventually([&] { return lease_holders(*a) == owners; }, 20s));
+  EXPECT_TRUE(paused_on(*b)) << "the pause did not survive the restart";
+  auto second = post_round_robin({a.get(), b.get()}, 2);
+  ASSERT_TRUE(eventually([&] { return others_have(second); }, 20s));
+  EXPECT_EQ(servers[held]->request_count(), 0u) << "the pause did not survive the restart";
+  EXPECT_NE(b->get("/v1/sinks").body.find("\"name\":\"" + name + "\""), std::string::npos);
+
+  // Resumed through node-a again: node-b sends everything.
+  auto resumed = post_json(a->port(), "/v1/sinks/" + name + "/resume", "");
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  ASSERT_TRUE(servers[held]->wait_for_requests(6, 20s));
+  ASSERT_TRUE(eventually([&] { return pending_for_held() == "0"; }));
+}
+
 } // namespace

@@ -40,6 +40,7 @@ struct fake_store {
   delivery_outcomes outcomes;
   std::vector<delivery_job> pending; // answered to load_pending, by id order
   int sweeps = 0;
+  int controls = 0; // pause and resume commands stored
   // Set: the next page is computed now and answered when the test sends the
   // ledger (flush), so messages can reach the sender while it waits.
   bool hold_next_page = false;
@@ -65,6 +66,11 @@ caf::behavior fake_ledger(caf::event_based_actor* self, std::shared_ptr<fake_sto
           break;
         }
       }
+    },
+    [store](sink_control_atom, const std::string& sink, bool paused) {
+      // As stored: each command newer than the last.
+      auto stamp = std::to_string(1'000'000 + ++store->controls);
+      return pg::sink_control{sink, paused, paused ? std::string{} : stamp, stamp};
     },
     [self, store](load_pending_atom, const std::string&, const std::string& after,
                   int limit) -> caf::result<delivery_jobs> {
