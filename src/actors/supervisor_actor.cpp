@@ -54,6 +54,7 @@ struct supervisor_state {
   bool stopping = false;
   std::mt19937_64 seeds;
   caf::actor cluster; // who sends the leases; told of released sinks and of rows for sinks owned elsewhere
+  bool controls_read = false; // the operators' commands were read once since the start
 };
 
 using supervisor_self = caf::stateful_actor<supervisor_state>;
@@ -104,21 +105,20 @@ void apply_command(supervisor_self* self, const std::string& sink, child& c, sin
   }
 }
 
-/// A stored command (from this node's request or any other's): applied if
-/// newer than the last one applied. The first a supervisor sees only sets
-/// the pause: a resume before this process started is history.
-void apply_control(supervisor_self* self, const pg::sink_control& row) {
+/// A stored command, from the cluster actor's reading of the table: applied
+/// if newer than the last one seen. The first reading after the start only
+/// sets the pause: a resume from before this process started is history.
+void apply_control(supervisor_self* self, const pg::sink_control& row, bool first_reading) {
   auto it = self->state.children.find(row.sink);
   if (it == self->state.children.end())
     return;
   auto& c = it->second;
   if (!c.control_at.empty() && row.updated_at <= c.control_at)
     return;
-  bool first = c.control_at.empty();
   c.control_at = row.updated_at;
   if (row.paused && !c.paused)
     apply_command(self, row.sink, c, sink_command::pause);
-  else if (!row.paused && !first && row.resumed_at != c.resumed_at)
+  else if (!row.paused && !first_reading && row.resumed_at != c.resumed_at)
     apply_command(self, row.sink, c, sink_command::resume);
   c.resumed_at = row.resumed_at;
 }
@@ -135,7 +135,9 @@ void control(supervisor_self* self, const std::string& sink, sink_command cmd, c
       [self, cmd, reply](pg::sink_control& row) {
         if (auto it = self->state.children.find(row.sink); it != self->state.children.end()) {
           auto& c = it->second;
-          if (c.control_at.empty() || row.updated_at > c.control_at) {
+          // Equal: a reading of the table saw it first, and may have taken
+          // it for history; applying a command twice does no harm.
+          if (c.control_at.empty() || row.updated_at >= c.control_at) {
             c.control_at = row.updated_at;
             c.resumed_at = row.resumed_at;
             apply_command(self, row.sink, c, cmd);
@@ -352,8 +354,10 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
           self->send(c.actor, sweep_atom::value);
     },
     [=](controls_atom, const sink_controls& rows) {
+      auto& st = self->state;
       for (const auto& row : rows)
-        apply_control(self, row);
+        apply_control(self, row, !st.controls_read);
+      st.controls_read = true;
     },
     [=](leases_atom, const sink_leases& leases) {
       auto& st = self->state;
@@ -394,7 +398,13 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       // A sender being restarted misses these; it sweeps them in from PostgreSQL.
       if (it == st.children.end())
         return;
-      if (it->second.actor)
+      if (it->second.actor && st.options.leased && it->second.sink.ordering == delivery_ordering::per_key)
+        // Another node may have committed an earlier row of the same key
+        // that this one has not heard of yet (its notification trails, and
+        // a node that just joined is not even counted yet): the rows come
+        // from a sweep, in id order, never ahead of an earlier one.
+        self->send(it->second.actor, sweep_atom::value);
+      else if (it->second.actor)
         self->send(it->second.actor, dispatch_atom::value, std::move(jobs));
       else if (!it->second.leased && st.cluster)
         self->send(st.cluster, notify_atom::value, sink); // its owner is another node

@@ -4,6 +4,7 @@
 // once whichever node took it in, and sinks move when a node leaves or joins.
 #include "actors/cluster_actor.hpp"
 #include "pg/engine_harness.hpp"
+#include "support/fake_discord_server.hpp"
 #include "support/fake_sink_server.hpp"
 #include "support/json_probe.hpp"
 
@@ -201,6 +202,95 @@ TEST_F(cluster_pgtest, a_pause_sent_to_any_node_holds_the_sink_on_its_owner_and_
   ASSERT_EQ(resumed.status, 200) << resumed.body;
   ASSERT_TRUE(servers[held]->wait_for_requests(6, 20s));
   ASSERT_TRUE(eventually([&] { return pending_for_held() == "0"; }));
+}
+
+TEST_F(cluster_pgtest, three_nodes_keep_to_a_discord_webhook_s_rate_limit_as_one_sender_would) {
+  discord_fake_options options;
+  options.limit = 3;
+  options.window = 400ms;
+  fake_discord_server discord{options};
+  auto config = [&](const std::string& node) {
+    return "node: {id: " + node + "}\n"
+           "sinks:\n"
+           "  - {name: chat, kind: discord, url: \"" + discord.webhook_url() + "\", max_in_flight: 2,\n"
+           "     retry: {max_attempts: 20, base: 1ms, cap: 5ms}}\n"
+           "routes:\n"
+           "  - {topic: t, sinks: [chat]}\n";
+  };
+  engine_harness a{*db, config("node-a")}, b{*db, config("node-b")}, c{*db, config("node-c")};
+  // Settled first: a sender that takes a sink over learns its bucket anew
+  // (docs/scaling.md), so a move during the burst could run ahead of it.
+  const auto owner = sink_owner({"node-a", "node-b", "node-c"}, "chat");
+  ASSERT_TRUE(eventually([&] { return lease_holders(a)["chat"] == owner; }, 20s));
+  constexpr int count = 12;
+  for (int i = 0; i < count; ++i) {
+    auto& node = i % 3 == 0 ? a : i % 3 == 1 ? b : c;
+    ASSERT_EQ(node.post_event(R"({"topic":"t","payload":{"content":"message )" + std::to_string(i) + R"("}})").status,
+              201);
+  }
+  ASSERT_TRUE(discord.wait_for_messages(count, 30s)) << discord.messages().size() << " of " << count;
+  // One sender for the webhook in the whole cluster: it learns the bucket
+  // from the headers and never runs ahead of it.
+  EXPECT_EQ(discord.early_request_count(), 0u);
+  EXPECT_EQ(discord.messages().size(), static_cast<std::size_t>(count));
+}
+
+TEST_F(cluster_pgtest, per_key_order_holds_while_the_sink_moves_between_nodes) {
+  fake_sink_server ordered;
+  auto config = [&](const std::string& node) {
+    return "node: {id: " + node + "}\n"
+           "sinks:\n"
+           "  - {name: feed, kind: webhook, url: \"" + ordered.url() + "\", ordering: per_key, max_in_flight: 8}\n"
+           "routes:\n"
+           "  - {topic: t, sinks: [feed]}\n";
+  };
+  auto a = std::make_unique<engine_harness>(*db, config("node-a"));
+  auto b = std::make_unique<engine_harness>(*db, config("node-b"));
+  const auto owner = sink_owner({"node-a", "node-b"}, "feed");
+  ASSERT_TRUE(eventually([&] { return lease_holders(*a)["feed"] == owner; }, 20s));
+  auto& owner_node = owner == "node-a" ? a : b;
+  auto& other_node = owner == "node-a" ? b : a;
+  const std::string other = owner == "node-a" ? "node-b" : "node-a";
+
+  // One client, so commit order is posting order; five keys, each numbered.
+  int seq = 0;
+  auto post_some = [&](int n) {
+    for (int i = 0; i < n; ++i, ++seq) {
+      auto& node = seq % 2 == 0 ? a : b;
+      ASSERT_EQ(node->post_event(R"({"topic":"t","key":"k)" + std::to_string(seq % 5) + R"(","payload":{"n":)" +
+                                 std::to_string(seq) + "}}")
+                  .status,
+                201);
+    }
+  };
+  post_some(50);
+  owner_node.reset(); // the owner leaves: the sink moves to the other node
+  ASSERT_TRUE(eventually([&] { return lease_holders(*other_node)["feed"] == other; }, 20s));
+  {
+    // Only one node is left: it takes every post.
+    for (int i = 0; i < 50; ++i, ++seq)
+      ASSERT_EQ(other_node->post_event(R"({"topic":"t","key":"k)" + std::to_string(seq % 5) + R"(","payload":{"n":)" +
+                                       std::to_string(seq) + "}}")
+                  .status,
+                201);
+  }
+  ASSERT_TRUE(ordered.wait_for_requests(100, 30s)) << "the node the sink moved to did not send";
+  owner_node = std::make_unique<engine_harness>(*db, config(owner)); // and back
+  ASSERT_TRUE(eventually([&] { return lease_holders(*other_node)["feed"] == owner; }, 20s));
+  post_some(50);
+  ASSERT_TRUE(ordered.wait_for_requests(150, 30s)) << ordered.request_count();
+  ASSERT_TRUE(eventually([&] {
+    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == "0";
+  }));
+  std::map<std::string, int> last; // per key, the last number that arrived
+  for (const auto& r : ordered.requests()) {
+    auto key = json_string_at(r.body, "/key").value_or("?");
+    auto n = static_cast<int>(json_int_at(r.body, "/payload/n").value_or(-1));
+    auto it = last.find(key);
+    EXPECT_TRUE(it == last.end() || n > it->second) << key << ": " << n << " arrived after " << it->second;
+    last[key] = n;
+  }
+  EXPECT_EQ(ordered.request_count(), 150u) << "a delivery was sent twice";
 }
 
 } // namespace

@@ -13,11 +13,32 @@
 #include <mutex>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 using namespace txrelay::testing;
 
 namespace {
+
+/// A port nothing listens on now (the kernel's pick for a bound socket). A
+/// fixed range would collide with the ephemeral ports of other connections.
+std::string free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  std::string port = "0";
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = std::to_string(ntohs(addr.sin_port));
+  if (fd >= 0)
+    ::close(fd);
+  return port;
+}
 
 /// A private, durable PostgreSQL (a 201 must survive its crash), driven by
 /// scripts/test-postgres.sh.
@@ -25,12 +46,18 @@ class private_postgres {
 public:
   private_postgres()
     : dir_(::testing::TempDir() + "txrelay-pg-restart-" + std::to_string(::getpid())),
-      port_(std::to_string(55000 + ::getpid() % 4000)) {}
+      port_(free_port()) {}
   ~private_postgres() {
     run("stop");
     std::system(("rm -rf '" + dir_ + "'").c_str());
   }
-  bool start() { return run("start"); }
+  bool start() {
+    // The port was free a moment ago; another process may have taken it since.
+    for (int attempt = 0; attempt < 3; ++attempt, port_ = free_port())
+      if (run("start"))
+        return true;
+    return false;
+  }
   bool crash() { return run("crash"); }
   std::string url() const { return "postgresql://postgres@127.0.0.1:" + port_ + "/postgres"; }
 
