@@ -47,9 +47,11 @@ struct cluster_state {
   bool unavailable = false; // logged once per outage
   bool first_beat = true;
   bool draining = false;
+  bool controls_read = false; // the operators' commands were read once
   std::vector<std::string> live;  // as of the last beat
   std::set<std::string> held;     // sinks whose lease this node holds
   std::set<std::string> told;     // sinks the supervisor was last told it may send to
+  std::set<std::string> handing_over; // held, another node's now; renewed until their senders stopped
   std::set<std::string> to_notify; // sinks with new rows another node owns
   actor_metrics* self_metrics = nullptr;
 };
@@ -85,17 +87,20 @@ void release(cluster_self* self, const std::string& sink) {
   if (auto* conn = connection_of(self))
     (void)pg::release_lease(*conn, lease_name(sink), st.options.node_id);
   st.held.erase(sink);
+  st.handing_over.erase(sink);
   st.options.metrics->sink(sink).leased.store(0, std::memory_order_relaxed);
 }
 
 /// The operators' commands, to the supervisor (it applies what is newer).
-void send_controls(cluster_self* self, pg::connection& conn) {
+bool send_controls(cluster_self* self, pg::connection& conn) {
   auto controls = pg::load_sink_controls(conn);
   if (!controls) {
     log::warn("cluster: cannot read the sinks' controls: " + controls.error().message);
-    return;
+    return false;
   }
   self->send(self->state.options.supervisor, controls_atom::value, std::move(*controls));
+  self->state.controls_read = true;
+  return true;
 }
 
 void beat(cluster_self* self) {
@@ -110,7 +115,10 @@ void beat(cluster_self* self) {
   }
   st.first_beat = false;
   st.live = std::move(*live);
-  send_controls(self, *conn); // before the leases: a paused sink's sender starts paused
+  // Before the leases: a paused sink's sender starts paused. Until the
+  // controls were read once, no sender starts at all.
+  if (!send_controls(self, *conn) && !st.controls_read)
+    return;
   st.options.metrics->cluster_nodes.store(static_cast<std::int64_t>(st.live.size()), std::memory_order_relaxed);
 
   std::set<std::string> mine;
@@ -148,10 +156,14 @@ void beat(cluster_self* self) {
     if (mine.count(sink) != 0) {
       permitted.emplace_back(sink, until);
       told.insert(sink);
-    } else if (st.told.count(sink) == 0) {
+      st.handing_over.erase(sink); // given back before its sender stopped
+    } else if (st.told.count(sink) != 0 || st.handing_over.count(sink) != 0) {
+      // Its sender drains (attempts under way may take their whole
+      // timeouts); the lease is renewed until the supervisor answers released.
+      st.handing_over.insert(sink);
+    } else {
       hand_over_now.push_back(sink); // no sender ever ran for it here
     }
-    // Otherwise the supervisor drains its sender and answers released.
   }
   for (const auto& sink : st.options.sinks)
     st.options.metrics->sink(sink).leased.store(told.count(sink) != 0 ? 1 : 0, std::memory_order_relaxed);
@@ -225,6 +237,7 @@ caf::behavior cluster_behavior(cluster_self* self, cluster_options options) {
       bool configured = std::find(st.options.sinks.begin(), st.options.sinks.end(), sink) != st.options.sinks.end();
       if (st.held.count(sink) != 0 && (st.told.count(sink) == 0 || !configured)) {
         st.told.erase(sink);
+        st.handing_over.erase(sink);
         release(self, sink);
       }
     },

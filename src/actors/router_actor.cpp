@@ -1,6 +1,7 @@
 #include "actors/router_actor.hpp"
 
 #include "core/json.hpp"
+#include "persistence/cluster.hpp"
 #include "core/utf8.hpp"
 #include "logging/log.hpp"
 
@@ -91,6 +92,18 @@ round_result route_round(router_self* self, int limit) {
   };
   if (auto begun = c.exec("BEGIN"); !begun)
     return fail(begun.error());
+  // One node routes at a time: rounds on two nodes side by side could commit
+  // a later event's deliveries before an earlier one's of the same key, and
+  // per-key order follows delivery ids. The others find the lock taken and
+  // poll again; a node that dies releases it with its connection.
+  auto exclusive = c.exec_prepared("txr_router_lock", "SELECT pg_try_advisory_xact_lock($1::bigint)",
+                                   {pg::router_lock_key});
+  if (!exclusive)
+    return fail(exclusive.error());
+  if (exclusive->get(0, 0) != "t") {
+    c.exec("ROLLBACK");
+    return std::size_t{0};
+  }
   auto claimed = pg::claim_unrouted(c, limit);
   if (!claimed)
     return fail(claimed.error());

@@ -173,6 +173,8 @@ bool finish_retirement(supervisor_self* self, const std::string& name) {
     log::info("supervisor: sink " + name + " restarted with its reloaded settings");
     if (!st.stopping)
       start_child(self, c);
+    if (!c.leased && st.cluster)
+      self->send(st.cluster, released_atom::value, name); // handed over meanwhile: its old sender is gone
     return false;
   }
   log::info("supervisor: sink " + name + " removed by a reload; its pending deliveries stay in PostgreSQL");
@@ -185,6 +187,7 @@ bool finish_retirement(supervisor_self* self, const std::string& name) {
 void retire(supervisor_self* self, const std::string& name, std::optional<sink_config> successor) {
   auto& c = self->state.children.at(name);
   c.successor = std::move(successor);
+  c.releasing = false; // the retirement's end answers released if the lease went meanwhile
   if (c.retiring)
     return; // already on its way out; the newest successor wins
   c.retiring = true;
@@ -398,6 +401,12 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
       // A sender being restarted misses these; it sweeps them in from PostgreSQL.
       if (it == st.children.end())
         return;
+      if (!it->second.leased) {
+        // Its owner is another node (its sender here, if any, is draining).
+        if (st.cluster)
+          self->send(st.cluster, notify_atom::value, sink);
+        return;
+      }
       if (it->second.actor && st.options.leased && it->second.sink.ordering == delivery_ordering::per_key)
         // Another node may have committed an earlier row of the same key
         // that this one has not heard of yet (its notification trails, and
@@ -406,8 +415,6 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
         self->send(it->second.actor, sweep_atom::value);
       else if (it->second.actor)
         self->send(it->second.actor, dispatch_atom::value, std::move(jobs));
-      else if (!it->second.leased && st.cluster)
-        self->send(st.cluster, notify_atom::value, sink); // its owner is another node
     },
   };
 }

@@ -391,11 +391,13 @@ void api::get_event(std::string id, std::optional<std::string> owner, http::resp
                        respond = std::move(respond)](result<event_lookup, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
-    if (!r->record && may_have_expired)
+    // Another producer's event is answered as if it did not exist (and an
+    // old id as one that may have expired, whether it exists or not).
+    bool absent = !r->record || (owner && r->record->producer != owner);
+    if (absent && may_have_expired)
       return respond(error_response(
         {404, "expired", "no event with that id; it is older than the retention period, so it may have been deleted"}));
-    // Another producer's event is answered as if it did not exist.
-    if (!r->record || (owner && r->record->producer != owner))
+    if (absent)
       return respond(error_response({404, "not_found", "no event with that id"}));
     http::response res;
     res.body = event_json(*r->record);

@@ -53,6 +53,13 @@ struct delivery_job {
   std::optional<time_point> committed_at;
 };
 
+/// A sink's announced budget (X-RateLimit-Remaining with its reset): this
+/// many requests may still go before `resets_in` from the answer.
+struct rate_window {
+  long long remaining = 0;
+  millis resets_in{0};
+};
+
 /// What one attempt at a sink came to.
 struct attempt_result {
   enum class verdict {
@@ -70,6 +77,10 @@ struct attempt_result {
   // The sink itself is gone (Discord's unknown webhook or invalid token): this
   // delivery is dead and the sink is marked broken until an operator resumes it.
   bool sink_broken = false;
+  // The budget the answer announced. With attempts still under way, each may
+  // take one of the remaining requests: the sender waits for the reset once
+  // no more remain than are under way.
+  std::optional<rate_window> bucket;
 };
 
 /// An event a dead delivery publishes (its sink's `on_dead`), committed in

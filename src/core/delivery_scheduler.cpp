@@ -256,8 +256,12 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
   // delivery's next attempt.
   if (r.retry_after)
     budget_.pause_until(now + *r.retry_after);
+  // Requests still under way may each take one of those that remain (they
+  // left before this answer was written): none goes out beyond them.
+  if (r.bucket && r.bucket->remaining <= static_cast<long long>(flying_.size()))
+    budget_.pause_until(now + r.bucket->resets_in);
   note_circuit(r, was_probe, now);
-  if (r.sink_broken && broken_.empty()) {
+  if (r.sink_broken && broken_.empty() && permitted(now)) {
     broken_ = r.error.empty() ? std::string{"the sink is gone"} : r.error;
     notice(scheduler_notice::level::error,
            "broken: " + broken_ + "; its deliveries are dead-lettered until an operator resumes it");
@@ -271,6 +275,12 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
       actions_.delivered += 1;
       actions_.outcomes.push_back(
           {job.id, job.event_id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status, {}, {}});
+      forget(id, now);
+    } else if (!permitted(now)) {
+      // The lease ran out while the attempt was under way: another node may
+      // own the sink by now and be retrying this delivery. A failure here
+      // changes nothing (no retry time, no dead letter); the row stays as it
+      // is for whoever holds the lease. A success is a fact, and recorded.
       forget(id, now);
     } else {
       fail_attempt(job, r, now);

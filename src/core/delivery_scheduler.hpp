@@ -116,8 +116,9 @@ public:
   void sweep_requested(time_point now);
   /// This node may send to the sink until `until` (its lease, on this
   /// node's clock, less a margin); nullopt: always (no cluster). Past it no
-  /// attempt starts and nothing is dead-lettered until a renewal comes:
-  /// another node may own the sink by then.
+  /// attempt starts, nothing is dead-lettered, and a failed attempt that was
+  /// under way records nothing (only a success is recorded) until a renewal
+  /// comes: another node may own the sink by then.
   void permit_until(std::optional<time_point> until, time_point now);
   /// The process is stopping: no attempt starts from now on; those under
   /// way finish (in_flight() tells when none is left). Not undone: a

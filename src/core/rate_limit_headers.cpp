@@ -83,20 +83,27 @@ std::optional<millis> parse_retry_after_seconds_float(std::string_view value) {
   return wait_from_seconds(*seconds);
 }
 
-std::optional<millis> rate_limit_wait(const header_lookup& header, time_point now) {
+std::optional<rate_window> rate_limit_window(const header_lookup& header, time_point now) {
   auto remaining_text = trimmed(header("x-ratelimit-remaining"));
   long long remaining = 0;
   auto [end, ec] = std::from_chars(remaining_text.data(), remaining_text.data() + remaining_text.size(), remaining);
   if (remaining_text.empty() || ec != std::errc{} || end != remaining_text.data() + remaining_text.size() ||
-      remaining != 0)
+      remaining < 0)
     return std::nullopt;
   if (auto after = parse_retry_after_seconds_float(header("x-ratelimit-reset-after")))
-    return after;
+    return rate_window{remaining, *after};
   if (auto reset_at = parse_double(header("x-ratelimit-reset"))) {
     double now_s = std::chrono::duration<double>(now.time_since_epoch()).count();
-    return capped_millis(*reset_at - now_s); // a reset in the past is a wait of 0
+    return rate_window{remaining, capped_millis(*reset_at - now_s)}; // a reset in the past is a wait of 0
   }
   return std::nullopt;
+}
+
+std::optional<millis> rate_limit_wait(const header_lookup& header, time_point now) {
+  auto window = rate_limit_window(header, now);
+  if (!window || window->remaining != 0)
+    return std::nullopt;
+  return window->resets_in;
 }
 
 std::optional<millis> longer_wait(std::optional<millis> a, std::optional<millis> b) {

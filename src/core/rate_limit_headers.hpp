@@ -5,6 +5,7 @@
 // before a 429 happens. Pure arithmetic on injected time; every wait is
 // capped at one day.
 #include "core/clock.hpp"
+#include "core/delivery.hpp"
 
 #include <functional>
 #include <optional>
@@ -33,6 +34,10 @@ std::optional<millis> parse_retry_after_seconds_float(std::string_view value);
 /// The same for a number already parsed (a JSON body's `retry_after`).
 /// nullopt for a negative or non-finite value.
 std::optional<millis> wait_from_seconds(double seconds);
+
+/// X-RateLimit-Remaining with the time to its reset (X-RateLimit-Reset-After,
+/// or X-RateLimit-Reset minus `now`); nullopt when the headers do not say both.
+std::optional<rate_window> rate_limit_window(const header_lookup& header, time_point now);
 
 /// X-RateLimit-Remaining: 0 means the next request would be refused until the
 /// bucket resets: the wait is X-RateLimit-Reset-After (relative, so immune to

@@ -141,7 +141,10 @@ result<sink_control, pg_error> set_sink_control(connection& conn, const std::str
     "txr_sink_control_set",
     std::string{"INSERT INTO txrelay.sink_controls AS c (sink, paused, resumed_at, updated_at) "
                 "VALUES ($1, $2::bool, CASE WHEN $2::bool THEN NULL ELSE now() END, now()) "
-                "ON CONFLICT (sink) DO UPDATE SET paused = EXCLUDED.paused, updated_at = now(), "
+                "ON CONFLICT (sink) DO UPDATE SET paused = EXCLUDED.paused, "
+                // In the order the writes take the row's lock, even when an
+                // earlier-started transaction writes last: nodes apply the newest.
+                "  updated_at = greatest(clock_timestamp(), c.updated_at + interval '1 microsecond'), "
                 "  resumed_at = CASE WHEN EXCLUDED.paused THEN c.resumed_at ELSE now() END RETURNING "} +
       control_columns,
     {sink, paused ? "true" : "false"});

@@ -19,6 +19,9 @@ constexpr millis forget_nodes_after{3'600'000};
 /// name) and of a changed sink control (payload: controls_changed).
 inline constexpr const char* sinks_channel = "txrelay_sinks";
 inline constexpr const char* controls_changed = ":controls"; // no sink name has a colon
+/// The advisory lock (transaction-scoped) a routing round of events
+/// published from SQL holds: one node routes at a time.
+inline constexpr const char* router_lock_key = "7402887271309115137";
 
 /// Records that `node` is alive now (its row is created on the first beat,
 /// `starting` resets its start time); returns the ids of every node whose

@@ -36,6 +36,7 @@ std::optional<attempt_result> settled_verdict(const http_outcome& outcome, time_
   }
   r.http_status = outcome.status;
   r.retry_after = rate_limit_wait(outcome, now);
+  r.bucket = rate_limit_window([&](std::string_view name) { return http::find_header(outcome.headers, name); }, now);
   if (outcome.status >= 200 && outcome.status < 300) {
     r.outcome = attempt_result::verdict::delivered;
     return r;

@@ -125,7 +125,7 @@ struct harness {
   /// A healthy sink from now on: serves pages, answers every attempt
   /// delivered and fires timers until nothing is pending, within a bound.
   void deliver_everything() {
-    const attempt_result ok{attempt_result::verdict::delivered, 200, {}, {}, false};
+    const attempt_result ok{attempt_result::verdict::delivered, 200, {}, {}, false, {}};
     for (int i = 0; i < 20'000 && db.pending() != 0 && !::testing::Test::HasFailure(); ++i) {
       if (sweep)
         serve_sweep();
@@ -147,9 +147,9 @@ struct harness {
   }
 };
 
-attempt_result delivered() { return {attempt_result::verdict::delivered, 200, {}, {}, false}; }
-attempt_result server_error() { return {attempt_result::verdict::retry, 500, "HTTP 500", {}, false}; }
-attempt_result too_many(millis wait) { return {attempt_result::verdict::retry, 429, "HTTP 429", wait, false}; }
+attempt_result delivered() { return {attempt_result::verdict::delivered, 200, {}, {}, false, {}}; }
+attempt_result server_error() { return {attempt_result::verdict::retry, 500, "HTTP 500", {}, false, {}}; }
+attempt_result too_many(millis wait) { return {attempt_result::verdict::retry, 429, "HTTP 429", wait, false, {}}; }
 
 scheduler_policy base_policy() {
   scheduler_policy p;
@@ -176,6 +176,47 @@ TEST(delivery_scheduler, past_its_lease_a_node_starts_no_attempt_until_the_lease
   h.s->permit_until(h.now + 1s, h.now); // renewed
   h.drain();
   EXPECT_EQ(h.flying.size(), 1u);
+}
+
+TEST(delivery_scheduler, a_failure_that_comes_back_after_the_lease_ran_out_records_nothing) {
+  auto p = base_policy();
+  p.retry.max_attempts = 1; // a failure would make it dead at once
+  harness h{p};
+  h.serve_sweep();
+  h.s->permit_until(h.now + 1s, h.now);
+  h.drain();
+  h.dispatch({h.new_row(), h.new_row()});
+  ASSERT_EQ(h.flying.size(), 2u);
+  h.now += 5s; // the node stalled; another may own the sink now
+  h.answer(0, server_error());
+  EXPECT_EQ(h.totals.dead, 0u) << "dead-lettered without a lease: the new owner may be delivering it";
+  EXPECT_EQ(h.db.pending(), 2u);
+  h.answer(0, delivered()); // a success is a fact, recorded either way
+  EXPECT_EQ(h.totals.delivered, 1u);
+  EXPECT_EQ(h.db.pending(), 1u);
+}
+
+TEST(delivery_scheduler, the_last_requests_a_sink_allows_are_not_overtaken_by_more_while_some_are_under_way) {
+  auto p = base_policy();
+  p.max_in_flight = 2;
+  harness h{p};
+  h.serve_sweep();
+  h.dispatch({h.new_row(), h.new_row(), h.new_row(), h.new_row()});
+  ASSERT_EQ(h.flying.size(), 2u);
+  // One remains, and the other request under way may take it: wait for the reset.
+  auto ok = delivered();
+  ok.bucket = rate_window{1, 400ms};
+  h.answer(0, ok);
+  EXPECT_EQ(h.flying.size(), 1u) << "sent beyond what the sink said remains";
+  auto last = delivered();
+  last.bucket = rate_window{0, 390ms};
+  last.retry_after = 390ms;
+  h.answer(0, last);
+  EXPECT_EQ(h.flying.size(), 0u);
+  h.now += 400ms;
+  h.s->timer(h.now);
+  h.drain();
+  EXPECT_EQ(h.flying.size(), 2u); // a fresh window
 }
 
 TEST(delivery_scheduler, recovers_pending_rows_at_start_and_delivers_them) {
@@ -295,7 +336,7 @@ TEST(delivery_scheduler, an_attempt_that_never_answers_fails_at_its_deadline_and
     ASSERT_TRUE(h.advance_to_timer());
   // The retry is under way when the first attempt's result finally comes:
   // it is not the retry's, and changes nothing.
-  h.s->attempted(lost, {attempt_result::verdict::permanent, 400, "HTTP 400", {}, false}, h.now);
+  h.s->attempted(lost, {attempt_result::verdict::permanent, 400, "HTTP 400", {}, false, {}}, h.now);
   h.drain();
   EXPECT_EQ(h.s->in_flight(), 1u);
   EXPECT_EQ(h.db.pending(), 1u);
@@ -349,7 +390,7 @@ TEST(delivery_scheduler, a_broken_sink_dead_letters_what_it_holds_until_resumed)
   harness h{base_policy()};
   h.serve_sweep();
   h.dispatch({h.new_row(), h.new_row(), h.new_row(), h.new_row(), h.new_row()});
-  attempt_result gone{attempt_result::verdict::permanent, 404, "unknown webhook", {}, true};
+  attempt_result gone{attempt_result::verdict::permanent, 404, "unknown webhook", {}, true, {}};
   h.answer(0, gone);
   EXPECT_EQ(h.s->broken(), "unknown webhook");
   h.answer_all(server_error()); // in flight when it broke: dead too, not retried
@@ -425,11 +466,11 @@ TEST(delivery_scheduler, random_schedules_never_leave_due_work_without_a_timer) 
           switch (pick() % 8) {
             case 0: h.answer(i, server_error()); break;
             case 1: h.answer(i, too_many(millis{100 + static_cast<int>(pick() % 3000)})); break;
-            case 2: h.answer(i, {attempt_result::verdict::retry, 0, "connection refused", {}, false}); break;
-            case 3: h.answer(i, {attempt_result::verdict::permanent, 400, "HTTP 400", {}, false}); break;
+            case 2: h.answer(i, {attempt_result::verdict::retry, 0, "connection refused", {}, false, {}}); break;
+            case 3: h.answer(i, {attempt_result::verdict::permanent, 400, "HTTP 400", {}, false, {}}); break;
             case 4:
               if (chance(10))
-                h.answer(i, {attempt_result::verdict::permanent, 404, "gone", {}, true});
+                h.answer(i, {attempt_result::verdict::permanent, 404, "gone", {}, true, {}});
               break;
             case 5: // lost: only its deadline moves it
               h.flying.erase(h.flying.begin() + static_cast<std::ptrdiff_t>(i));

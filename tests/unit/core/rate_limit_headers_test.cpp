@@ -123,3 +123,13 @@ TEST(longer_wait, keeps_the_longer_of_what_is_there) {
 }
 
 } // namespace
+
+TEST(rate_limit_window, says_how_many_remain_until_the_reset) {
+  auto window = rate_limit_window(headers({{"x-ratelimit-remaining", "2"}, {"x-ratelimit-reset-after", "0.4"}}), now);
+  ASSERT_TRUE(window);
+  EXPECT_EQ(window->remaining, 2);
+  EXPECT_EQ(window->resets_in, millis{400});
+  EXPECT_FALSE(rate_limit_window(headers({{"x-ratelimit-remaining", "2"}}), now)) << "no reset: nothing to wait for";
+  EXPECT_FALSE(rate_limit_window(headers({{"x-ratelimit-remaining", "-1"}, {"x-ratelimit-reset-after", "1"}}), now));
+  EXPECT_FALSE(rate_limit_window(headers({{"x-ratelimit-remaining", "many"}, {"x-ratelimit-reset-after", "1"}}), now));
+}
