@@ -256,10 +256,18 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
   // delivery's next attempt.
   if (r.retry_after)
     budget_.pause_until(now + *r.retry_after);
-  // Requests still under way may each take one of those that remain (they
-  // left before this answer was written): none goes out beyond them.
-  if (r.bucket && r.bucket->remaining <= static_cast<long long>(flying_.size()))
-    budget_.pause_until(now + r.bucket->resets_in);
+  // What the sink says remains until its reset, less the requests still
+  // under way (each may take one): that many more may start, then none
+  // until the reset.
+  if (r.bucket) {
+    auto left = r.bucket->remaining - static_cast<long long>(flying_.size());
+    if (left <= 0) {
+      budget_.pause_until(now + r.bucket->resets_in);
+      announced_.reset();
+    } else {
+      announced_ = announced_window{left, now + r.bucket->resets_in};
+    }
+  }
   note_circuit(r, was_probe, now);
   if (r.sink_broken && broken_.empty() && permitted(now)) {
     broken_ = r.error.empty() ? std::string{"the sink is gone"} : r.error;
@@ -481,6 +489,12 @@ void delivery_scheduler::pump(time_point now) {
         // sink until then.
         blocked_until_ = now + std::max(budget_.wait(now), millis{1});
         break;
+      }
+      if (announced_ && now >= announced_->resets_at)
+        announced_.reset(); // a new window: the next answer tells its budget
+      if (announced_ && --announced_->left <= 0) {
+        budget_.pause_until(announced_->resets_at); // this one takes the last the sink announced
+        announced_.reset();
       }
     }
     auto id = std::move(ready_.front());

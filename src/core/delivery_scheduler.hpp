@@ -185,6 +185,13 @@ private:
   std::optional<started_attempt> probe_;                 // the half-open circuit's probe, while under way
   // The pump stopped on the rate limit or the circuit: when it may go on.
   std::optional<time_point> blocked_until_;
+  // The sink's own budget as its last answer announced it (X-RateLimit-*):
+  // requests that may still start before its reset.
+  struct announced_window {
+    long long left = 0;
+    time_point resets_at{};
+  };
+  std::optional<announced_window> announced_;
 
   // ordering: per_key. Each key's held deliveries in id (= commit) order;
   // only the active one is ever scheduled, so a failing delivery holds back

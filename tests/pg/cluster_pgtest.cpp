@@ -212,7 +212,7 @@ TEST_F(cluster_pgtest, three_nodes_keep_to_a_discord_webhook_s_rate_limit_as_one
   auto config = [&](const std::string& node) {
     return "node: {id: " + node + "}\n"
            "sinks:\n"
-           "  - {name: chat, kind: discord, url: \"" + discord.webhook_url() + "\", max_in_flight: 1,\n"
+           "  - {name: chat, kind: discord, url: \"" + discord.webhook_url() + "\", max_in_flight: 2,\n"
            "     retry: {max_attempts: 20, base: 1ms, cap: 5ms}}\n"
            "routes:\n"
            "  - {topic: t, sinks: [chat]}\n";

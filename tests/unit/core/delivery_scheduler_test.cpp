@@ -196,27 +196,30 @@ TEST(delivery_scheduler, a_failure_that_comes_back_after_the_lease_ran_out_recor
   EXPECT_EQ(h.db.pending(), 1u);
 }
 
-TEST(delivery_scheduler, the_last_requests_a_sink_allows_are_not_overtaken_by_more_while_some_are_under_way) {
+TEST(delivery_scheduler, no_more_requests_start_than_the_sink_says_remain_less_those_under_way) {
   auto p = base_policy();
   p.max_in_flight = 2;
   harness h{p};
   h.serve_sweep();
-  h.dispatch({h.new_row(), h.new_row(), h.new_row(), h.new_row()});
+  std::vector<delivery_job> rows;
+  for (int i = 0; i < 6; ++i)
+    rows.push_back(h.new_row());
+  h.dispatch(rows);
   ASSERT_EQ(h.flying.size(), 2u);
-  // One remains, and the other request under way may take it: wait for the reset.
+  // Two remain; the other request under way may take one: one more may start.
   auto ok = delivered();
-  ok.bucket = rate_window{1, 400ms};
+  ok.bucket = rate_window{2, 400ms};
   h.answer(0, ok);
-  EXPECT_EQ(h.flying.size(), 1u) << "sent beyond what the sink said remains";
-  auto last = delivered();
-  last.bucket = rate_window{0, 390ms};
-  last.retry_after = 390ms;
-  h.answer(0, last);
+  EXPECT_EQ(h.flying.size(), 2u);
+  h.answer(0, delivered());
+  EXPECT_EQ(h.flying.size(), 1u) << "started beyond what the sink said remains";
+  h.answer(0, delivered());
   EXPECT_EQ(h.flying.size(), 0u);
-  h.now += 400ms;
+  EXPECT_EQ(h.db.pending(), 3u); // held until the sink's window resets
+  h.now += 400ms; // the reset
   h.s->timer(h.now);
   h.drain();
-  EXPECT_EQ(h.flying.size(), 2u); // a fresh window
+  EXPECT_EQ(h.flying.size(), 2u); // a fresh window: the config's budget again
 }
 
 TEST(delivery_scheduler, recovers_pending_rows_at_start_and_delivers_them) {
