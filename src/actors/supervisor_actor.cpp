@@ -160,7 +160,7 @@ void adopt(supervisor_self* self, const sink_config& sink) {
 
 /// After a retiring sender stopped (or when there was none): its successor
 /// starts, or the sink is gone. Returns whether the child was erased.
-bool finish_retirement(supervisor_self* self, const std::string& name) {
+bool finish_retirement(supervisor_self* self, std::string name) { // a copy: the key it names may be erased here
   auto& st = self->state;
   auto& c = st.children.at(name);
   c.retiring = false;
