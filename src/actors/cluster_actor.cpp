@@ -62,33 +62,29 @@ pg::connection* connection_of(cluster_self* self) {
   auto& st = self->state;
   if (st.conn && !st.conn->healthy())
     st.listening = false;
-  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
+  auto* conn = reachable_connection(st.conn, st.options.node, st.unavailable, "cluster",
+                                   "; senders stop at their leases' end until it answers");
   if (!conn) {
-    if (!st.unavailable)
-      log::warn("cluster: cannot reach PostgreSQL: " + conn.error().message +
-                "; senders stop at their leases' end until it answers");
-    st.unavailable = true;
     st.listening = false;
     return nullptr;
   }
-  st.unavailable = false;
   if (!st.listening) {
-    if (auto listened = (*conn)->exec(std::string{"LISTEN "} + sinks_channel); !listened)
+    if (auto listened = conn->exec(std::string{"LISTEN "} + sinks_channel); !listened)
       return nullptr;
     st.listening = true;
     // Notifications sent while nobody listened are lost: every local sender looks.
     self->send(st.options.supervisor, poll_atom::value);
   }
-  return *conn;
+  return conn;
 }
 
 void release(cluster_self* self, const std::string& sink) {
   auto& st = self->state;
   if (auto* conn = connection_of(self))
-    (void)pg::release_lease(*conn, lease_name(sink), st.options.node_id);
+    (void)pg::release_lease(*conn, lease_name(sink), st.options.node.node_id);
   st.held.erase(sink);
   st.handing_over.erase(sink);
-  st.options.metrics->sink(sink).leased.store(0, std::memory_order_relaxed);
+  st.options.node.metrics->sink(sink).leased.store(0, std::memory_order_relaxed);
 }
 
 /// The operators' commands, to the supervisor (it applies what is newer).
@@ -108,7 +104,7 @@ void beat(cluster_self* self) {
   auto* conn = connection_of(self);
   if (!conn)
     return;
-  auto live = pg::heartbeat(*conn, st.options.node_id, st.first_beat, st.options.node_ttl);
+  auto live = pg::heartbeat(*conn, st.options.node.node_id, st.first_beat, st.options.node_ttl);
   if (!live) {
     log::warn("cluster: heartbeat failed: " + live.error().message);
     return;
@@ -119,11 +115,11 @@ void beat(cluster_self* self) {
   // controls were read once, no sender starts at all.
   if (!send_controls(self, *conn) && !st.controls_read)
     return;
-  st.options.metrics->cluster_nodes.store(static_cast<std::int64_t>(st.live.size()), std::memory_order_relaxed);
+  st.options.node.metrics->cluster_nodes.store(static_cast<std::int64_t>(st.live.size()), std::memory_order_relaxed);
 
   std::set<std::string> mine;
   for (const auto& sink : st.options.sinks)
-    if (sink_owner(st.live, sink) == st.options.node_id)
+    if (sink_owner(st.live, sink) == st.options.node.node_id)
       mine.insert(sink);
   // Keep renewing what is being handed over until its sender has stopped.
   std::vector<std::string> wanted;
@@ -134,8 +130,8 @@ void beat(cluster_self* self) {
       wanted.push_back(lease_name(sink));
   // The permission is measured from before the renewal was sent: the lease
   // the database grants runs at least that long.
-  const auto sent_at = st.options.clock->now();
-  auto got = pg::hold_leases(*conn, wanted, st.options.node_id, st.options.lease_ttl);
+  const auto sent_at = st.options.node.clock->now();
+  auto got = pg::hold_leases(*conn, wanted, st.options.node.node_id, st.options.lease_ttl);
   if (!got) {
     log::warn("cluster: cannot renew leases: " + got.error().message);
     return;
@@ -145,7 +141,7 @@ void beat(cluster_self* self) {
     held.insert(name.substr(5)); // "sink:"
   for (const auto& sink : st.held)
     if (held.count(sink) == 0)
-      log::warn("cluster: node " + st.options.node_id + " lost the lease of sink " + sink);
+      log::warn("cluster: node " + st.options.node.node_id + " lost the lease of sink " + sink);
   st.held = std::move(held);
 
   const auto until = (sent_at + st.options.lease_ttl - st.options.lease_margin).time_since_epoch().count();
@@ -166,7 +162,7 @@ void beat(cluster_self* self) {
     }
   }
   for (const auto& sink : st.options.sinks)
-    st.options.metrics->sink(sink).leased.store(told.count(sink) != 0 ? 1 : 0, std::memory_order_relaxed);
+    st.options.node.metrics->sink(sink).leased.store(told.count(sink) != 0 ? 1 : 0, std::memory_order_relaxed);
   st.told = std::move(told);
   self->send(st.options.supervisor, leases_atom::value, std::move(permitted));
   for (const auto& sink : hand_over_now)
@@ -208,7 +204,7 @@ void listen(cluster_self* self) {
 caf::behavior cluster_behavior(cluster_self* self, cluster_options options) {
   auto& st = self->state;
   st.options = std::move(options);
-  st.self_metrics = &st.options.metrics->actor("cluster");
+  st.self_metrics = &st.options.node.metrics->actor("cluster");
   self->send(self, poll_atom::value);
   self->send(self, listen_atom::value);
   self->send(self, tick_atom::value);
@@ -248,7 +244,7 @@ caf::behavior cluster_behavior(cluster_self* self, cluster_options options) {
       auto& st = self->state;
       st.draining = true;
       if (auto* conn = connection_of(self))
-        (void)pg::leave(*conn, st.options.node_id);
+        (void)pg::leave(*conn, st.options.node.node_id);
       auto held = st.held;
       for (const auto& sink : held)
         release(self, sink);

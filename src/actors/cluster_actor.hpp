@@ -26,6 +26,7 @@
 //
 // It runs detached with its own connection (libpq blocks), looping between
 // a short wait for notifications and its mailbox.
+#include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
 #include "core/clock.hpp"
 #include "metrics/metrics.hpp"
@@ -39,11 +40,7 @@
 namespace txrelay {
 
 struct cluster_options {
-  std::string database_url;
-  pg::connection_limits database_limits;
-  std::shared_ptr<const txrelay::clock> clock;
-  std::shared_ptr<metrics_registry> metrics;
-  std::string node_id;
+  node_context node;
   std::vector<std::string> sinks; // every configured sink, by name
   caf::actor supervisor;
   millis heartbeat{2'000};

@@ -40,24 +40,16 @@ std::optional<time_point> cutoff(time_point now, millis keep) {
 
 pg::connection* connection_of(maintenance_self* self) {
   auto& st = self->state;
-  auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
-  if (!conn) {
-    if (!st.unavailable)
-      log::warn("maintenance: cannot reach PostgreSQL: " + conn.error().message);
-    st.unavailable = true;
-    return nullptr;
-  }
-  st.unavailable = false;
-  return *conn;
+  return reachable_connection(st.conn, st.options.node, st.unavailable, "maintenance");
 }
 
 void set_leader(maintenance_self* self, bool leader) {
   auto& st = self->state;
   if (leader != st.leader)
-    log::info(std::string{"maintenance: node "} + st.options.node_id +
+    log::info(std::string{"maintenance: node "} + st.options.node.node_id +
               (leader ? " now runs maintenance (holds its lease)" : " no longer holds the maintenance lease"));
   st.leader = leader;
-  st.options.metrics->maintenance_leader.store(leader ? 1 : 0, std::memory_order_relaxed);
+  st.options.node.metrics->maintenance_leader.store(leader ? 1 : 0, std::memory_order_relaxed);
   if (!leader)
     st.pass_cursor.reset();
 }
@@ -68,13 +60,13 @@ void renew(maintenance_self* self) {
   auto* conn = connection_of(self);
   if (!conn)
     return set_leader(self, false);
-  auto held = pg::hold_lease(*conn, maintenance_lease, st.options.node_id, st.options.lease_ttl);
+  auto held = pg::hold_lease(*conn, maintenance_lease, st.options.node.node_id, st.options.lease_ttl);
   if (!held) {
     log::warn("maintenance: cannot renew the lease: " + held.error().message);
     return set_leader(self, false);
   }
   set_leader(self, *held);
-  auto now = st.options.clock->now();
+  auto now = st.options.node.clock->now();
   if (st.leader && !st.pass_cursor &&
       (!st.last_pass_started || now - *st.last_pass_started >= st.options.retention.interval)) {
     const auto& keep = st.options.retention;
@@ -104,8 +96,8 @@ void expire_next(maintenance_self* self) {
     return;
   }
   auto rel = std::memory_order_relaxed;
-  st.options.metrics->expired_finished.fetch_add(static_cast<std::uint64_t>(window->finished), rel);
-  st.options.metrics->expired_rejected.fetch_add(static_cast<std::uint64_t>(window->rejected), rel);
+  st.options.node.metrics->expired_finished.fetch_add(static_cast<std::uint64_t>(window->finished), rel);
+  st.options.node.metrics->expired_rejected.fetch_add(static_cast<std::uint64_t>(window->rejected), rel);
   st.pass_finished += window->finished;
   st.pass_rejected += window->rejected;
   if (window->examined >= st.options.retention.batch) {
@@ -114,7 +106,7 @@ void expire_next(maintenance_self* self) {
     return;
   }
   st.pass_cursor.reset();
-  st.options.metrics->retention_passes.fetch_add(1, rel);
+  st.options.node.metrics->retention_passes.fetch_add(1, rel);
   (void)pg::forget_nodes(*conn, pg::forget_nodes_after);
   if (st.pass_finished + st.pass_rejected > 0)
     log::info("retention: deleted " + std::to_string(st.pass_finished) + " finished and " +
@@ -124,7 +116,7 @@ void expire_next(maintenance_self* self) {
 caf::behavior maintenance_behavior(maintenance_self* self, maintenance_options options) {
   auto& st = self->state;
   st.options = std::move(options);
-  st.self_metrics = &st.options.metrics->actor("maintenance");
+  st.self_metrics = &st.options.node.metrics->actor("maintenance");
   const auto renew_every = std::min(st.options.renew_every, st.options.retention.interval);
   self->send(self, poll_atom::value);
   self->send(self, tick_atom::value);
@@ -143,7 +135,7 @@ caf::behavior maintenance_behavior(maintenance_self* self, maintenance_options o
       auto& st = self->state;
       st.draining = true;
       if (st.leader && st.conn)
-        (void)pg::release_lease(*st.conn, maintenance_lease, st.options.node_id);
+        (void)pg::release_lease(*st.conn, maintenance_lease, st.options.node.node_id);
       set_leader(self, false);
       return true;
     },

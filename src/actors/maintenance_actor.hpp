@@ -10,6 +10,7 @@
 // each: the actor stays responsive (a drain gives the lease up at once).
 //
 // It runs detached with its own connection (libpq blocks).
+#include "actors/node_context.hpp"
 #include "actors/protocol.hpp"
 #include "config/config.hpp"
 #include "core/clock.hpp"
@@ -22,12 +23,8 @@
 namespace txrelay {
 
 struct maintenance_options {
-  std::string database_url;
-  pg::connection_limits database_limits;
-  std::shared_ptr<const txrelay::clock> clock;
-  std::shared_ptr<metrics_registry> metrics;
+  node_context node;
   retention_config retention;
-  std::string node_id;
   millis lease_ttl{15'000};  // a dead leader's lease is taken over after this
   millis renew_every{5'000}; // at most; shorter when retention.interval is
 };

@@ -105,20 +105,26 @@ void apply_command(supervisor_self* self, const std::string& sink, child& c, sin
   }
 }
 
-/// A stored command, from the cluster actor's reading of the table: applied
-/// if newer than the last one seen. The first reading after the start only
-/// sets the pause: a resume from before this process started is history.
-void apply_control(supervisor_self* self, const pg::sink_control& row, bool first_reading) {
+/// Where a stored command comes from: this node's own request (applied even
+/// if a reading of the table saw it first and took it for history), or a
+/// reading of the table (the first after the start only sets the pause: a
+/// resume from before this process started is history).
+enum class control_source { requested_here, first_reading, reading };
+
+/// A stored operator command, applied if it is newer than the last one seen.
+void apply_control(supervisor_self* self, const pg::sink_control& row, control_source source) {
   auto it = self->state.children.find(row.sink);
   if (it == self->state.children.end())
     return;
   auto& c = it->second;
-  if (!c.control_at.empty() && row.updated_at <= c.control_at)
+  bool requested_here = source == control_source::requested_here;
+  // Equal to the last seen: the same command. Applying it twice does no harm.
+  if (!c.control_at.empty() && (requested_here ? row.updated_at < c.control_at : row.updated_at <= c.control_at))
     return;
   c.control_at = row.updated_at;
-  if (row.paused && !c.paused)
+  if (row.paused && (requested_here || !c.paused))
     apply_command(self, row.sink, c, sink_command::pause);
-  else if (!row.paused && !first_reading && row.resumed_at != c.resumed_at)
+  else if (!row.paused && (requested_here || (source == control_source::reading && row.resumed_at != c.resumed_at)))
     apply_command(self, row.sink, c, sink_command::resume);
   c.resumed_at = row.resumed_at;
 }
@@ -133,19 +139,19 @@ void control(supervisor_self* self, const std::string& sink, sink_command cmd, c
                 cmd == sink_command::pause)
     .then(
       [self, cmd, reply](pg::sink_control& row) {
-        if (auto it = self->state.children.find(row.sink); it != self->state.children.end()) {
-          auto& c = it->second;
-          // Equal: a reading of the table saw it first, and may have taken
-          // it for history; applying a command twice does no harm.
-          if (c.control_at.empty() || row.updated_at >= c.control_at) {
-            c.control_at = row.updated_at;
-            c.resumed_at = row.resumed_at;
-            apply_command(self, row.sink, c, cmd);
-          }
-        }
+        apply_control(self, row, control_source::requested_here);
         reply(cmd);
       },
       [reply](caf::error& err) { reply(unexpected{to_api_error(err)}); });
+}
+
+/// A sender that is retired or handed over: it finishes its attempts under
+/// way (bounded: one that dies meanwhile never answers), then stops; its
+/// down message says what comes next.
+void drain_then_stop(supervisor_self* self, sender_actor actor) {
+  self->request(actor, std::chrono::seconds{60}, drain_atom::value)
+    .then([self, actor](bool) { self->send_exit(actor, caf::exit_reason::user_shutdown); },
+          [self, actor](caf::error&) { self->send_exit(actor, caf::exit_reason::kill); });
 }
 
 void adopt(supervisor_self* self, const sink_config& sink) {
@@ -195,10 +201,7 @@ void retire(supervisor_self* self, const std::string& name, std::optional<sink_c
     finish_retirement(self, name);
     return;
   }
-  auto actor = c.actor;
-  self->request(actor, std::chrono::seconds{60}, drain_atom::value)
-    .then([self, actor](bool) { self->send_exit(actor, caf::exit_reason::user_shutdown); },
-          [self, actor](caf::error&) { self->send_exit(actor, caf::exit_reason::kill); });
+  drain_then_stop(self, c.actor);
 }
 
 caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options options) {
@@ -359,7 +362,7 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     [=](controls_atom, const sink_controls& rows) {
       auto& st = self->state;
       for (const auto& row : rows)
-        apply_control(self, row, !st.controls_read);
+        apply_control(self, row, st.controls_read ? control_source::reading : control_source::first_reading);
       st.controls_read = true;
     },
     [=](leases_atom, const sink_leases& leases) {
@@ -387,10 +390,7 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
             self->send(st.cluster, released_atom::value, name);
           } else if (!c.retiring) {
             c.releasing = true;
-            auto actor = c.actor;
-            self->request(actor, std::chrono::seconds{60}, drain_atom::value)
-              .then([self, actor](bool) { self->send_exit(actor, caf::exit_reason::user_shutdown); },
-                    [self, actor](caf::error&) { self->send_exit(actor, caf::exit_reason::kill); });
+            drain_then_stop(self, c.actor);
           }
         }
       }

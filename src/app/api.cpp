@@ -7,6 +7,8 @@
 #include "logging/log.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <tuple>
 
 namespace txrelay {
 
@@ -201,15 +203,19 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
       owner = key->name;
     return get_event(std::move(id), std::move(owner), std::move(respond));
   }
-  if (path == "/metrics") {
-    if (req.method != "GET")
-      return respond(method_not_allowed("GET"));
-    return get_metrics(std::move(respond));
-  }
-  if (path == "/v1/sinks") {
-    if (req.method != "GET")
-      return respond(method_not_allowed("GET"));
-    return get_sinks(std::move(respond));
+  // The fixed paths: one method each, the request's body unused.
+  using handler = void (api::*)(http::respond_fn) const;
+  static constexpr std::tuple<std::string_view, std::string_view, handler> fixed[] = {
+    {"/metrics", "GET", &api::get_metrics},          {"/v1/sinks", "GET", &api::get_sinks},
+    {"/v1/nodes", "GET", &api::get_nodes},           {"/v1/admin/reload", "POST", &api::reload_config},
+    {"/healthz", "GET", &api::get_health},
+  };
+  for (const auto& [fixed_path, method, handle] : fixed) {
+    if (path != fixed_path)
+      continue;
+    if (req.method != method)
+      return respond(method_not_allowed(method));
+    return (this->*handle)(std::move(respond));
   }
   if (path.rfind("/v1/sinks/", 0) == 0) {
     // /v1/sinks/{name}/pause and /v1/sinks/{name}/resume
@@ -233,21 +239,6 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
     }
     return control_sink(std::string{rest.substr(0, slash)},
                         action == "pause" ? sink_command::pause : sink_command::resume, std::move(respond));
-  }
-  if (path == "/v1/nodes") {
-    if (req.method != "GET")
-      return respond(method_not_allowed("GET"));
-    return get_nodes(std::move(respond));
-  }
-  if (path == "/v1/admin/reload") {
-    if (req.method != "POST")
-      return respond(method_not_allowed("POST"));
-    return reload_config(std::move(respond));
-  }
-  if (path == "/healthz") {
-    if (req.method != "GET")
-      return respond(method_not_allowed("GET"));
-    return get_health(std::move(respond));
   }
   respond(error_response({404, "not_found", "no such endpoint"}));
 }
@@ -381,12 +372,8 @@ void api::get_event(std::string id, std::optional<std::string> owner, http::resp
   // An id older than the shortest retention may name an event that retention
   // deleted. The id alone decides it (UUIDv7 carries its time), so the answer
   // says nothing about whether such an event ever existed.
-  std::optional<millis> shortest;
-  for (auto keep : {options_.retention.delivered, options_.retention.dead, options_.retention.rejected})
-    if (keep.count() > 0 && (!shortest || keep < *shortest))
-      shortest = keep;
   auto made = uuid_v7_time(id);
-  bool may_have_expired = shortest && made && *made < options_.clock->now() - *shortest;
+  bool may_have_expired = shortest_retention_ && made && *made < options_.clock->now() - *shortest_retention_;
   event_reply reply = [owner = std::move(owner), may_have_expired,
                        respond = std::move(respond)](result<event_lookup, api_error> r) {
     if (!r)

@@ -59,7 +59,8 @@ struct api_options {
 
 class api {
 public:
-  explicit api(api_options options) : options_(std::move(options)), keys_(options_.auth.keys) {}
+  explicit api(api_options options)
+    : options_(std::move(options)), keys_(options_.auth.keys), shortest_retention_(options_.retention.shortest()) {}
 
   /// Called on an I/O thread for every request; `respond` may run later, on any thread.
   void handle(http::request&& req, http::respond_fn respond) const;
@@ -83,6 +84,8 @@ private:
 
   api_options options_;
   api_key_set keys_;
+  // The shortest retention that deletes anything (none: everything is kept).
+  std::optional<millis> shortest_retention_;
 };
 
 /// The JSON document for an error reply.

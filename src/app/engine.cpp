@@ -105,6 +105,13 @@ std::string default_node_id() {
   return std::string{host} + "-" + std::to_string(::getpid());
 }
 
+std::vector<std::string> names_of(const std::vector<sink_config>& sinks) {
+  std::vector<std::string> names;
+  for (const auto& s : sinks)
+    names.push_back(s.name);
+  return names;
+}
+
 /// How events are admitted under `config`: its routes (sinks in file order) and schemas.
 event_admission admission_of(const txrelay_config& config) {
   std::vector<std::string> sink_order;
@@ -195,7 +202,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   popts.admission = admission;
   popts.max_queued_events = opts.config.server.max_queued_events;
   for (const auto& s : opts.config.sinks)
-    if (s.sql && s.sql->phase == sql_phase::in_transaction)
+    if (s.runs_in_transaction())
       popts.in_transaction.emplace(s.name, s.sql->statement);
   p->ledger = spawn_ledger_actor(*p->system, popts);
   p->router = spawn_router_actor(*p->system, popts, opts.config.publish);
@@ -218,23 +225,15 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   hopts.ledger = p->ledger;
   hopts.metrics = p->metrics;
   p->http = spawn_http_actor(*p->system, std::move(hopts));
-  maintenance_options mopts;
-  mopts.database_url = opts.database_url;
-  mopts.database_limits = db_limits;
-  mopts.clock = opts.clock;
-  mopts.metrics = p->metrics;
-  mopts.retention = opts.config.retention;
   const auto node_id = opts.config.node_id.empty() ? default_node_id() : opts.config.node_id;
-  mopts.node_id = node_id;
+  const node_context node{opts.database_url, db_limits, opts.clock, p->metrics, node_id};
+  maintenance_options mopts;
+  mopts.node = node;
+  mopts.retention = opts.config.retention;
   p->maintenance = spawn_maintenance_actor(*p->system, std::move(mopts));
   cluster_options copts;
-  copts.database_url = opts.database_url;
-  copts.database_limits = db_limits;
-  copts.clock = opts.clock;
-  copts.metrics = p->metrics;
-  copts.node_id = node_id;
-  for (const auto& s : opts.config.sinks)
-    copts.sinks.push_back(s.name);
+  copts.node = node;
+  copts.sinks = names_of(opts.config.sinks);
   copts.supervisor = p->supervisor;
   p->cluster = spawn_cluster_actor(*p->system, std::move(copts));
   p->watchdog = p->system->spawn(watchdog, essential_actors_of(*p), opts.on_essential_actor_down);
@@ -244,7 +243,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   p->ingest = std::make_shared<ingest_coalescer>(p->io, p->http);
   aopts.ingest = p->ingest;
   for (const auto& s : opts.config.sinks)
-    if (s.sql && s.sql->phase == sql_phase::in_transaction)
+    if (s.runs_in_transaction())
       aopts.in_transaction_sinks.insert(s.name);
   aopts.supervisor = p->supervisor;
   aopts.clock = opts.clock;
@@ -343,10 +342,7 @@ result<reload_report, api_error> reload_config(engine::parts& p) {
   for (const auto& s : loaded->sinks)
     p.metrics->sink(s.name);
   caf::anon_send(p.supervisor, reconfigure_atom::value, loaded->sinks);
-  std::vector<std::string> names;
-  for (const auto& s : loaded->sinks)
-    names.push_back(s.name);
-  caf::anon_send(p.cluster, reconfigure_atom::value, std::move(names));
+  caf::anon_send(p.cluster, reconfigure_atom::value, names_of(loaded->sinks));
   p.admission->replace(admission_of(*loaded));
   p.sinks->replace(loaded->sinks);
   running.sinks = loaded->sinks;

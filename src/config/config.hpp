@@ -73,6 +73,15 @@ struct retention_config {
   millis rejected{30LL * 86'400'000};  // events published from SQL and refused when routed
   millis interval{60'000};             // how often the maintenance leader runs a pass
   int batch = 1000;                    // events deleted per transaction (short locks)
+
+  /// The shortest that deletes anything; none when everything is kept.
+  std::optional<millis> shortest() const {
+    std::optional<millis> out;
+    for (auto keep : {delivered, dead, rejected})
+      if (keep.count() > 0 && (!out || keep < *out))
+        out = keep;
+    return out;
+  }
 };
 
 struct database_config {
@@ -181,6 +190,10 @@ struct sink_config {
   // environment, which the entry may interpolate, does not change. A
   // reload restarts exactly the sinks whose fingerprint changed.
   std::string fingerprint;
+
+  /// A sql sink whose statement runs inside every ingest transaction of the
+  /// events routed to it (phase in_transaction), instead of a sender's.
+  bool runs_in_transaction() const { return sql && sql->phase == sql_phase::in_transaction; }
 };
 
 /// The request budget a sink of this kind gets for whatever its `rate_limit`

@@ -11,8 +11,6 @@ std::string section(const txrelay_config& c, const std::string& name) {
   return it == c.section_fingerprints.end() ? std::string{} : it->second;
 }
 
-bool in_transaction(const sink_config& s) { return s.sql && s.sql->phase == sql_phase::in_transaction; }
-
 } // namespace
 
 config_change diff_configs(const txrelay_config& running, const txrelay_config& loaded) {
@@ -31,12 +29,12 @@ config_change diff_configs(const txrelay_config& running, const txrelay_config& 
   for (const auto& [name, s] : after) {
     auto was = before.find(name);
     if (was == before.end()) {
-      if (in_transaction(*s))
+      if (s->runs_in_transaction())
         change.needs_restart.push_back("sink " + name + " is added with phase in_transaction");
       else
         change.added_sinks.push_back(name);
     } else if (was->second->fingerprint != s->fingerprint) {
-      if (in_transaction(*s) || in_transaction(*was->second))
+      if (s->runs_in_transaction() || was->second->runs_in_transaction())
         change.needs_restart.push_back("sink " + name + " (phase in_transaction) changed");
       else
         change.changed_sinks.push_back(name);
@@ -45,7 +43,7 @@ config_change diff_configs(const txrelay_config& running, const txrelay_config& 
   for (const auto& [name, s] : before) {
     if (after.count(name) != 0)
       continue;
-    if (in_transaction(*s))
+    if (s->runs_in_transaction())
       change.needs_restart.push_back("sink " + name + " (phase in_transaction) is removed");
     else
       change.removed_sinks.push_back(name);

@@ -134,6 +134,13 @@ public:
     return *d;
   }
 
+  millis duration(const YAML::Node& node, const std::string& key, millis min, millis max) const {
+    auto d = duration(node, key);
+    if (d < min || d > max)
+      fail(key, "must be from " + format_duration(min) + " to " + format_duration(max));
+    return d;
+  }
+
 private:
   const env_lookup& env_;
 };
@@ -224,16 +231,10 @@ void load_server(const value_reader& r, const YAML::Node& node, server_config& o
     out.max_json_depth = static_cast<int>(r.integer(n, "server.max_json_depth", 2, 1024));
   if (const auto n = node["max_connections"])
     out.max_connections = static_cast<std::size_t>(r.integer(n, "server.max_connections", 1, 1'000'000));
-  if (const auto n = node["read_timeout"]) {
-    out.read_timeout = r.duration(n, "server.read_timeout");
-    if (out.read_timeout < millis{100} || out.read_timeout > millis{600'000})
-      fail("server.read_timeout", "must be from 100ms to 10m");
-  }
-  if (const auto n = node["shutdown_grace"]) {
-    out.shutdown_grace = r.duration(n, "server.shutdown_grace");
-    if (out.shutdown_grace < millis{0} || out.shutdown_grace > millis{600'000})
-      fail("server.shutdown_grace", "must be from 0s to 10m");
-  }
+  if (const auto n = node["read_timeout"])
+    out.read_timeout = r.duration(n, "server.read_timeout", millis{100}, millis{600'000});
+  if (const auto n = node["shutdown_grace"])
+    out.shutdown_grace = r.duration(n, "server.shutdown_grace", millis{0}, millis{600'000});
   if (const auto n = node["max_queued_events"])
     out.max_queued_events = static_cast<std::size_t>(r.integer(n, "server.max_queued_events", 1000, 10'000'000));
   if (const auto hosts = node["allowed_hosts"]) {
@@ -310,13 +311,10 @@ void load_auth(const value_reader& r, const YAML::Node& node, auth_config& out) 
 
 void load_publish(const value_reader& r, const YAML::Node& node, publish_config& out) {
   check_keys(node, "publish", {"poll_interval", "batch"});
-  if (const auto n = node["poll_interval"]) {
-    out.poll_interval = r.duration(n, "publish.poll_interval");
-    // Each poll is one index probe; below a millisecond it only burns a core,
-    // and above a few seconds published events wait longer than anyone expects.
-    if (out.poll_interval < millis{1} || out.poll_interval > millis{10'000})
-      fail("publish.poll_interval", "must be from 1ms to 10s");
-  }
+  // Each poll is one index probe; below a millisecond it only burns a core,
+  // and above a few seconds published events wait longer than anyone expects.
+  if (const auto n = node["poll_interval"])
+    out.poll_interval = r.duration(n, "publish.poll_interval", millis{1}, millis{10'000});
   if (const auto n = node["batch"])
     out.batch = static_cast<int>(r.integer(n, "publish.batch", 1, 10'000));
 }
@@ -334,11 +332,8 @@ void load_retention(const value_reader& r, const YAML::Node& node, retention_con
         fail(key, "must be 0 (keep forever) or at least 1h");
     }
   }
-  if (const auto n = node["interval"]) {
-    out.interval = r.duration(n, "retention.interval");
-    if (out.interval < millis{100} || out.interval > millis{86'400'000})
-      fail("retention.interval", "must be from 100ms to 1d");
-  }
+  if (const auto n = node["interval"])
+    out.interval = r.duration(n, "retention.interval", millis{100}, millis{86'400'000});
   if (const auto n = node["batch"])
     out.batch = static_cast<int>(r.integer(n, "retention.batch", 1, 100'000));
 }
@@ -758,7 +753,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
 
   // An in_transaction statement runs once, inside the client's request:
   // there is nothing to retry, throttle, order or supervise.
-  if (out.sink.sql && out.sink.sql->phase == sql_phase::in_transaction)
+  if (out.sink.runs_in_transaction())
     for (const char* key : {"max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "timeout"})
       if (node[key])
         fail(path + "." + key, std::string{"an in_transaction sql sink takes no "} + key +
@@ -781,7 +776,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
       fail(path + ".safety_sweep", "must not be negative (0 turns the periodic sweep off)");
   }
   if (const auto n = node["on_dead"]) {
-    if (out.sink.sql && out.sink.sql->phase == sql_phase::in_transaction)
+    if (out.sink.runs_in_transaction())
       fail(path + ".on_dead", "an in_transaction sql sink never has dead deliveries: its failure refuses the event");
     out.sink.on_dead = load_on_dead(r, n, path + ".on_dead");
   }
@@ -953,7 +948,7 @@ void check_compensation_routes(const txrelay_config& config, const std::vector<s
       fail(key, "no route has topic \"" + sink.on_dead->topic + "\", so the compensation event would go nowhere");
     for (auto t : targets(i)) {
       const auto& target = config.sinks[t];
-      if (target.sql && target.sql->phase == sql_phase::in_transaction)
+      if (target.runs_in_transaction())
         fail(key, "topic \"" + sink.on_dead->topic + "\" goes to sink \"" + target.name +
                     "\", whose statement runs in_transaction: a compensation is not ingested by a client, so route "
                     "it to an after_commit sql sink");

@@ -44,4 +44,14 @@ result<millis, std::string> parse_duration(std::string_view text) {
   return millis{static_cast<long long>(std::llround(ms))};
 }
 
+std::string format_duration(millis d) {
+  const auto ms = d.count();
+  if (ms == 0)
+    return "0s";
+  for (auto [unit, size] : {std::pair{"d", 86'400'000LL}, {"h", 3'600'000LL}, {"m", 60'000LL}, {"s", 1'000LL}})
+    if (ms % size == 0)
+      return std::to_string(ms / size) + unit;
+  return std::to_string(ms) + "ms";
+}
+
 } // namespace txrelay

@@ -1,6 +1,7 @@
 #include "persistence/cluster.hpp"
 
 #include "persistence/binary_array.hpp"
+#include "persistence/sql_time.hpp"
 
 namespace txrelay::pg {
 
@@ -81,8 +82,7 @@ result<bool, pg_error> release_lease(connection& conn, const std::string& name, 
 result<std::vector<node_record>, pg_error> list_nodes(connection& conn, millis node_ttl, millis forget_after) {
   auto res = conn.exec_prepared(
     "txr_nodes_list",
-    "SELECT n.id, to_char(n.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    "  to_char(n.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    "SELECT n.id, " TXR_RFC3339("n.started_at") ", " TXR_RFC3339("n.heartbeat_at") ", "
     "  n.stopped_at IS NULL AND n.heartbeat_at > now() - $1::bigint * interval '1 millisecond', "
     "  coalesce((SELECT string_agg(l.name, ',' ORDER BY l.name) FROM txrelay.leases l "
     "            WHERE l.holder = n.id AND l.expires_at > now()), '') "
@@ -127,8 +127,7 @@ result<long long, pg_error> forget_nodes(connection& conn, millis forget_after) 
 namespace {
 
 constexpr const char* control_columns =
-  "sink, paused, coalesce(to_char(resumed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ''), "
-  "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+  "sink, paused, coalesce(" TXR_RFC3339("resumed_at") ", ''), " TXR_RFC3339("updated_at");
 
 sink_control control_at(const result_set& res, int r) {
   return {std::string{res.get(r, 0)}, res.get(r, 1) == "t", std::string{res.get(r, 2)}, std::string{res.get(r, 3)}};

@@ -2,6 +2,7 @@
 
 #include "core/json.hpp"
 #include "persistence/binary_array.hpp"
+#include "persistence/sql_time.hpp"
 
 #include "core/utf8.hpp"
 
@@ -13,9 +14,6 @@
 namespace txrelay::pg {
 
 namespace {
-
-// Timestamps leave the database in the same RFC 3339 form format_rfc3339 writes.
-#define TXR_RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 // Each column of the group travels as one binary array (binary_array.hpp):
 // no JSON document to parse around the payloads, which are parsed once, by
@@ -139,7 +137,6 @@ SELECT id::text, sink FROM replayed ORDER BY id)sql";
 const std::string counts_sql =
   "SELECT sink, count(*) FROM txrelay.deliveries WHERE status = 'pending' GROUP BY sink ORDER BY sink";
 
-#undef TXR_RFC3339
 
 /// Ids are made by the engine, so one that is not a UUID is a bug, refused
 /// before it reaches the database.

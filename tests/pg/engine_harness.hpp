@@ -5,11 +5,11 @@
 #include "config/config.hpp"
 #include "support/eventually.hpp"
 #include "support/http_test_client.hpp"
+#include "support/temp_config.hpp"
 #include "support/test_database.hpp"
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -41,9 +41,7 @@ struct config_file {
 };
 
 inline config_file temp_config_file(const std::string& name, const std::string& yaml) {
-  config_file file{::testing::TempDir() + "txrelay-" + name + "-" + std::to_string(::getpid()) + ".yaml"};
-  file.write(yaml);
-  return file;
+  return config_file{write_temp_config(name, yaml)};
 }
 
 class engine_harness {

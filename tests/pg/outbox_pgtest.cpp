@@ -4,7 +4,7 @@
 #include "persistence/binary_array.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/outbox.hpp"
-#include "support/test_database.hpp"
+#include "pg/migrated_database.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,18 +17,8 @@ using txrelay::testing::test_database;
 
 namespace {
 
-class outbox_pgtest : public ::testing::Test {
+class outbox_pgtest : public txrelay::testing::migrated_database_test {
 protected:
-  void SetUp() override {
-    TXRELAY_REQUIRE_DATABASE();
-    db = std::make_unique<test_database>();
-    auto c = pg::connection::open(db->url());
-    ASSERT_TRUE(c) << c.error().message;
-    conn.emplace(std::move(*c));
-    auto v = pg::migrate(*conn);
-    ASSERT_TRUE(v) << v.error().message;
-  }
-
   pg::ingest_item item(const std::string& topic, std::vector<std::string> sinks,
                        std::optional<std::string> idem = std::nullopt) {
     now += std::chrono::milliseconds{1};
@@ -45,8 +35,6 @@ protected:
     return it;
   }
 
-  std::unique_ptr<test_database> db;
-  std::optional<pg::connection> conn;
   std::mt19937_64 rng{42};
   time_point now = wall_clock::now();
 };

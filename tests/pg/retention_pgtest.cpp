@@ -4,7 +4,7 @@
 #include "pg/engine_harness.hpp"
 #include "persistence/cluster.hpp"
 #include "persistence/maintenance.hpp"
-#include "persistence/migrations.hpp"
+#include "pg/migrated_database.hpp"
 #include "support/json_probe.hpp"
 
 #include <gtest/gtest.h>
@@ -19,17 +19,8 @@ namespace {
 
 constexpr millis day{86'400'000};
 
-class retention_pgtest : public ::testing::Test {
+class retention_pgtest : public migrated_database_test {
 protected:
-  void SetUp() override {
-    TXRELAY_REQUIRE_DATABASE();
-    db = std::make_unique<test_database>();
-    auto c = pg::connection::open(db->url());
-    ASSERT_TRUE(c) << c.error().message;
-    conn.emplace(std::move(*c));
-    ASSERT_TRUE(pg::migrate(*conn));
-  }
-
   /// An event made `age` ago, with a UUIDv7 id of that time, as txrelay makes them.
   std::string event(millis age, bool rejected = false, bool unrouted = false) {
     auto made = std::chrono::system_clock::now() - age;
@@ -88,8 +79,6 @@ protected:
     return expired;
   }
 
-  std::unique_ptr<test_database> db;
-  std::optional<pg::connection> conn;
   std::mt19937_64 rng{7};
 };
 

@@ -50,11 +50,8 @@ TEST(cluster_failover, a_killed_node_s_sink_moves_to_another_and_every_acknowled
   const auto owner = txrelay::sink_owner(ids, "hook");
   const auto victim = static_cast<std::size_t>(std::find(ids.begin(), ids.end(), owner) - ids.begin());
   // The first node up took the sink; it moves to its owner within a beat or two.
-  auto holder = [&] { return db.scalar("SELECT coalesce(max(holder), '') FROM txrelay.leases WHERE name = 'sink:hook'"); };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  while (holder() != owner && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
-  ASSERT_EQ(holder(), owner);
+  ASSERT_TRUE(eventually([&] { return lease_holder(db, "hook") == owner; }, std::chrono::seconds{30}))
+    << lease_holder(db, "hook");
 
   constexpr std::size_t wanted = 3000;
   std::mutex mutex;
@@ -114,14 +111,8 @@ TEST(cluster_failover, a_killed_node_s_sink_moves_to_another_and_every_acknowled
   // What arrives twice was under way at the kill: attempted, its outcome
   // not yet committed by the killed node's ledger. Nothing delivered
   // earlier is sent again.
-  std::map<std::string, std::chrono::system_clock::time_point> first_arrival;
-  for (const auto& r : requests)
-    if (auto id = json_string_at(r.body, "/id"); id && first_arrival.count(*id) == 0)
-      first_arrival[*id] = r.received_at;
-  for (const auto& [id, n] : received)
-    if (n > 1)
-      EXPECT_GT(first_arrival[id], killed_at - std::chrono::seconds{1})
-        << id << " was delivered long before the kill and sent again";
+  EXPECT_EQ(resent_after_delivery_before(sink, killed_at - std::chrono::seconds{1}), std::vector<std::string>{})
+    << "delivered long before the kill and sent again";
   ASSERT_TRUE(failover_seconds);
   EXPECT_LT(*failover_seconds, 30.0) << "the lease (10 s) was not taken over";
   EXPECT_EQ(db.scalar("SELECT holder <> '" + owner + "' FROM txrelay.leases WHERE name = 'sink:hook'"), "t");

@@ -2,8 +2,11 @@
 // What the process tests share: starting the real binary on an ephemeral
 // port, writing its config, and counting what a fake sink received.
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_sink_server.hpp"
 #include "support/json_probe.hpp"
+#include "support/temp_config.hpp"
+#include "support/test_database.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,13 +20,6 @@
 #include <unistd.h>
 
 namespace txrelay::testing {
-
-/// Writes `yaml` to a per-process temporary file named after `name`.
-inline std::string write_temp_config(const std::string& name, const std::string& yaml) {
-  auto path = ::testing::TempDir() + "txrelay-" + name + "-" + std::to_string(::getpid()) + ".yaml";
-  std::ofstream{path} << yaml;
-  return path;
-}
 
 inline std::vector<std::string> serve_args(const std::string& config, const std::string& db_url) {
   return {TXRELAY_BINARY, "serve", "--config", config, "--listen", "127.0.0.1:0", "--database-url", db_url};
@@ -80,6 +76,29 @@ inline std::size_t received_twice(const std::map<std::string, int>& received) {
   for (const auto& [_, n] : received)
     twice += n > 1 ? 1 : 0;
   return twice;
+}
+
+/// Which node holds the sink's lease now ("" if none does).
+inline std::string lease_holder(const test_database& db, const std::string& sink) {
+  return db.scalar("SELECT coalesce(max(holder), '') FROM txrelay.leases WHERE name = 'sink:" + sink + "'");
+}
+
+/// Events the sink received more than once whose first arrival came before
+/// `since`: sent again although they had been delivered before it.
+inline std::vector<std::string> resent_after_delivery_before(const fake_sink_server& sink,
+                                                             std::chrono::system_clock::time_point since) {
+  std::map<std::string, std::chrono::system_clock::time_point> first_arrival;
+  std::map<std::string, int> arrivals;
+  for (const auto& r : sink.requests())
+    if (auto id = json_string_at(r.body, "/id")) {
+      first_arrival.try_emplace(*id, r.received_at);
+      ++arrivals[*id];
+    }
+  std::vector<std::string> resent;
+  for (const auto& [id, n] : arrivals)
+    if (n > 1 && first_arrival[id] <= since)
+      resent.push_back(id);
+  return resent;
 }
 
 } // namespace txrelay::testing

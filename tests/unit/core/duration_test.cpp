@@ -69,5 +69,17 @@ TEST(parse_duration, rejects_overflow) {
   EXPECT_NE(must_fail(std::string(400, '9')).find("too large"), std::string::npos);
 }
 
+TEST(format_duration, writes_what_parse_duration_reads_in_the_largest_exact_unit) {
+  EXPECT_EQ(format_duration(millis{0}), "0s");
+  EXPECT_EQ(format_duration(millis{1}), "1ms");
+  EXPECT_EQ(format_duration(millis{100}), "100ms");
+  EXPECT_EQ(format_duration(millis{1'500}), "1500ms");
+  EXPECT_EQ(format_duration(millis{10'000}), "10s");
+  EXPECT_EQ(format_duration(millis{600'000}), "10m");
+  EXPECT_EQ(format_duration(millis{86'400'000}), "1d");
+  for (auto ms : {1LL, 250LL, 2'000LL, 90'000LL, 7LL * 86'400'000})
+    EXPECT_EQ(*parse_duration(format_duration(millis{ms})), millis{ms});
+}
+
 } // namespace
 } // namespace txrelay
