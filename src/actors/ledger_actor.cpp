@@ -255,6 +255,9 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
         return row;
       });
     },
+    [=](sink_fault_atom, const sink_fault_updates& updates) -> caf::result<bool> {
+      return with_connection<bool>(self, [&](pg::connection& c) { return pg::record_sink_faults(c, updates); });
+    },
     [=](nodes_atom) -> caf::result<node_list> {
       return with_connection<node_list>(self, [&](pg::connection& c) -> result<node_list, pg::pg_error> {
         auto nodes = pg::list_nodes(c, pg::node_ttl, pg::forget_nodes_after);

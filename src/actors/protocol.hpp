@@ -15,6 +15,7 @@
 //   transport --(attempted, delivery id, attempt_result)--> sender          (from an I/O thread)
 //   HTTP side --(sinkctl, sink, sink_command, reply)--> supervisor --request(sinkctl, sink, paused)--> ledger
 //     (stored, NOTIFY) --> supervisor --(pause / resume)--> sender; other nodes: cluster --(controls)--> supervisor
+//   sender / supervisor --(sinkfault, [update])--> ledger    (broken, failed, quiet: for the sink's next sender)
 //   HTTP side --(replay, filter, reply)--> http_actor --request--> ledger --(sweep)--> senders
 //
 //   engine --(dispatch_to, supervisor)--> persistence_actor, ledger, router  (wiring, at start)
@@ -81,6 +82,8 @@ using notify_atom = caf::atom_constant<caf::atom("notify")>;
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 // Operators' commands as stored (to the supervisor, from the cluster actor).
 using controls_atom = caf::atom_constant<caf::atom("controls")>;
+// What a sink's sender learned that its next sender must know (to the ledger).
+using sink_fault_atom = caf::atom_constant<caf::atom("sinkfault")>;
 
 // -- message types --------------------------------------------------------------
 
@@ -109,6 +112,7 @@ struct replay_report {
 using sink_leases = std::vector<std::pair<std::string, time_point::rep>>;
 
 using sink_controls = std::vector<pg::sink_control>;
+using sink_fault_updates = std::vector<pg::sink_fault_update>;
 
 struct node_list {
   std::vector<pg::node_record> nodes;
@@ -185,6 +189,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_leases)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::node_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_controls)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pg::sink_control)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::sink_fault_updates)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::nodes_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::delivery_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::attempt_result)

@@ -32,6 +32,8 @@ struct sender_state {
   bool outcome_flush_scheduled = false;
   // A graceful stop waits for the attempts under way: answered once none is.
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
+  bool drain_recording = false; // the sink's quiet time is on its way to the ledger
+  std::string recorded_broken;  // the broken state the ledger has (for the next sender)
 };
 
 using sender_pointer = sender_actor::stateful_pointer<sender_state>;
@@ -156,6 +158,43 @@ void start_attempt(sender_pointer self, const started_attempt& attempt) {
   st.attempting.reset();
 }
 
+/// A sink that said it is gone stays broken for whichever sender is next
+/// (another node's, or this one's after a restart) until an operator resumes it.
+void record_broken(sender_pointer self) {
+  auto& st = self->state;
+  const auto& broken = st.scheduler->broken();
+  if (broken == st.recorded_broken)
+    return;
+  st.recorded_broken = broken;
+  if (!broken.empty())
+    caf::anon_send(st.options.ledger, sink_fault_atom::value,
+                   sink_fault_updates{{st.options.sink.name, broken, std::nullopt, std::nullopt}});
+}
+
+/// No attempt is under way: the outcomes go to the ledger, and so does how
+/// long the sink wants no request (its Retry-After, an open circuit), so the
+/// next sender (another node's, after a hand-over) keeps to it. The drain is
+/// answered once that is stored, before the lease can be given up.
+void finish_drain(sender_pointer self) {
+  auto& st = self->state;
+  send_outcomes(self); // before the answer: the ledger then has them before it is told to finish
+  auto answer = [self] {
+    for (auto& waiter : self->state.drain_waiters)
+      waiter.deliver(true);
+    self->state.drain_waiters.clear();
+  };
+  auto quiet = st.scheduler->quiet_for(st.options.clock->now());
+  if (quiet.count() == 0)
+    return answer();
+  if (st.drain_recording)
+    return;
+  st.drain_recording = true;
+  self->request(st.options.ledger, std::chrono::seconds{10}, sink_fault_atom::value,
+                sink_fault_updates{{st.options.sink.name, std::nullopt, std::nullopt, quiet}})
+    .then([self, answer](bool) { self->state.drain_recording = false; answer(); },
+          [self, answer](caf::error&) { self->state.drain_recording = false; answer(); });
+}
+
 /// Carries out what the scheduler decided, then keeps its one timer.
 void carry_out(sender_pointer self) {
   auto& st = self->state;
@@ -173,12 +212,9 @@ void carry_out(sender_pointer self) {
     self->delayed_send(self, std::max(delay, millis{1}), wake_atom::value, at->time_since_epoch().count());
   }
   update_gauges(self);
-  if (!st.drain_waiters.empty() && st.scheduler->in_flight() == 0) {
-    send_outcomes(self); // before the answer: the ledger then has them before it is told to finish
-    for (auto& waiter : st.drain_waiters)
-      waiter.deliver(true);
-    st.drain_waiters.clear();
-  }
+  record_broken(self);
+  if (!st.drain_waiters.empty() && st.scheduler->in_flight() == 0)
+    finish_drain(self);
 }
 
 std::string describe(const std::exception_ptr& eptr) {
@@ -199,6 +235,9 @@ sender_actor::behavior_type sender_behavior(sender_pointer self, sender_options 
   st.scheduler.emplace(policy_for(st.options), st.options.clock->now(), st.options.seed, st.options.start_paused);
   if (st.options.permit_until)
     st.scheduler->permit_until(st.options.permit_until, st.options.clock->now());
+  st.recorded_broken = st.options.start_broken;
+  if (!st.options.start_broken.empty() || st.options.start_quiet_until > st.options.clock->now())
+    st.scheduler->restore(st.options.start_broken, st.options.start_quiet_until, st.options.clock->now());
   // A throwing transport is a bug in txrelay, not in the sink. The delivery
   // being attempted counts a failed attempt with the crash as its error and
   // its normal backoff (dead only once its attempts run out, like any other

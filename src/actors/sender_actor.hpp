@@ -24,6 +24,10 @@ struct sender_options {
   std::uint64_t seed = 0;    // for backoff jitter
   bool start_paused = false; // an operator paused the sink before this (re)start
   std::optional<time_point> permit_until; // cluster: its lease's end on this node's clock; none: always
+  // What the sink's previous sender recorded (pg::sink_fault): the sink said
+  // it is gone (non-empty), and no request before quiet_until.
+  std::string start_broken;
+  time_point start_quiet_until{};
 };
 
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
@@ -32,7 +36,7 @@ using outcome_flush_atom = caf::atom_constant<caf::atom("outflush")>;
 /// What a sender answers to. From its supervisor: deliveries to send
 /// (dispatch), an operator's pause and resume, a sweep for rows it may not
 /// hold, a renewed lease (until when it may send), and a drain (true once
-/// no attempt is under way). From its sink's
+/// no attempt is under way and what the next sender must know is stored). From its sink's
 /// transport: each attempt's result, with the attempt's number. The last
 /// three are its own timers (its one wake-up, the outcome flush, the
 /// mailbox sample): CAF 0.17 has no private part of a typed interface.

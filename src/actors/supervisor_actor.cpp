@@ -35,6 +35,10 @@ struct child {
   // The last stored operator command applied (pg::sink_control).
   std::string control_at;
   std::string resumed_at;
+  // The sink's faults as its last sender recorded them (pg::sink_fault),
+  // for the next sender started here.
+  std::string broken;
+  time_point quiet_until{};
 };
 
 /// The first restart in a window is immediate; each further one waits twice
@@ -73,6 +77,8 @@ void start_child(supervisor_self* self, child& c) {
   opts.seed = st.seeds();
   opts.start_paused = c.paused;
   opts.permit_until = c.lease_until;
+  opts.start_broken = c.broken;
+  opts.start_quiet_until = c.quiet_until;
   c.actor = spawn_monitored_sender(self, std::move(opts));
 }
 
@@ -90,7 +96,10 @@ void apply_command(supervisor_self* self, const std::string& sink, child& c, sin
       break;
     case sink_command::resume:
       c.paused = false;
+      c.broken.clear();
       c.sink_state->paused.store(0, std::memory_order_relaxed);
+      if (!c.actor)
+        c.sink_state->broken.store(0, std::memory_order_relaxed);
       if (c.failed) {
         c.failed = false;
         c.recent_restarts.clear();
@@ -127,6 +136,26 @@ void apply_control(supervisor_self* self, const pg::sink_control& row, control_s
   else if (!row.paused && (requested_here || (source == control_source::reading && row.resumed_at != c.resumed_at)))
     apply_command(self, row.sink, c, sink_command::resume);
   c.resumed_at = row.resumed_at;
+}
+
+/// The sink's faults as stored: what the next sender started here begins
+/// with, and what this node shows while another node sends to the sink.
+void apply_fault(supervisor_self* self, const pg::sink_control& row) {
+  auto it = self->state.children.find(row.sink);
+  if (it == self->state.children.end())
+    return;
+  auto& c = it->second;
+  if (row.updated_at < c.control_at)
+    return; // read before the last command applied here (a resume clears faults in the same statement)
+  c.broken = row.fault.broken;
+  c.quiet_until = self->state.options.clock->now() + row.fault.quiet_for;
+  if (c.actor)
+    return; // its sender knows better, and so does the supervisor of a sender that runs
+  c.sink_state->broken.store(c.broken.empty() ? 0 : 1, std::memory_order_relaxed);
+  if (!row.fault.failed.empty() && !c.failed) {
+    c.failed = true; // the node that ran it gave up: so does this one, until a resume
+    c.sink_state->failed.store(1, std::memory_order_relaxed);
+  }
 }
 
 /// POST /v1/sinks/{name}/pause|resume: stored first, so that every node
@@ -239,6 +268,11 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
         // in PostgreSQL; the failed gauge is what an alert should watch.
         c.failed = true;
         c.sink_state->failed.store(1, std::memory_order_relaxed);
+        caf::anon_send(st.options.ledger, sink_fault_atom::value, // failed on whichever node sends next, too
+                       sink_fault_updates{{name, std::nullopt, "its sender crashed " +
+                                                                 std::to_string(c.recent_restarts.size() + 1) +
+                                                                 " times: " + to_string(msg.reason),
+                                           std::nullopt}});
         log::error("supervisor: sender for sink " + name + " crashed " + std::to_string(c.recent_restarts.size() + 1) +
                    " times within " + std::to_string(policy.restart_window.count()) + " ms (" + to_string(msg.reason) +
                    "); the sink is marked failed and its deliveries stay pending");
@@ -361,8 +395,10 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     },
     [=](controls_atom, const sink_controls& rows) {
       auto& st = self->state;
-      for (const auto& row : rows)
+      for (const auto& row : rows) {
         apply_control(self, row, st.controls_read ? control_source::reading : control_source::first_reading);
+        apply_fault(self, row);
+      }
       st.controls_read = true;
     },
     [=](leases_atom, const sink_leases& leases) {

@@ -345,6 +345,23 @@ void delivery_scheduler::resume(time_point now) {
   pump(now);
 }
 
+void delivery_scheduler::restore(std::string broken, time_point quiet_until, time_point now) {
+  if (!broken.empty() && broken_.empty()) {
+    broken_ = std::move(broken);
+    notice(scheduler_notice::level::warn, "broken, as its last sender found: " + broken_ +
+                                            "; its deliveries are dead-lettered until an operator resumes it");
+  }
+  if (quiet_until > now)
+    budget_.pause_until(quiet_until);
+  pump(now);
+}
+
+millis delivery_scheduler::quiet_for(time_point now) const {
+  auto paused = std::chrono::ceil<millis>(budget_.paused_until() - now);
+  auto circuit = breaker_.state() == circuit_state::open ? breaker_.wait(now) : millis{0};
+  return std::max({paused, circuit, millis{0}});
+}
+
 void delivery_scheduler::permit_until(std::optional<time_point> until, time_point now) {
   permitted_until_ = until;
   pump(now);

@@ -120,6 +120,10 @@ public:
   /// under way records nothing (only a success is recorded) until a renewal
   /// comes: another node may own the sink by then.
   void permit_until(std::optional<time_point> until, time_point now);
+  /// What the sink's previous sender (on another node, or before a
+  /// restart) learned: it said it is gone (`broken`, non-empty), and it asked
+  /// for no request before `quiet_until`.
+  void restore(std::string broken, time_point quiet_until, time_point now);
   /// The process is stopping: no attempt starts from now on; those under
   /// way finish (in_flight() tells when none is left). Not undone: a
   /// drained scheduler is thrown away.
@@ -138,6 +142,9 @@ public:
   const std::string& broken() const { return broken_; }
   const circuit_breaker& breaker() const { return breaker_; }
   time_point rate_paused_until() const { return budget_.paused_until(); }
+  /// How long the sink wants no request, as its next sender must know: its
+  /// own pause (Retry-After, an exhausted window) or an open circuit's wait.
+  millis quiet_for(time_point now) const;
 
   /// Every broken invariant, described; empty when the state is consistent.
   /// Tests call it after every step.

@@ -126,11 +126,13 @@ result<long long, pg_error> forget_nodes(connection& conn, millis forget_after) 
 
 namespace {
 
-constexpr const char* control_columns =
-  "sink, paused, coalesce(" TXR_RFC3339("resumed_at") ", ''), " TXR_RFC3339("updated_at");
+constexpr const char* command_columns =
+  "sink, coalesce(c.paused, false), coalesce(" TXR_RFC3339("c.resumed_at") ", ''), coalesce(" TXR_RFC3339(
+    "c.updated_at") ", '')";
 
 sink_control control_at(const result_set& res, int r) {
-  return {std::string{res.get(r, 0)}, res.get(r, 1) == "t", std::string{res.get(r, 2)}, std::string{res.get(r, 3)}};
+  return {std::string{res.get(r, 0)}, res.get(r, 1) == "t", std::string{res.get(r, 2)}, std::string{res.get(r, 3)},
+          {}};
 }
 
 } // namespace
@@ -138,14 +140,18 @@ sink_control control_at(const result_set& res, int r) {
 result<sink_control, pg_error> set_sink_control(connection& conn, const std::string& sink, bool paused) {
   auto res = conn.exec_prepared(
     "txr_sink_control_set",
-    std::string{"INSERT INTO txrelay.sink_controls AS c (sink, paused, resumed_at, updated_at) "
+    std::string{"WITH c AS (INSERT INTO txrelay.sink_controls AS c (sink, paused, resumed_at, updated_at) "
                 "VALUES ($1, $2::bool, CASE WHEN $2::bool THEN NULL ELSE now() END, now()) "
                 "ON CONFLICT (sink) DO UPDATE SET paused = EXCLUDED.paused, "
                 // In the order the writes take the row's lock, even when an
                 // earlier-started transaction writes last: nodes apply the newest.
                 "  updated_at = greatest(clock_timestamp(), c.updated_at + interval '1 microsecond'), "
-                "  resumed_at = CASE WHEN EXCLUDED.paused THEN c.resumed_at ELSE now() END RETURNING "} +
-      control_columns,
+                "  resumed_at = CASE WHEN EXCLUDED.paused THEN c.resumed_at ELSE now() END RETURNING *), "
+                // A resume says "fixed": the faults its last sender recorded go with it.
+                "cleared AS (UPDATE txrelay.sink_faults SET broken = NULL, failed = NULL "
+                "  WHERE sink = $1 AND NOT $2::bool) "
+                "SELECT "} +
+      command_columns + " FROM c",
     {sink, paused ? "true" : "false"});
   if (!res)
     return unexpected{res.error()};
@@ -153,15 +159,44 @@ result<sink_control, pg_error> set_sink_control(connection& conn, const std::str
 }
 
 result<std::vector<sink_control>, pg_error> load_sink_controls(connection& conn) {
-  auto res = conn.exec_prepared("txr_sink_controls",
-                                std::string{"SELECT "} + control_columns + " FROM txrelay.sink_controls ORDER BY sink",
-                                {});
+  // A row per sink with a command, a fault or both (USING merges the sink).
+  auto res = conn.exec_prepared(
+    "txr_sink_controls",
+    std::string{"SELECT "} + command_columns +
+      ", coalesce(f.broken, ''), coalesce(f.failed, ''), "
+      "coalesce(greatest(0, ceil(extract(epoch FROM f.quiet_until - now()) * 1000)), 0)::bigint "
+      "FROM txrelay.sink_controls c FULL JOIN txrelay.sink_faults f USING (sink) ORDER BY sink",
+    {});
   if (!res)
     return unexpected{res.error()};
   std::vector<sink_control> rows;
-  for (int r = 0; r < res->rows(); ++r)
-    rows.push_back(control_at(*res, r));
+  for (int r = 0; r < res->rows(); ++r) {
+    auto row = control_at(*res, r);
+    row.fault.broken = std::string{res->get(r, 4)};
+    row.fault.failed = std::string{res->get(r, 5)};
+    row.fault.quiet_for = millis{res->get_int(r, 6)};
+    rows.push_back(std::move(row));
+  }
   return rows;
+}
+
+result<bool, pg_error> record_sink_faults(connection& conn, const std::vector<sink_fault_update>& updates) {
+  for (const auto& u : updates) {
+    std::optional<std::string> quiet;
+    if (u.quiet_for)
+      quiet = std::to_string(u.quiet_for->count());
+    std::vector<std::optional<std::string>> values{u.sink, u.broken, u.failed, quiet};
+    auto res = conn.exec_prepared(
+      "txr_sink_faults_record",
+      "INSERT INTO txrelay.sink_faults AS f (sink, broken, failed, quiet_until) "
+      "VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond') "
+      "ON CONFLICT (sink) DO UPDATE SET broken = coalesce($2, f.broken), failed = coalesce($3, f.failed), "
+      "  quiet_until = CASE WHEN $4::bigint IS NULL THEN f.quiet_until ELSE EXCLUDED.quiet_until END",
+      params_of(values));
+    if (!res)
+      return unexpected{res.error()};
+  }
+  return true;
 }
 
 result<bool, pg_error> notify(connection& conn, const std::string& channel, const std::vector<std::string>& payloads) {

@@ -6,6 +6,7 @@
 #include "core/clock.hpp"
 #include "persistence/pg_connection.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,20 +61,41 @@ result<bool, pg_error> leave(connection& conn, const std::string& node);
 /// Deletes the rows of nodes silent for longer than `forget_after`.
 result<long long, pg_error> forget_nodes(connection& conn, millis forget_after);
 
-/// An operator's standing command to a sink, as every node applies it.
+/// What the node that sent to a sink learned about it, kept for the node
+/// that sends to it next (after a lease moved, or a restart).
+struct sink_fault {
+  std::string broken;   // why the sink said it is gone; empty: it did not
+  std::string failed;   // why the supervisor gave up on its sender; empty: it did not
+  millis quiet_for{0};  // from the reading: no request before then (Retry-After, rate window, open circuit)
+};
+
+/// An operator's standing command to a sink, as every node applies it, and
+/// the sink's faults as its last sender left them.
 struct sink_control {
   std::string sink;
   bool paused = false;
   std::string resumed_at; // the last resume (text, comparable as is); empty: never
-  std::string updated_at; // the last command: a node applies a row newer than the last it applied
+  std::string updated_at; // the last command: a node applies a row newer than the last it applied; empty: none
+  sink_fault fault;
 };
 
 /// Records a pause (paused) or a resume (not paused, resumed_at now) of
-/// `sink`; returns the row as stored.
+/// `sink`; a resume also clears its broken and failed faults (the operator
+/// says it is fixed). Returns the command as stored (its fault left empty).
 result<sink_control, pg_error> set_sink_control(connection& conn, const std::string& sink, bool paused);
 
-/// Every sink's standing command.
+/// Every sink with a standing command or a fault.
 result<std::vector<sink_control>, pg_error> load_sink_controls(connection& conn);
+
+/// What a sink's sender (or its supervisor) learned: each field that is set
+/// replaces the stored one; the others stay. Cleared only by a resume.
+struct sink_fault_update {
+  std::string sink;
+  std::optional<std::string> broken;
+  std::optional<std::string> failed;
+  std::optional<millis> quiet_for; // from now on the database's clock
+};
+result<bool, pg_error> record_sink_faults(connection& conn, const std::vector<sink_fault_update>& updates);
 
 /// Sends each name on `channel` (NOTIFY), in one statement.
 result<bool, pg_error> notify(connection& conn, const std::string& channel, const std::vector<std::string>& payloads);

@@ -312,6 +312,20 @@ CREATE TABLE txrelay.sink_controls (
   updated_at timestamptz NOT NULL
 );
 )sql"},
+    {10, "what a sink's owner learned that its next owner must know", R"sql(
+-- Written by the node sending to the sink, read by whichever node sends to
+-- it next (another node after a lease moved, this one after a restart):
+-- the sink said it is gone (broken), the supervisor gave up on its sender
+-- (failed), and the time before which the sink asked for no request (its
+-- Retry-After, an exhausted rate-limit window, an open circuit) as it stood
+-- when its sender stopped. An operator's resume clears broken and failed.
+CREATE TABLE txrelay.sink_faults (
+  sink        text PRIMARY KEY,
+  broken      text,
+  failed      text,
+  quiet_until timestamptz
+);
+)sql"},
   };
   return all;
 }

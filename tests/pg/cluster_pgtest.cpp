@@ -235,6 +235,61 @@ TEST_F(cluster_pgtest, three_nodes_keep_to_a_discord_webhook_s_rate_limit_as_one
   EXPECT_EQ(discord.messages().size(), static_cast<std::size_t>(count));
 }
 
+TEST_F(cluster_pgtest, a_broken_sink_and_a_retry_after_follow_the_sink_to_the_node_that_takes_it_over) {
+  // "gone" says it is gone for good (410); "slow" asks for 6 s of quiet.
+  fake_sink_server gone{[](const recorded_request&, std::size_t) { return fake_reply{410, {}, "gone"}; }};
+  fake_sink_server slow{[](const recorded_request&, std::size_t n) {
+    return n == 0 ? fake_reply{429, {{"Retry-After", "6"}}, "slow down"} : fake_reply{204};
+  }};
+  auto config = [&](const std::string& node) {
+    return "node: {id: " + node + "}\n"
+           "sinks:\n"
+           "  - {name: gone, kind: webhook, url: \"" + gone.url() + "\"}\n"
+           "  - {name: slow, kind: webhook, url: \"" + slow.url() + "\"}\n"
+           "routes:\n"
+           "  - {topic: t, sinks: [gone, slow]}\n";
+  };
+  auto a = std::make_unique<engine_harness>(*db, config("node-a"));
+  ASSERT_TRUE(eventually([&] { return lease_holders(*a).size() == 2; }, 20s));
+  ASSERT_EQ(a->post_event(R"({"topic":"t","payload":{"n":1}})").status, 201);
+  ASSERT_TRUE(gone.wait_for_requests(1, 10s));
+  ASSERT_TRUE(slow.wait_for_requests(1, 10s));
+  const auto asked_at = slow.requests().at(0).received_at;
+  ASSERT_TRUE(eventually([&] {
+    return db->scalar("SELECT count(*) FROM txrelay.sink_faults WHERE sink = 'gone' AND broken IS NOT NULL") == "1";
+  }));
+
+  // node-b joins, node-a leaves: node-b sends to both from now on. It shows
+  // the broken sink before it sends to it, as every node does.
+  auto b = std::make_unique<engine_harness>(*db, config("node-b"));
+  auto broken_on = [&](const engine_harness& e) {
+    return e.get("/metrics").body.find("txrelay_sink_broken{sink=\"gone\"} 1") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually([&] { return broken_on(*b); }, 10s)) << b->get("/v1/sinks").body;
+  a->stop();
+  ASSERT_TRUE(eventually([&] { return lease_holders(*b).size() == 2 && lease_holders(*b)["gone"] == "node-b"; }, 20s));
+  EXPECT_TRUE(broken_on(*b));
+
+  // The broken sink gets nothing more: its deliveries are dead-lettered unsent.
+  ASSERT_EQ(b->post_event(R"({"topic":"t","payload":{"n":2}})").status, 201);
+  ASSERT_TRUE(eventually([&] {
+    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'gone' AND status = 'dead'") == "2";
+  }));
+  EXPECT_EQ(gone.request_count(), 1u) << "the node that took the sink over sent to a sink that said it is gone";
+
+  // The sink that asked for quiet hears from node-b no earlier than it asked.
+  ASSERT_TRUE(slow.wait_for_requests(2, 20s));
+  EXPECT_GE(slow.requests().at(1).received_at - asked_at, 5900ms) << "the new owner ignored the Retry-After";
+
+  // A resume through node-b clears the broken state for good.
+  gone.set_behaviour([](const recorded_request&, std::size_t) { return fake_reply{204}; });
+  ASSERT_EQ(post_json(b->port(), "/v1/sinks/gone/resume", "").status, 200);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.sink_faults WHERE broken IS NOT NULL"), "0");
+  ASSERT_EQ(b->post_event(R"({"topic":"t","payload":{"n":3}})").status, 201);
+  ASSERT_TRUE(gone.wait_for_requests(2, 10s));
+  ASSERT_TRUE(eventually([&] { return !broken_on(*b); }));
+}
+
 TEST_F(cluster_pgtest, per_key_order_holds_while_the_sink_moves_between_nodes) {
   fake_sink_server ordered;
   auto config = [&](const std::string& node) {

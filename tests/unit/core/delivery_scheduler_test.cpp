@@ -404,6 +404,49 @@ TEST(delivery_scheduler, a_broken_sink_dead_letters_what_it_holds_until_resumed)
   EXPECT_EQ(h.flying.size(), 1u);
 }
 
+TEST(delivery_scheduler, the_next_sender_keeps_the_quiet_and_the_broken_state_its_predecessor_left) {
+  harness old_owner{base_policy()};
+  old_owner.serve_sweep();
+  old_owner.dispatch({old_owner.new_row()});
+  old_owner.answer(0, too_many(6s));
+  old_owner.now += 1s;
+  EXPECT_EQ(old_owner.s->quiet_for(old_owner.now), 5s);
+
+  // What it hands over: 5 s more of quiet. The next sender starts nothing before then.
+  harness next{base_policy()};
+  next.s->restore("", next.now + 5s, next.now);
+  next.drain();
+  next.serve_sweep();
+  next.dispatch({next.new_row()}); // due now
+  EXPECT_TRUE(next.flying.empty());
+  ASSERT_TRUE(next.s->wake_at());
+  EXPECT_EQ(*next.s->wake_at(), next.now + 5s);
+  next.advance_to_timer();
+  EXPECT_EQ(next.flying.size(), 1u);
+
+  // A sink its predecessor found gone: nothing is sent, everything held dies.
+  harness after_broken{base_policy()};
+  after_broken.serve_sweep();
+  after_broken.s->restore("unknown webhook", after_broken.now, after_broken.now);
+  after_broken.drain();
+  after_broken.dispatch({after_broken.new_row(), after_broken.new_row()});
+  EXPECT_TRUE(after_broken.flying.empty());
+  EXPECT_EQ(after_broken.totals.dead, 2u);
+  EXPECT_EQ(after_broken.s->broken(), "unknown webhook");
+}
+
+TEST(delivery_scheduler, an_open_circuit_is_handed_over_as_quiet_until_its_next_probe) {
+  auto policy = base_policy();
+  policy.circuit = {2, 10s};
+  harness h{policy};
+  h.serve_sweep();
+  h.dispatch({h.new_row(), h.new_row()});
+  h.answer_all(server_error());
+  EXPECT_EQ(h.s->breaker().state(), circuit_state::open);
+  EXPECT_GT(h.s->quiet_for(h.now), 9s);
+  EXPECT_LE(h.s->quiet_for(h.now), 10s);
+}
+
 TEST(delivery_scheduler, draining_starts_nothing_and_lets_attempts_under_way_finish) {
   harness h{base_policy()};
   h.serve_sweep();
