@@ -160,18 +160,36 @@ void apply_fault(supervisor_self* self, const pg::sink_control& row) {
 
 /// POST /v1/sinks/{name}/pause|resume: stored first, so that every node
 /// applies it (the sink's owner may be another) and it survives restarts.
+/// A partitioned sink's name stands for all of its partitions.
 void control(supervisor_self* self, const std::string& sink, sink_command cmd, const control_reply& reply) {
   auto& st = self->state;
-  if (st.children.count(sink) == 0)
+  std::vector<std::string> targets;
+  for (const auto& [name, c] : st.children)
+    if (name == sink || c.sink.partition_of == sink)
+      targets.push_back(name);
+  if (targets.empty())
     return reply(unexpected{api_error{404, "not_found", "no sink named \"" + sink + "\""}});
-  self->request(st.options.ledger, std::chrono::seconds{30}, sink_control_atom::value, sink,
-                cmd == sink_command::pause)
-    .then(
-      [self, cmd, reply](pg::sink_control& row) {
-        apply_control(self, row, control_source::requested_here);
-        reply(cmd);
-      },
-      [reply](caf::error& err) { reply(unexpected{to_api_error(err)}); });
+  struct progress {
+    std::size_t waiting;
+    std::optional<api_error> error;
+  };
+  auto done = std::make_shared<progress>(progress{targets.size(), std::nullopt});
+  auto finish = [cmd, reply, done] {
+    if (--done->waiting == 0)
+      reply(done->error ? result<sink_command, api_error>{unexpected{*done->error}} : cmd);
+  };
+  for (const auto& target : targets)
+    self->request(st.options.ledger, std::chrono::seconds{30}, sink_control_atom::value, target,
+                  cmd == sink_command::pause)
+      .then(
+        [self, finish](pg::sink_control& row) {
+          apply_control(self, row, control_source::requested_here);
+          finish();
+        },
+        [done, finish](caf::error& err) {
+          done->error = to_api_error(err);
+          finish();
+        });
 }
 
 /// A sender that is retired or handed over: it finishes its attempts under

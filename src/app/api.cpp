@@ -229,12 +229,13 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
       return respond(method_not_allowed("POST"));
     if (action == "replay") {
       auto name = std::string{rest.substr(0, slash)};
-      auto sinks = options_.sinks->current();
-      bool known = std::any_of(sinks->begin(), sinks->end(), [&](const auto& s) { return s.name == name; });
-      if (!known)
-        return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
+      // A partitioned sink's name stands for all of its partitions.
       pg::replay_filter filter;
-      filter.sink = std::move(name);
+      for (const auto& s : *options_.sinks->current())
+        if (s.name == name || s.partition_of == name)
+          filter.sinks.push_back(s.name);
+      if (filter.sinks.empty())
+        return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
       return replay_dead(std::move(filter), std::move(respond));
     }
     return control_sink(std::string{rest.substr(0, slash)},
@@ -394,8 +395,9 @@ void api::get_event(std::string id, std::optional<std::string> owner, http::resp
 }
 
 void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const {
-  for (const auto& sink : *options_.sinks->current())
-    filter.sinks.push_back(sink.name);
+  if (filter.sinks.empty()) // every sink there is (a removed sink's rows stay dead)
+    for (const auto& sink : *options_.sinks->current())
+      filter.sinks.push_back(sink.name);
   replay_reply reply = [respond = std::move(respond)](result<replay_report, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
@@ -524,6 +526,10 @@ void api::get_sinks(http::respond_fn respond) const {
         out += ',';
       out += "{\"name\":";
       append_json_string(out, sink.name);
+      if (!sink.partition_of.empty()) {
+        out += ",\"partition_of\":";
+        append_json_string(out, sink.partition_of);
+      }
       out += ",\"kind\":";
       append_json_string(out, to_string(sink.kind));
       // Only the redacted form: a sink URL's path is often its credential.

@@ -8,9 +8,11 @@
 #include "actors/router_actor.hpp"
 #include "app/api.hpp"
 #include "config/config_diff.hpp"
+#include "core/partition.hpp"
 #include "http/server.hpp"
 #include "logging/log.hpp"
 #include "persistence/migrations.hpp"
+#include "persistence/partitions.hpp"
 #include "sinks/sink_transport.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,9 +20,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <unistd.h>
@@ -120,10 +124,39 @@ event_admission admission_of(const txrelay_config& config) {
   std::unordered_map<std::string, payload_schema> schemas;
   for (const auto& t : config.topics)
     schemas[t.topic] = t.schema;
-  return event_admission{routing_table{config.routes, sink_order}, std::move(schemas)};
+  std::unordered_map<std::string, int> partitions;
+  for (const auto& s : config.sinks)
+    if (s.partitions > 1)
+      partitions.emplace(s.name, s.partitions);
+  return event_admission{routing_table{config.routes, sink_order}, std::move(schemas), std::move(partitions)};
 }
 
 result<reload_report, api_error> reload_config(engine::parts& p);
+
+/// A sink whose `partitions` changed since the last start: the open rows
+/// of partitions it no longer has (or of the sink itself, now divided) move
+/// to the partitions it has now, before any sender runs.
+result<bool, pg::pg_error> move_to_current_partitions(pg::connection& conn, const std::vector<sink_config>& sinks) {
+  auto open = pg::sinks_with_open_deliveries(conn);
+  if (!open)
+    return unexpected{open.error()};
+  std::set<std::string> current;
+  for (const auto& s : sink_instances(sinks))
+    current.insert(s.name);
+  for (const auto& name : *open) {
+    if (current.count(name) != 0)
+      continue;
+    auto owner = std::find_if(sinks.begin(), sinks.end(), [&](const auto& s) { return is_instance_of(name, s.name); });
+    if (owner == sinks.end())
+      continue; // a removed sink's rows stay where they are
+    auto moved = pg::move_open_deliveries(conn, name, owner->name, owner->partitions);
+    if (!moved)
+      return unexpected{moved.error()};
+    log::info("sink " + owner->name + " has " + std::to_string(owner->partitions) + " partition(s) now: " +
+              std::to_string(*moved) + " pending or dead deliveries of " + name + " moved to them");
+  }
+  return true;
+}
 
 } // namespace
 
@@ -155,6 +188,8 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
     // route of this config names.
     if (auto declared = pg::declare_topics(*conn, routed_topics(options.config)); !declared)
       return unexpected{"cannot record the routed topics: " + declared.error().message};
+    if (auto moved = move_to_current_partitions(*conn, options.config.sinks); !moved)
+      return unexpected{"cannot move deliveries to their sinks' partitions: " + moved.error().message};
   }
 
   auto p = std::make_unique<parts>();
@@ -188,10 +223,12 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
                                                 : std::max(1u, std::thread::hardware_concurrency() / 2));
   p->system = std::make_unique<caf::actor_system>(*p->caf_config);
 
-  for (const auto& s : opts.config.sinks)
+  // A partitioned sink runs, is leased, paused and counted as its partitions.
+  const auto instances = sink_instances(opts.config.sinks);
+  for (const auto& s : instances)
     p->metrics->sink(s.name); // every sink shows in /metrics from the start
   p->admission = std::make_shared<admission_source>(admission_of(opts.config));
-  p->sinks = std::make_shared<versioned<std::vector<sink_config>>>(opts.config.sinks);
+  p->sinks = std::make_shared<versioned<std::vector<sink_config>>>(instances);
   const auto& admission = p->admission;
 
   persistence_options popts;
@@ -208,7 +245,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   p->router = spawn_router_actor(*p->system, popts, opts.config.publish);
   p->persistence = spawn_persistence_actor(*p->system, std::move(popts));
   supervisor_options sopts;
-  sopts.sinks = opts.config.sinks;
+  sopts.sinks = instances;
   sopts.make_transport = std::move(make_transport);
   sopts.ledger = p->ledger;
   sopts.clock = opts.clock;
@@ -233,7 +270,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
   p->maintenance = spawn_maintenance_actor(*p->system, std::move(mopts));
   cluster_options copts;
   copts.node = node;
-  copts.sinks = names_of(opts.config.sinks);
+  copts.sinks = names_of(instances);
   copts.supervisor = p->supervisor;
   p->cluster = spawn_cluster_actor(*p->system, std::move(copts));
   p->watchdog = p->system->spawn(watchdog, essential_actors_of(*p), opts.on_essential_actor_down);
@@ -339,12 +376,13 @@ result<reload_report, api_error> reload_config(engine::parts& p) {
 
   // Senders before routes: once a new route admits an event, its sink's
   // sender is already there (the supervisor takes its messages in order).
-  for (const auto& s : loaded->sinks)
+  const auto instances = sink_instances(loaded->sinks);
+  for (const auto& s : instances)
     p.metrics->sink(s.name);
-  caf::anon_send(p.supervisor, reconfigure_atom::value, loaded->sinks);
-  caf::anon_send(p.cluster, reconfigure_atom::value, names_of(loaded->sinks));
+  caf::anon_send(p.supervisor, reconfigure_atom::value, instances);
+  caf::anon_send(p.cluster, reconfigure_atom::value, names_of(instances));
   p.admission->replace(admission_of(*loaded));
-  p.sinks->replace(loaded->sinks);
+  p.sinks->replace(instances);
   running.sinks = loaded->sinks;
   running.routes = loaded->routes;
   running.topics = loaded->topics;
@@ -361,8 +399,8 @@ result<reload_report, api_error> reload_config(engine::parts& p) {
       if (counts) {
         pending = 0;
         for (const auto& [sink, n] : *counts)
-          if (sink == name)
-            pending = n;
+          if (is_instance_of(sink, name))
+            *pending += n;
       }
       report.removed_pending.emplace_back(name, pending);
     }

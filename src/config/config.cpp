@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include "core/partition.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -35,6 +37,25 @@ rate_limit default_rate_limit(sink_kind k) {
     case sink_kind::log: break;
   }
   return {}; // unlimited
+}
+
+std::vector<sink_config> sink_instances(const std::vector<sink_config>& sinks) {
+  std::vector<sink_config> out;
+  for (const auto& sink : sinks) {
+    if (sink.partitions <= 1) {
+      out.push_back(sink);
+      continue;
+    }
+    for (int i = 0; i < sink.partitions; ++i) {
+      auto part = sink;
+      part.name = partition_name(sink.name, i);
+      part.partition_of = sink.name;
+      part.rate.per_second = sink.rate.per_second / sink.partitions;
+      part.rate.burst = std::max(1.0, sink.rate.burst / sink.partitions);
+      out.push_back(std::move(part));
+    }
+  }
+  return out;
 }
 
 int default_max_in_flight(sink_kind k) {

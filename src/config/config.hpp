@@ -181,6 +181,12 @@ struct sink_config {
   // A pass over the sink's pending rows this often, so a dispatch or an
   // outcome lost between actors is picked up within this bound. 0: off.
   millis safety_sweep{30'000};
+  // A sink one sender cannot keep up with: its deliveries are divided by
+  // event key into this many partitions, each sent by its own sender under
+  // its own lease (on any node). 1: not divided.
+  int partitions = 1;
+  // Set on a partition (sink_instances): the configured sink it belongs to.
+  std::string partition_of;
   sink_templates templates;
   std::optional<notion_config> notion;  // kind notion
   std::optional<sql_sink_config> sql;   // kind sql
@@ -207,6 +213,12 @@ rate_limit default_rate_limit(sink_kind k);
 /// reaches the sender before its next request leaves; their limits are a few
 /// requests per second, which one connection carries. 8 otherwise.
 int default_max_in_flight(sink_kind k);
+
+/// The senders the configured sinks run as: each sink itself, or each of
+/// its partitions (named by partition_name, partition_of set), which share
+/// its rate limit (1/N each). Delivery rows, leases, pauses and metrics are
+/// per instance (core/partition.hpp names them).
+std::vector<sink_config> sink_instances(const std::vector<sink_config>& sinks);
 
 /// What events of one topic must look like (`topics:` in the file).
 struct topic_config {

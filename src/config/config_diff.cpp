@@ -36,6 +36,11 @@ config_change diff_configs(const txrelay_config& running, const txrelay_config& 
     } else if (was->second->fingerprint != s->fingerprint) {
       if (s->runs_in_transaction() || was->second->runs_in_transaction())
         change.needs_restart.push_back("sink " + name + " (phase in_transaction) changed");
+      else if (s->partitions != was->second->partitions)
+        // Rows move to their new partitions at the start, before any sender runs.
+        change.needs_restart.push_back("sink " + name + "'s partitions changed from " +
+                                       std::to_string(was->second->partitions) + " to " +
+                                       std::to_string(s->partitions));
       else
         change.changed_sinks.push_back(name);
     }

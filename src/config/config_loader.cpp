@@ -628,7 +628,7 @@ compensation_config load_on_dead(const value_reader& r, const YAML::Node& node, 
 /// Keys every sink takes, whatever its kind.
 const std::vector<std::string_view> common_sink_keys = {
     "name", "kind", "max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "on_dead",
-    "safety_sweep"};
+    "safety_sweep", "partitions"};
 
 constexpr sink_kind every_sink_kind[] = {sink_kind::webhook, sink_kind::discord, sink_kind::slack,
                                          sink_kind::notion,  sink_kind::sql,     sink_kind::log};
@@ -754,12 +754,15 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
   // An in_transaction statement runs once, inside the client's request:
   // there is nothing to retry, throttle, order or supervise.
   if (out.sink.runs_in_transaction())
-    for (const char* key : {"max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "timeout"})
+    for (const char* key :
+         {"max_in_flight", "retry", "supervision", "rate_limit", "circuit", "ordering", "timeout", "partitions"})
       if (node[key])
         fail(path + "." + key, std::string{"an in_transaction sql sink takes no "} + key +
                                  " (its statement runs once, inside the ingest transaction)");
   if (const auto n = node["max_in_flight"])
     out.sink.max_in_flight = static_cast<int>(r.integer(n, path + ".max_in_flight", 1, 1024));
+  if (const auto n = node["partitions"])
+    out.sink.partitions = static_cast<int>(r.integer(n, path + ".partitions", 1, 64));
   if (const auto n = node["retry"])
     load_retry(r, n, path + ".retry", out.sink.retry);
   if (const auto n = node["supervision"])

@@ -1,10 +1,29 @@
 #include "routing/event_admission.hpp"
 
+#include "core/partition.hpp"
 #include "expr/event_document.hpp"
 
 namespace txrelay {
 
 result<std::vector<std::string>, api_error> event_admission::admit(const parsed_event& event) const {
+  auto sinks = routed_sinks(event);
+  if (!sinks || partitions_.empty())
+    return sinks;
+  for (auto& sink : *sinks) {
+    auto divided = partitions_.find(sink);
+    if (divided == partitions_.end())
+      continue;
+    // A key keeps its partition (its order holds there); events without
+    // one take the partitions in turn.
+    int n = divided->second;
+    int index = event.key ? partition_for(*event.key, n)
+                          : static_cast<int>(keyless_turn_->fetch_add(1, std::memory_order_relaxed) % n);
+    sink = partition_name(sink, index);
+  }
+  return sinks;
+}
+
+result<std::vector<std::string>, api_error> event_admission::routed_sinks(const parsed_event& event) const {
   auto schema = schemas_.find(event.topic);
   bool has_schema = schema != schemas_.end();
   if (!routes_.routes_topic(event.topic))

@@ -4,6 +4,7 @@
 // once whichever node took it in, and sinks move when a node leaves or joins.
 #include "actors/cluster_actor.hpp"
 #include "pg/engine_harness.hpp"
+#include "pg/lease_holders.hpp"
 #include "support/fake_discord_server.hpp"
 #include "support/fake_sink_server.hpp"
 #include "support/json_probe.hpp"
@@ -36,21 +37,6 @@ protected:
       out += "  - {name: " + sink_names[i] + ", kind: webhook, url: \"" + servers[i]->url() + "\", max_in_flight: 4}\n";
     out += "routes:\n  - topic: t\n    sinks: [s0, s1, s2, s3, s4, s5]\n";
     return out;
-  }
-
-  /// Which node holds each sink's lease, as GET /v1/nodes on `e` says.
-  static std::map<std::string, std::string> lease_holders(const engine_harness& e) {
-    std::map<std::string, std::string> holders;
-    auto body = e.get("/v1/nodes").body;
-    for (int n = 0; n < json_array_size(body, "/nodes"); ++n) {
-      auto p = "/nodes/" + std::to_string(n);
-      for (int l = 0; l < json_array_size(body, p + "/leases"); ++l) {
-        auto lease = json_string_at(body, p + "/leases/" + std::to_string(l)).value_or("");
-        if (lease.rfind("sink:", 0) == 0)
-          holders[lease.substr(5)] = json_string_at(body, p + "/id").value_or("?");
-      }
-    }
-    return holders;
   }
 
   static std::map<std::string, std::string> expected_owners(const std::vector<std::string>& live) {
@@ -109,7 +95,7 @@ protected:
 TEST_F(cluster_pgtest, sinks_are_divided_between_live_nodes_and_every_event_reaches_every_sink_once) {
   engine_harness a{*db, yaml("node-a")}, b{*db, yaml("node-b")}, c{*db, yaml("node-c")};
   const auto owners = expected_owners({"node-a", "node-b", "node-c"});
-  ASSERT_TRUE(eventually([&] { return lease_holders(a) == owners; }, 20s))
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(a) == owners; }, 20s))
     << "leases do not follow the owners every node computes; GET /v1/nodes: " << a.get("/v1/nodes").body;
   auto nodes = a.get("/v1/nodes").body;
   EXPECT_EQ(json_string_at(nodes, "/self"), "node-a");
@@ -126,7 +112,7 @@ TEST_F(cluster_pgtest, sinks_are_divided_between_live_nodes_and_every_event_reac
 TEST_F(cluster_pgtest, a_node_that_leaves_hands_its_sinks_over_and_gets_them_back_when_it_returns) {
   auto a = std::make_unique<engine_harness>(*db, yaml("node-a"));
   engine_harness b{*db, yaml("node-b")};
-  ASSERT_TRUE(eventually([&] { return lease_holders(b) == expected_owners({"node-a", "node-b"}); }, 20s))
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(b) == expected_owners({"node-a", "node-b"}); }, 20s))
     << b.get("/v1/nodes").body;
   auto first = post_round_robin({a.get(), &b}, 20);
 
@@ -135,12 +121,12 @@ TEST_F(cluster_pgtest, a_node_that_leaves_hands_its_sinks_over_and_gets_them_bac
   std::map<std::string, std::string> all_b;
   for (const auto& sink : sink_names)
     all_b[sink] = "node-b";
-  ASSERT_TRUE(eventually([&] { return lease_holders(b) == all_b; }, 20s)) << b.get("/v1/nodes").body;
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(b) == all_b; }, 20s)) << b.get("/v1/nodes").body;
   auto second = post_round_robin({&b}, 20);
 
   // a returns: the sinks it owns move back to it, and nothing is sent twice.
   a = std::make_unique<engine_harness>(*db, yaml("node-a"));
-  ASSERT_TRUE(eventually([&] { return lease_holders(b) == expected_owners({"node-a", "node-b"}); }, 20s))
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(b) == expected_owners({"node-a", "node-b"}); }, 20s))
     << b.get("/v1/nodes").body;
   auto third = post_round_robin({a.get(), &b}, 20);
   std::set<std::string> ids;
@@ -154,7 +140,7 @@ TEST_F(cluster_pgtest, a_pause_sent_to_any_node_holds_the_sink_on_its_owner_and_
   auto a = std::make_unique<engine_harness>(*db, yaml("node-a"));
   auto b = std::make_unique<engine_harness>(*db, yaml("node-b"));
   const auto owners = expected_owners({"node-a", "node-b"});
-  ASSERT_TRUE(eventually([&] { return lease_holders(*a) == owners; }, 20s)) << a->get("/v1/nodes").body;
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*a) == owners; }, 20s)) << a->get("/v1/nodes").body;
   // A sink that node-b sends to, paused through node-a.
   std::size_t held = 0;
   while (held < sink_names.size() && owners.at(sink_names[held]) != "node-b")
@@ -190,7 +176,7 @@ TEST_F(cluster_pgtest, a_pause_sent_to_any_node_holds_the_sink_on_its_owner_and_
   b.reset();
   a = std::make_unique<engine_harness>(*db, yaml("node-a"));
   b = std::make_unique<engine_harness>(*db, yaml("node-b"));
-  ASSERT_TRUE(eventually([&] { return lease_holders(*a) == owners; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*a) == owners; }, 20s));
   EXPECT_TRUE(paused_on(*b)) << "the pause did not survive the restart";
   auto second = post_round_robin({a.get(), b.get()}, 2);
   ASSERT_TRUE(eventually([&] { return others_have(second); }, 20s));
@@ -221,7 +207,7 @@ TEST_F(cluster_pgtest, three_nodes_keep_to_a_discord_webhook_s_rate_limit_as_one
   // Settled first: a sender that takes a sink over learns its bucket anew
   // (docs/scaling.md), so a move during the burst could run ahead of it.
   const auto owner = sink_owner({"node-a", "node-b", "node-c"}, "chat");
-  ASSERT_TRUE(eventually([&] { return lease_holders(a)["chat"] == owner; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(a)["chat"] == owner; }, 20s));
   constexpr int count = 12;
   for (int i = 0; i < count; ++i) {
     auto& node = i % 3 == 0 ? a : i % 3 == 1 ? b : c;
@@ -250,7 +236,7 @@ TEST_F(cluster_pgtest, a_broken_sink_and_a_retry_after_follow_the_sink_to_the_no
            "  - {topic: t, sinks: [gone, slow]}\n";
   };
   auto a = std::make_unique<engine_harness>(*db, config("node-a"));
-  ASSERT_TRUE(eventually([&] { return lease_holders(*a).size() == 2; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*a).size() == 2; }, 20s));
   ASSERT_EQ(a->post_event(R"({"topic":"t","payload":{"n":1}})").status, 201);
   ASSERT_TRUE(gone.wait_for_requests(1, 10s));
   ASSERT_TRUE(slow.wait_for_requests(1, 10s));
@@ -267,7 +253,7 @@ TEST_F(cluster_pgtest, a_broken_sink_and_a_retry_after_follow_the_sink_to_the_no
   };
   ASSERT_TRUE(eventually([&] { return broken_on(*b); }, 10s)) << b->get("/v1/sinks").body;
   a->stop();
-  ASSERT_TRUE(eventually([&] { return lease_holders(*b).size() == 2 && lease_holders(*b)["gone"] == "node-b"; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*b).size() == 2 && sink_lease_holders(*b)["gone"] == "node-b"; }, 20s));
   EXPECT_TRUE(broken_on(*b));
 
   // The broken sink gets nothing more: its deliveries are dead-lettered unsent.
@@ -302,7 +288,7 @@ TEST_F(cluster_pgtest, per_key_order_holds_while_the_sink_moves_between_nodes) {
   auto a = std::make_unique<engine_harness>(*db, config("node-a"));
   auto b = std::make_unique<engine_harness>(*db, config("node-b"));
   const auto owner = sink_owner({"node-a", "node-b"}, "feed");
-  ASSERT_TRUE(eventually([&] { return lease_holders(*a)["feed"] == owner; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*a)["feed"] == owner; }, 20s));
   auto& owner_node = owner == "node-a" ? a : b;
   auto& other_node = owner == "node-a" ? b : a;
   const std::string other = owner == "node-a" ? "node-b" : "node-a";
@@ -320,7 +306,7 @@ TEST_F(cluster_pgtest, per_key_order_holds_while_the_sink_moves_between_nodes) {
   };
   post_some(50);
   owner_node.reset(); // the owner leaves: the sink moves to the other node
-  ASSERT_TRUE(eventually([&] { return lease_holders(*other_node)["feed"] == other; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*other_node)["feed"] == other; }, 20s));
   {
     // Only one node is left: it takes every post.
     for (int i = 0; i < 50; ++i, ++seq)
@@ -331,7 +317,7 @@ TEST_F(cluster_pgtest, per_key_order_holds_while_the_sink_moves_between_nodes) {
   }
   ASSERT_TRUE(ordered.wait_for_requests(100, 30s)) << "the node the sink moved to did not send";
   owner_node = std::make_unique<engine_harness>(*db, config(owner)); // and back
-  ASSERT_TRUE(eventually([&] { return lease_holders(*other_node)["feed"] == owner; }, 20s));
+  ASSERT_TRUE(eventually([&] { return sink_lease_holders(*other_node)["feed"] == owner; }, 20s));
   post_some(50);
   ASSERT_TRUE(ordered.wait_for_requests(150, 30s)) << ordered.request_count();
   ASSERT_TRUE(eventually([&] {

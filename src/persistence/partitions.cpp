@@ -1,0 +1,55 @@
+#include "persistence/partitions.hpp"
+
+#include "core/partition.hpp"
+
+namespace txrelay::pg {
+
+result<std::vector<std::string>, pg_error> sinks_with_open_deliveries(connection& conn) {
+  // One index probe per distinct sink and status instead of a scan of every row.
+  static const std::string sql = R"sql(
+WITH RECURSIVE pending(sink) AS (
+  (SELECT sink FROM txrelay.deliveries WHERE status = 'pending' ORDER BY sink LIMIT 1)
+  UNION ALL
+  SELECT (SELECT d.sink FROM txrelay.deliveries d WHERE d.status = 'pending' AND d.sink > p.sink
+           ORDER BY d.sink LIMIT 1)
+    FROM pending p WHERE p.sink IS NOT NULL
+), dead(sink) AS (
+  (SELECT sink FROM txrelay.deliveries WHERE status = 'dead' ORDER BY sink LIMIT 1)
+  UNION ALL
+  SELECT (SELECT d.sink FROM txrelay.deliveries d WHERE d.status = 'dead' AND d.sink > p.sink
+           ORDER BY d.sink LIMIT 1)
+    FROM dead p WHERE p.sink IS NOT NULL
+)
+SELECT sink FROM pending WHERE sink IS NOT NULL
+UNION
+SELECT sink FROM dead WHERE sink IS NOT NULL)sql";
+  auto res = conn.exec_prepared("txr_open_sinks", sql, {});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<std::string> sinks;
+  for (int r = 0; r < res->rows(); ++r)
+    sinks.emplace_back(res->get(r, 0));
+  return sinks;
+}
+
+result<long long, pg_error> move_open_deliveries(connection& conn, const std::string& from, const std::string& sink,
+                                                 int partitions) {
+  static const std::string sql = [] {
+    std::string partition = partition_sql_template;
+    auto splice = [&](const std::string& name, const std::string& with) {
+      partition.replace(partition.find(name), name.size(), with);
+    };
+    splice("%KEY%", "coalesce(e.key, d.event_id::text)");
+    splice("%N%", "$3::int");
+    return "UPDATE txrelay.deliveries d "
+           "   SET sink = CASE WHEN $3::int <= 1 THEN $2 ELSE $2 || '.' || " + partition + " END "
+           "  FROM txrelay.events e "
+           " WHERE d.sink = $1 AND d.status IN ('pending', 'dead') AND e.id = d.event_id";
+  }();
+  auto res = conn.exec_prepared("txr_move_open", sql, {from, sink, std::to_string(partitions)});
+  if (!res)
+    return unexpected{res.error()};
+  return res->affected_rows();
+}
+
+} // namespace txrelay::pg
