@@ -13,8 +13,11 @@ constexpr const char* expired_predicate = R"sql(
   CASE WHEN e.rejection IS NOT NULL THEN e.created_at < $4::timestamptz
   ELSE NOT EXISTS (SELECT 1 FROM txrelay.deliveries d
                    WHERE d.event_id = e.id
-                     AND NOT ((d.status = 'delivered' AND d.updated_at < $2::timestamptz)
-                           OR (d.status = 'dead' AND d.updated_at < $3::timestamptz)))
+                     AND NOT CASE WHEN d.status = 'dead' THEN d.updated_at < $3::timestamptz
+                                  -- delivered unless still queued (migration 11)
+                                  ELSE d.updated_at < $2::timestamptz AND NOT EXISTS (
+                                    SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = d.sink AND p.id = d.id)
+                             END)
    AND (EXISTS (SELECT 1 FROM txrelay.deliveries d WHERE d.event_id = e.id) OR e.created_at < $2::timestamptz)
    AND NOT EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id)
   END)sql";

@@ -32,6 +32,9 @@ WITH inserted AS (
   FROM (SELECT id, event_id, sink, created_at::timestamptz AS created_at
         FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[]) AS u(id, event_id, sink, created_at)) AS d
   WHERE d.event_id IN (SELECT id FROM inserted)
+  RETURNING sink, id, event_id
+), queued AS (
+  INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM new_deliveries
 )
 SELECT id::text FROM inserted)sql";
 
@@ -46,31 +49,48 @@ JOIN txrelay.events e ON e.idempotency_key = n.idempotency_key
 LEFT JOIN txrelay.deliveries d ON d.event_id = e.id
 ORDER BY e.id, d.id)sql";
 
-// Each row is named by its whole identity, (event_id, sink) and id, so
-// whichever index the planner takes, the primary key or the pending index
-// (sink, id), finds the row in one probe. With (event_id, sink) alone a
-// planner without statistics (a fresh install) probed the pending index by
-// sink only: every pending row of the sink, per outcome.
+// A finished delivery leaves pending_deliveries; its history row is written
+// only when it has something to say: a retry (attempts, next attempt, the
+// error), a death, or a success after failures. A success at the first
+// attempt is the DELETE alone (migration 11). Only pending deliveries
+// change: a late outcome of a finished one does nothing. Each history row
+// is named by its whole identity, (event_id, sink) and id, so the primary
+// key finds it in one probe. Counts the outcomes that applied.
 const std::string outcomes_sql = R"sql(
-UPDATE txrelay.deliveries AS d
-SET status = o.status,
-    attempts = greatest(d.attempts, o.attempts),
-    next_attempt_at = coalesce(o.next_attempt_at::timestamptz, d.next_attempt_at),
-    last_status = o.last_status,
-    last_error = o.last_error,
-    updated_at = now()
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int4[], $8::text[])
-     AS o(id, event_id, sink, status, attempts, next_attempt_at, last_status, last_error)
-WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.id = o.id AND d.status = 'pending')sql";
+WITH o AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int4[], $8::text[])
+       AS o(id, event_id, sink, status, attempts, next_attempt_at, last_status, last_error)
+), finished AS (
+  DELETE FROM txrelay.pending_deliveries p USING o
+   WHERE p.sink = o.sink AND p.id = o.id AND o.status <> 'pending'
+  RETURNING p.sink, p.id
+), written AS (
+  UPDATE txrelay.deliveries AS d
+     SET status = CASE WHEN o.status = 'pending' THEN d.status ELSE o.status END,
+         attempts = greatest(d.attempts, o.attempts),
+         next_attempt_at = coalesce(o.next_attempt_at::timestamptz, d.next_attempt_at),
+         last_status = o.last_status,
+         last_error = o.last_error,
+         updated_at = now()
+    FROM o
+   WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.id = o.id
+     AND CASE WHEN o.status = 'pending'
+              THEN EXISTS (SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = o.sink AND p.id = o.id)
+              ELSE (o.status = 'dead' OR o.attempts > 1)
+                   AND EXISTS (SELECT 1 FROM finished f WHERE f.sink = o.sink AND f.id = o.id) END
+  RETURNING o.status
+)
+SELECT (SELECT count(*) FROM finished) + (SELECT count(*) FROM written WHERE status = 'pending'))sql";
 
 const std::string pending_sql = R"sql(
 SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
        d.attempts, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint,
        (extract(epoch FROM d.replayed_at) * 1000000)::bigint
-FROM txrelay.deliveries d
-JOIN txrelay.events e ON e.id = d.event_id
-WHERE d.sink = $1 AND d.status = 'pending' AND d.id > $2::uuid
-ORDER BY d.id
+FROM txrelay.pending_deliveries p
+JOIN txrelay.deliveries d ON d.event_id = p.event_id AND d.sink = p.sink
+JOIN txrelay.events e ON e.id = p.event_id
+WHERE p.sink = $1 AND p.id > $2::uuid
+ORDER BY p.id
 LIMIT $3)sql";
 
 const std::string event_sql = R"sql(
@@ -100,7 +120,9 @@ WITH new_deliveries AS (
   SELECT d.event_id, d.sink, d.id, t.at, t.at, t.at
   FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(id, event_id, sink),
        (SELECT ($4::text[])[1]::timestamptz AS at) AS t
-  RETURNING 1
+  RETURNING sink, id, event_id
+), queued AS (
+  INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM new_deliveries
 ), rejected AS (
   UPDATE txrelay.events e SET rejection = r.rejection::jsonb
     FROM unnest($5::uuid[], $6::text[]) AS r(event_id, rejection)
@@ -112,7 +134,8 @@ SELECT (SELECT count(*) FROM new_deliveries) + (SELECT count(*) FROM rejected))s
 const std::string event_deliveries_sql = R"sql(
 SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attempt_at") R"sql(,
        d.last_status, d.last_error, )sql" TXR_RFC3339("d.updated_at") R"sql(
-FROM txrelay.deliveries d WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
+FROM txrelay.delivery_status d
+WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
 
 const std::string replay_sql = R"sql(
 WITH chosen AS (
@@ -130,12 +153,14 @@ WITH chosen AS (
      SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now(), replayed_at = now()
     FROM chosen c
    WHERE d.event_id = c.event_id AND d.sink = c.sink AND d.id = c.id AND d.status = 'dead'
-  RETURNING d.id, d.sink
+  RETURNING d.id, d.sink, d.event_id
+), queued AS (
+  INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM replayed
 )
 SELECT id::text, sink FROM replayed ORDER BY id)sql";
 
 const std::string counts_sql =
-  "SELECT sink, count(*) FROM txrelay.deliveries WHERE status = 'pending' GROUP BY sink ORDER BY sink";
+  "SELECT sink, count(*) FROM txrelay.pending_deliveries GROUP BY sink ORDER BY sink";
 
 
 /// Ids are made by the engine, so one that is not a UUID is a bug, refused
@@ -396,7 +421,7 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
                                         next_attempt_at.bytes(), last_status.bytes(), last_error.bytes()});
   if (!res)
     return unexpected{res.error()};
-  return res->affected_rows();
+  return res->get_int(0, 0);
 }
 
 result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const std::string& sink,
@@ -615,15 +640,21 @@ result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const 
 
 result<long long, pg_error> mark_delivered(connection& conn, const delivery_key& delivery, int attempt) {
   // The whole identity, for the reason given at outcomes_sql.
+  // As outcomes_sql: the history row is written only after failed attempts.
   static const std::string sql = R"sql(
-UPDATE txrelay.deliveries
-   SET status = 'delivered', attempts = $4, last_status = NULL, last_error = NULL, updated_at = now()
- WHERE event_id = $1 AND sink = $2 AND id = $3 AND status = 'pending')sql";
+WITH finished AS (
+  DELETE FROM txrelay.pending_deliveries WHERE sink = $2 AND id = $3 AND event_id = $1 RETURNING 1
+), written AS (
+  UPDATE txrelay.deliveries
+     SET status = 'delivered', attempts = $4, last_status = NULL, last_error = NULL, updated_at = now()
+   WHERE event_id = $1 AND sink = $2 AND id = $3 AND $4::int > 1 AND EXISTS (SELECT 1 FROM finished)
+)
+SELECT count(*) FROM finished)sql";
   auto res = conn.exec_prepared("txr_mark_delivered", sql,
                                 {delivery.event_id, delivery.sink, delivery.id, std::to_string(attempt)});
   if (!res)
     return unexpected{res.error()};
-  return res->affected_rows();
+  return res->get_int(0, 0);
 }
 
 } // namespace txrelay::pg

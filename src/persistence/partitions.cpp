@@ -8,10 +8,9 @@ result<std::vector<std::string>, pg_error> sinks_with_open_deliveries(connection
   // One index probe per distinct sink and status instead of a scan of every row.
   static const std::string sql = R"sql(
 WITH RECURSIVE pending(sink) AS (
-  (SELECT sink FROM txrelay.deliveries WHERE status = 'pending' ORDER BY sink LIMIT 1)
+  (SELECT sink FROM txrelay.pending_deliveries ORDER BY sink LIMIT 1)
   UNION ALL
-  SELECT (SELECT d.sink FROM txrelay.deliveries d WHERE d.status = 'pending' AND d.sink > p.sink
-           ORDER BY d.sink LIMIT 1)
+  SELECT (SELECT q.sink FROM txrelay.pending_deliveries q WHERE q.sink > p.sink ORDER BY q.sink LIMIT 1)
     FROM pending p WHERE p.sink IS NOT NULL
 ), dead(sink) AS (
   (SELECT sink FROM txrelay.deliveries WHERE status = 'dead' ORDER BY sink LIMIT 1)
@@ -41,15 +40,22 @@ result<long long, pg_error> move_open_deliveries(connection& conn, const std::st
     };
     splice("%KEY%", "coalesce(e.key, d.event_id::text)");
     splice("%N%", "$3::int");
-    return "UPDATE txrelay.deliveries d "
-           "   SET sink = CASE WHEN $3::int <= 1 THEN $2 ELSE $2 || '.' || " + partition + " END "
-           "  FROM txrelay.events e "
-           " WHERE d.sink = $1 AND d.status IN ('pending', 'dead') AND e.id = d.event_id";
+    // The history row and the queue entry move together (both keys hold the sink).
+    return "WITH moved AS ("
+           "  UPDATE txrelay.deliveries d "
+           "     SET sink = CASE WHEN $3::int <= 1 THEN $2 ELSE $2 || '.' || " + partition + " END "
+           "    FROM txrelay.events e "
+           "   WHERE d.sink = $1 AND e.id = d.event_id AND (d.status = 'dead' OR EXISTS ("
+           "     SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = d.sink AND p.id = d.id)) "
+           "  RETURNING d.id, d.sink"
+           "), requeued AS ("
+           "  UPDATE txrelay.pending_deliveries p SET sink = m.sink FROM moved m WHERE p.sink = $1 AND p.id = m.id"
+           ") SELECT count(*) FROM moved";
   }();
   auto res = conn.exec_prepared("txr_move_open", sql, {from, sink, std::to_string(partitions)});
   if (!res)
     return unexpected{res.error()};
-  return res->affected_rows();
+  return res->get_int(0, 0);
 }
 
 } // namespace txrelay::pg

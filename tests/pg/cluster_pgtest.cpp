@@ -133,7 +133,7 @@ TEST_F(cluster_pgtest, a_node_that_leaves_hands_its_sinks_over_and_gets_them_bac
   for (const auto* part : {&first, &second, &third})
     ids.insert(part->begin(), part->end());
   expect_each_once(ids);
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status <> 'delivered'"), "0");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status <> 'delivered'"), "0");
 }
 
 TEST_F(cluster_pgtest, a_pause_sent_to_any_node_holds_the_sink_on_its_owner_and_survives_a_restart) {
@@ -156,7 +156,7 @@ TEST_F(cluster_pgtest, a_pause_sent_to_any_node_holds_the_sink_on_its_owner_and_
   ASSERT_TRUE(eventually([&] { return paused_on(*b); }, 5s));
 
   auto pending_for_held = [&] {
-    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending' AND sink = '" + name + "'");
+    return db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending' AND sink = '" + name + "'");
   };
   auto others_have = [&](const std::set<std::string>& ids) {
     auto all = received();
@@ -259,7 +259,7 @@ TEST_F(cluster_pgtest, a_broken_sink_and_a_retry_after_follow_the_sink_to_the_no
   // The broken sink gets nothing more: its deliveries are dead-lettered unsent.
   ASSERT_EQ(b->post_event(R"({"topic":"t","payload":{"n":2}})").status, 201);
   ASSERT_TRUE(eventually([&] {
-    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'gone' AND status = 'dead'") == "2";
+    return db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE sink = 'gone' AND status = 'dead'") == "2";
   }));
   EXPECT_EQ(gone.request_count(), 1u) << "the node that took the sink over sent to a sink that said it is gone";
 
@@ -321,7 +321,7 @@ TEST_F(cluster_pgtest, per_key_order_holds_while_the_sink_moves_between_nodes) {
   post_some(50);
   ASSERT_TRUE(ordered.wait_for_requests(150, 30s)) << ordered.request_count();
   ASSERT_TRUE(eventually([&] {
-    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == "0";
+    return db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'") == "0";
   }));
   std::map<std::string, int> last; // per key, the last number that arrived
   for (const auto& r : ordered.requests()) {

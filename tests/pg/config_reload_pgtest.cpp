@@ -90,7 +90,7 @@ TEST_F(config_reload_pgtest, a_reload_starts_added_sinks_restarts_changed_ones_a
     auto before = b_server.request_count();
     return !b_server.wait_for_requests(before + 1, std::chrono::milliseconds{300});
   }));
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'b' AND status = 'pending'"), "1");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE sink = 'b' AND status = 'pending'"), "1");
   // txrelay.publish() knows the new topic, and no longer the dropped-by-nobody ones.
   EXPECT_EQ(db->scalar("SELECT string_agg(topic, ',' ORDER BY topic) FROM txrelay.topics"), "t,u");
   EXPECT_NE(e.get("/metrics").body.find("txrelay_sink_delivered_total{sink=\"c\"} 2"), std::string::npos);
@@ -105,7 +105,7 @@ TEST_F(config_reload_pgtest, a_reload_starts_added_sinks_restarts_changed_ones_a
   EXPECT_EQ(json_raw_at(back.body, "/added"), R"(["b"])");
   ASSERT_TRUE(b_server.wait_for_requests(before + 1, std::chrono::seconds{10}));
   ASSERT_TRUE(eventually([&] {
-    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == "0";
+    return db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'") == "0";
   }));
 }
 

@@ -37,7 +37,7 @@ protected:
 
   long long pending(const std::string& sink) {
     return std::stoll(
-      db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending' AND sink = '" + sink + "'"));
+      db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending' AND sink = '" + sink + "'"));
   }
 
   std::unique_ptr<test_database> db;
@@ -222,7 +222,7 @@ TEST_F(delivery_control_pgtest, a_sender_crashing_on_every_delivery_fails_its_si
   for (const auto& r : sink.requests())
     delivered.insert(*json_string_at(r.body, "/id"));
   EXPECT_EQ(delivered, events);
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'delivered'"), "10");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'delivered'"), "10");
   EXPECT_EQ(sink_field(e, "hook", "state"), "ok");
 }
 

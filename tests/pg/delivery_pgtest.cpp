@@ -323,7 +323,7 @@ TEST_F(delivery_pgtest, pending_deliveries_are_delivered_by_the_next_engine) {
     ASSERT_TRUE(down.wait_for_requests(1, std::chrono::seconds{10}));
     e.stop();
   }
-  EXPECT_EQ(db->scalar("SELECT status FROM txrelay.deliveries WHERE sink = 'hook'"), "pending");
+  EXPECT_EQ(db->scalar("SELECT status FROM txrelay.delivery_status WHERE sink = 'hook'"), "pending");
   fake_sink_server up;
   engine_harness e{*db, webhook_yaml(up.url(), 100)};
   ASSERT_TRUE(up.wait_for_requests(1, std::chrono::seconds{10}));

@@ -100,7 +100,7 @@ TEST(fault_tolerance_pgtest, a_silent_database_hangs_no_request_and_everything_r
   // Every stored event is delivered (order 3 may be stored or not: its
   // request was cut; either way its client was told so), order 2 once.
   EXPECT_TRUE(eventually(
-    [&] { return db.scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == "0"; }, 60s));
+    [&] { return db.scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'") == "0"; }, 60s));
   EXPECT_EQ(db.scalar("SELECT count(*) FROM txrelay.events WHERE idempotency_key = 'order-2'"), "1");
   auto stored = std::stoul(db.scalar("SELECT count(*) FROM txrelay.events"));
   EXPECT_GE(stored, 3u);
@@ -186,7 +186,7 @@ TEST(fault_tolerance_pgtest, a_429_to_the_half_open_probe_is_waited_out_and_the_
   ASSERT_TRUE(eventually([&] { return e.get("/v1/sinks").body.find("\"circuit\":\"open\"") != std::string::npos; }));
   phase = 1; // the next request is a half-open probe
   ASSERT_TRUE(eventually(
-    [&] { return db.scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'delivered'") == "5"; }, 20s))
+    [&] { return db.scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'delivered'") == "5"; }, 20s))
     << e.get("/v1/sinks").body;
   ASSERT_EQ(phase, 2) << "no request was answered 429, so this test proved nothing";
   EXPECT_NE(e.get("/v1/sinks").body.find("\"circuit\":\"closed\""), std::string::npos) << e.get("/v1/sinks").body;
@@ -219,11 +219,13 @@ TEST(fault_tolerance_pgtest, a_pending_delivery_nobody_dispatched_is_found_by_th
            "VALUES ('00000000-0000-7000-8000-000000000001', 'order.placed', 'o', '{\"n\": 1}', now() - interval '1 minute');"
            "INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at) "
            "VALUES ('00000000-0000-7000-8000-000000000001', 'hook', '00000000-0000-7000-8000-000000000002', now(), "
-           "now() - interval '1 minute', now() - interval '1 minute')");
+           "now() - interval '1 minute', now() - interval '1 minute');"
+           "INSERT INTO txrelay.pending_deliveries (sink, id, event_id) "
+           "VALUES ('hook', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001')");
   ASSERT_TRUE(sink.wait_for_requests(3, 10s)) << "the lost dispatch was never swept";
   EXPECT_EQ(json_string_at(sink.requests()[2].body, "/id"), "00000000-0000-7000-8000-000000000001");
   ASSERT_TRUE(eventually([&] {
-    return db.scalar("SELECT status FROM txrelay.deliveries WHERE id = '00000000-0000-7000-8000-000000000002'") ==
+    return db.scalar("SELECT status FROM txrelay.delivery_status WHERE id = '00000000-0000-7000-8000-000000000002'") ==
            "delivered";
   }));
   auto metrics = e.get("/metrics").body;

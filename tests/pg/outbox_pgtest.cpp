@@ -58,7 +58,7 @@ TEST_F(outbox_pgtest, ingests_a_batch_with_one_delivery_row_per_sink) {
     EXPECT_EQ((*receipts)[i].deliveries.size(), items[i].delivery_ids.size());
   }
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "3");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'"), "4");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'"), "4");
   EXPECT_EQ(db->scalar("SELECT payload->>'s' FROM txrelay.events WHERE id = '" + items[0].event_id + "'"),
             "quote \" and ünïcode");
 }
@@ -137,13 +137,34 @@ TEST_F(outbox_pgtest, outcomes_change_only_pending_rows_and_last_report_wins) {
   auto n = pg::record_outcomes(*conn, {retry, done});
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_EQ(*n, 1);
-  EXPECT_EQ(db->scalar("SELECT status || ':' || attempts || ':' || last_status FROM txrelay.deliveries"),
+  EXPECT_EQ(db->scalar("SELECT status || ':' || attempts || ':' || last_status FROM txrelay.delivery_status"),
             "delivered:2:204");
   // A late report for a finished delivery does not reopen it.
   auto late = pg::record_outcomes(*conn, {retry});
   ASSERT_TRUE(late);
   EXPECT_EQ(*late, 0);
-  EXPECT_EQ(db->scalar("SELECT status FROM txrelay.deliveries"), "delivered");
+  EXPECT_EQ(db->scalar("SELECT status FROM txrelay.delivery_status"), "delivered");
+}
+
+TEST_F(outbox_pgtest, a_first_attempt_success_leaves_the_queue_and_writes_nothing_else) {
+  auto it = item("feedback", {"a", "b"});
+  ASSERT_TRUE(pg::ingest_events(*conn, {it}));
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.pending_deliveries"), "2");
+  auto version_of = [&](const std::string& id) {
+    return db->scalar("SELECT xmin::text FROM txrelay.deliveries WHERE id = '" + id + "'");
+  };
+  const auto before = version_of(it.delivery_ids[0]);
+  delivery_outcome first{it.delivery_ids[0], it.event_id, "a", delivery_status::delivered, 1, {}, 204, "", {}};
+  delivery_outcome dead{it.delivery_ids[1], it.event_id, "b", delivery_status::dead, 3, {}, 410, "HTTP 410", {}};
+  auto n = pg::record_outcomes(*conn, {first, dead});
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.pending_deliveries"), "0");
+  EXPECT_EQ(version_of(it.delivery_ids[0]), before) << "the history row of a first-attempt success was rewritten";
+  EXPECT_NE(version_of(it.delivery_ids[1]), before);
+  EXPECT_EQ(db->scalar("SELECT string_agg(sink || ':' || status || ':' || attempts, ',' ORDER BY sink) "
+                       "FROM txrelay.delivery_status"),
+            "a:delivered:1,b:dead:3");
 }
 
 TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {
@@ -192,9 +213,12 @@ TEST_F(outbox_pgtest, outcome_statement_plans_follow_the_table_as_it_grows) {
   ASSERT_TRUE(conn->exec(R"sql(
     WITH e AS (
       INSERT INTO txrelay.events (id, topic, payload, created_at)
-      SELECT gen_random_uuid(), 'bulk', '{}', now() FROM generate_series(1, 20000) RETURNING id)
-    INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
-    SELECT e.id, s, gen_random_uuid(), now(), now(), now() FROM e, unnest(ARRAY['a', 'b']) AS s)sql"));
+      SELECT gen_random_uuid(), 'bulk', '{}', now() FROM generate_series(1, 20000) RETURNING id),
+    d AS (
+      INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
+      SELECT e.id, s, gen_random_uuid(), now(), now(), now() FROM e, unnest(ARRAY['a', 'b']) AS s
+      RETURNING sink, id, event_id)
+    INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM d)sql"));
   auto plan = ledger->exec("EXPLAIN EXECUTE txr_outcomes('{" + it.delivery_ids[0] + "}', '{" + it.event_id +
                            "}', '{a}', '{pending}', '{2}', '{NULL}', '{NULL}', '{NULL}')");
   ASSERT_TRUE(plan) << plan.error().message;

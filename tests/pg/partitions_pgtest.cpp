@@ -58,7 +58,7 @@ protected:
   }
 
   std::string pending() const {
-    return db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'");
+    return db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'");
   }
 
   std::unique_ptr<test_database> db;
@@ -111,7 +111,7 @@ TEST_F(partitions_pgtest, a_changed_partition_count_moves_the_pending_rows_at_th
   constexpr int total = 60;
   for (int n = 0; n < total; ++n)
     post(*node, n);
-  EXPECT_EQ(db->scalar("SELECT count(DISTINCT sink) FROM txrelay.deliveries WHERE status = 'pending'"), "4");
+  EXPECT_EQ(db->scalar("SELECT count(DISTINCT sink) FROM txrelay.delivery_status WHERE status = 'pending'"), "4");
   EXPECT_EQ(feed.request_count(), 0u);
 
   node.reset();

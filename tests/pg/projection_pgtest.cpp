@@ -28,7 +28,7 @@ protected:
   long long count(const std::string& sql) const { return std::stoll(db->scalar(sql)); }
 
   bool all_finished() const {
-    return count("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == 0;
+    return count("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'") == 0;
   }
 
   std::unique_ptr<test_database> db;
@@ -124,7 +124,7 @@ TEST_F(projection_pgtest, aggregates_are_exact_under_concurrency_and_retries) {
     t.join();
   ASSERT_EQ(refused.load(), 0);
   ASSERT_TRUE(eventually([&] { return all_finished(); }, std::chrono::seconds{60}));
-  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries WHERE status = 'dead'"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'dead'"), 0);
   EXPECT_GT(count("SELECT count(*) FROM txrelay.deliveries WHERE attempts > 1"), 0); // retries did happen
   for (int r = 1; r <= 5; ++r) {
     auto row = db->query("SELECT review_count, rating_sum FROM restaurants WHERE id = " + std::to_string(r));
@@ -155,7 +155,7 @@ TEST_F(projection_pgtest, a_dead_projection_publishes_its_compensation_event) {
 
   // The dead delivery says why; the compensation event is an ordinary, stored event.
   auto bad_id = json_string_at(bad.body, "/id").value_or("");
-  auto dead = db->query("SELECT status, attempts, last_error, id FROM txrelay.deliveries WHERE event_id = '" + bad_id + "'");
+  auto dead = db->query("SELECT status, attempts, last_error, id FROM txrelay.delivery_status WHERE event_id = '" + bad_id + "'");
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0][0], "dead");
   EXPECT_EQ(dead[0][1], "1"); // a check violation is permanent: no retry
@@ -170,7 +170,7 @@ TEST_F(projection_pgtest, a_dead_projection_publishes_its_compensation_event) {
   EXPECT_EQ(comp[0][4], dead[0][3]);
   EXPECT_EQ(comp[0][5], "on_dead:" + dead[0][3]);
   ASSERT_TRUE(eventually([&] { return all_finished(); }));
-  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries WHERE sink = 'delete-user' AND status = 'delivered'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM txrelay.delivery_status WHERE sink = 'delete-user' AND status = 'delivered'"), 1);
 }
 
 const std::string in_transaction_yaml = R"(
@@ -225,7 +225,7 @@ TEST_F(projection_pgtest, in_transaction_statements_commit_or_refuse_with_the_ev
   // The projection is recorded as delivered; only the log sink is sent after commit.
   auto id = json_string_at(first.body, "/id").value_or("");
   ASSERT_TRUE(eventually([&] { return all_finished(); }));
-  EXPECT_EQ(db->scalar("SELECT status || ':' || attempts FROM txrelay.deliveries WHERE event_id = '" + id +
+  EXPECT_EQ(db->scalar("SELECT status || ':' || attempts FROM txrelay.delivery_status WHERE event_id = '" + id +
                        "' AND sink = 'signup-row'"),
             "delivered:1");
 }

@@ -117,7 +117,7 @@ TEST_F(provider_sinks_pgtest, discord_429_storm_every_event_once_and_never_early
   auto seen = arrivals(messages, event_count);
   for (int n = 0; n < event_count; ++n)
     EXPECT_EQ(seen[n], 1) << "event " << n;
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'delivered'"),
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'delivered'"),
             std::to_string(event_count));
 }
 

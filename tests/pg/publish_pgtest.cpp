@@ -300,7 +300,7 @@ TEST_F(publish_pgtest, connections_cut_while_routing_lose_nothing_and_route_noth
   }
   ASSERT_TRUE(eventually([&] {
     return db->scalar("SELECT count(*) FROM txrelay.unrouted_events") == "0" &&
-           db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE status <> 'delivered'") == "0";
+           db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status <> 'delivered'") == "0";
   }, std::chrono::seconds{60})) << db->scalar("SELECT count(*) FROM txrelay.unrouted_events");
   // Exactly one routing per event: one row per sink, and every event reached the webhook.
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), std::to_string(2 * published.size()));
@@ -388,6 +388,8 @@ TEST_F(publish_pgtest, the_application_role_may_publish_and_nothing_else) {
   const std::vector<std::string> forbidden = {
     "SELECT * FROM txrelay.events",
     "SELECT * FROM txrelay.deliveries",
+    "SELECT * FROM txrelay.pending_deliveries",
+    "SELECT * FROM txrelay.delivery_status",
     "SELECT * FROM txrelay.unrouted_events",
     "SELECT * FROM txrelay.topics",
     "SELECT * FROM txrelay.schema_migrations",

@@ -35,9 +35,13 @@ protected:
 
   void delivery(const std::string& event_id, const std::string& sink, const std::string& status, millis last_change) {
     auto at = format_rfc3339(std::chrono::system_clock::now() - last_change);
+    auto id = new_uuid_v7(std::chrono::system_clock::now(), rng);
     db->query("INSERT INTO txrelay.deliveries (event_id, sink, id, status, next_attempt_at, created_at, updated_at) "
-              "VALUES ('" + event_id + "', '" + sink + "', '" + new_uuid_v7(std::chrono::system_clock::now(), rng) +
-              "', '" + status + "', now(), '" + at + "', '" + at + "')");
+              "VALUES ('" + event_id + "', '" + sink + "', '" + id + "', '" + status + "', now(), '" + at + "', '" +
+              at + "')");
+    if (status == "pending") // queued, as txrelay does (migration 11)
+      db->query("INSERT INTO txrelay.pending_deliveries (sink, id, event_id) VALUES ('" + sink + "', '" + id + "', '" +
+                event_id + "')");
   }
 
   std::set<std::string> events_left() {

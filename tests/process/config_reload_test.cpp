@@ -90,7 +90,7 @@ TEST(config_reload, sighup_under_load_switches_sinks_without_losing_or_repeating
   auto audit_received = wait_for_events(audit, routed_to_audit, std::chrono::seconds{60}, [&] {
     count_hook();
     return missing_from(acknowledged, hook_received) == 0 &&
-           db.scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == "0";
+           db.scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'") == "0";
   });
   count_hook();
   std::cout << "[config_reload] " << acknowledged.size() << " events acknowledged, " << routed_to_audit.size()

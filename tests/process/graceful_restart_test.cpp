@@ -83,7 +83,7 @@ TEST(graceful_restart, a_sigterm_under_load_loses_nothing_and_sends_nothing_twic
   child_process restarted{serve_args(config, db.url())};
   ASSERT_NE(listening_port(restarted), 0);
   auto received = wait_for_events(sink, acknowledged, std::chrono::seconds{60}, [&] {
-    return db.scalar("SELECT count(*) FROM txrelay.deliveries WHERE status = 'pending'") == "0";
+    return db.scalar("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'pending'") == "0";
   });
   EXPECT_EQ(missing_from(acknowledged, received), 0u) << "acknowledged events never delivered";
   auto twice = received_twice(received);
