@@ -73,14 +73,21 @@ WITH o AS (
          last_error = o.last_error,
          updated_at = now()
     FROM o
-   WHERE d.event_id = o.event_id AND d.sink = o.sink AND d.id = o.id
-     AND CASE WHEN o.status = 'pending'
-              THEN EXISTS (SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = o.sink AND p.id = o.id)
-              ELSE (o.status = 'dead' OR o.attempts > 1)
-                   AND EXISTS (SELECT 1 FROM finished f WHERE f.sink = o.sink AND f.id = o.id) END
+   -- First on o alone: a first attempt's success never touches the row.
+   WHERE (o.status <> 'delivered' OR o.attempts > 1)
+     AND d.event_id = o.event_id AND d.sink = o.sink AND d.id = o.id
+     AND (o.status <> 'pending'
+          OR EXISTS (SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = o.sink AND p.id = o.id))
+     AND (o.status = 'pending' OR EXISTS (SELECT 1 FROM finished f WHERE f.sink = o.sink AND f.id = o.id))
   RETURNING o.status
 )
 SELECT (SELECT count(*) FROM finished) + (SELECT count(*) FROM written WHERE status = 'pending'))sql";
+
+// outcomes_sql when every outcome is a first attempt's success.
+const std::string finished_sql = R"sql(
+DELETE FROM txrelay.pending_deliveries p
+ USING unnest($1::text[], $2::uuid[]) AS o(sink, id)
+ WHERE p.sink = o.sink AND p.id = o.id)sql";
 
 const std::string pending_sql = R"sql(
 SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
@@ -416,12 +423,21 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
     else
       last_error.add_text(o.error);
   }
-  auto res = conn.exec_prepared_binary("txr_outcomes", outcomes_sql,
-                                       {ids.bytes(), event_ids.bytes(), sinks.bytes(), statuses.bytes(), attempts.bytes(),
-                                        next_attempt_at.bytes(), last_status.bytes(), last_error.bytes()});
+  // The common batch, every outcome a first attempt's success, is the
+  // DELETE alone: a statement that much simpler also plans in a fraction of
+  // the time (the ledger plans each execution: plan_cache_mode).
+  bool only_first_successes = std::all_of(outcomes.begin(), outcomes.end(), [](const delivery_outcome& o) {
+    return o.status == delivery_status::delivered && o.attempts <= 1;
+  });
+  auto res = only_first_successes
+               ? conn.exec_prepared_binary("txr_outcomes_done", finished_sql, {sinks.bytes(), ids.bytes()})
+               : conn.exec_prepared_binary("txr_outcomes", outcomes_sql,
+                                           {ids.bytes(), event_ids.bytes(), sinks.bytes(), statuses.bytes(),
+                                            attempts.bytes(), next_attempt_at.bytes(), last_status.bytes(),
+                                            last_error.bytes()});
   if (!res)
     return unexpected{res.error()};
-  return res->get_int(0, 0);
+  return only_first_successes ? res->affected_rows() : res->get_int(0, 0);
 }
 
 result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const std::string& sink,
