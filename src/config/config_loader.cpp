@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -59,6 +60,38 @@ std::string describe(const YAML::Node& node) {
   return "nothing";
 }
 
+/// Edits (insert, delete, replace a character) between two short strings.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The allowed key a misspelt one most likely meant: at most a third of its
+/// letters away (so "url" is not offered for "tag"), the closest first.
+std::optional<std::string> nearest_key(std::string_view key, const std::vector<std::string_view>& allowed) {
+  std::optional<std::string> best;
+  std::size_t best_distance = std::max<std::size_t>(1, key.size() / 3) + 1;
+  for (auto candidate : allowed) {
+    auto d = edit_distance(key, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = std::string{candidate};
+    }
+  }
+  return best;
+}
+
 /// A mapping whose keys are all plain strings from `allowed`, each once:
 /// a misspelt key is an error rather than a silently ignored setting.
 void check_keys(const YAML::Node& node, const std::string& path, const std::vector<std::string_view>& allowed) {
@@ -73,7 +106,9 @@ void check_keys(const YAML::Node& node, const std::string& path, const std::vect
       std::string expected;
       for (auto a : allowed)
         expected += (expected.empty() ? "" : ", ") + std::string{a};
-      fail(child_path(path, key), "unknown key (expected one of: " + expected + ")");
+      auto nearest = nearest_key(key, allowed);
+      fail(child_path(path, key), "unknown key" + (nearest ? "; did you mean \"" + *nearest + "\"?" : std::string{}) +
+                                    " (expected one of: " + expected + ")");
     }
     if (!seen.insert(key).second)
       fail(child_path(path, key), "duplicate key");
@@ -435,6 +470,14 @@ struct loaded_sink {
   bool disabled = false; // optional webhook whose url is empty
 };
 
+/// An optional sink's credential or target may be empty (its variable is
+/// not set): the sink is then disabled, like one whose url is empty.
+void empty_value(const std::string& key, bool optional, loaded_sink& out) {
+  if (!optional)
+    fail(key, "is empty (set it, or mark the sink `optional: true` to disable it while it is empty)");
+  out.disabled = true;
+}
+
 /// The url of an HTTP sink. Every key is checked even for a sink that ends up
 /// disabled, so a typo in an optional sink shows up before the day its url is set.
 void load_endpoint(const value_reader& r, const YAML::Node& node, const std::string& path, bool optional,
@@ -448,9 +491,7 @@ void load_endpoint(const value_reader& r, const YAML::Node& node, const std::str
   else
     fail(path + ".url", std::string{"is required for a "} + to_string(out.sink.kind) + " sink");
   if (url_text.empty()) {
-    if (!optional)
-      fail(path + ".url", "is empty (set it, or mark the sink `optional: true` to disable it while the url is empty)");
-    out.disabled = true;
+    empty_value(path + ".url", optional, out);
     return;
   }
   auto parsed = parse_url(url_text); // its errors never echo the path, which may be a credential
@@ -516,14 +557,15 @@ constexpr std::string_view notion_property_types[] = {"title", "rich_text", "dat
                                                       "select", "email",    "url",   "checkbox"};
 
 /// `properties: {Name: {title: "{{ payload.user_name }}"}, Contact: {rich_text: "...", when: "..."}}`
-void load_notion(const value_reader& r, const YAML::Node& node, const std::string& path, loaded_sink& out) {
+void load_notion(const value_reader& r, const YAML::Node& node, const std::string& path, bool optional,
+                 loaded_sink& out) {
   notion_config notion;
   const auto token = node["token"];
   if (!token)
     fail(path + ".token", "is required for a notion sink (the integration's secret)");
   notion.token = r.text(token, path + ".token"); // never echoed
   if (notion.token.empty())
-    fail(path + ".token", "is empty");
+    empty_value(path + ".token", optional, out);
   if (const auto n = node["notion_version"])
     notion.version = r.text(n, path + ".notion_version");
   const auto database = node["database_id"];
@@ -536,7 +578,7 @@ void load_notion(const value_reader& r, const YAML::Node& node, const std::strin
   auto parent_key = path + (data_source ? ".data_source_id" : ".database_id");
   notion.parent_id = r.text(data_source ? data_source : database, parent_key);
   if (notion.parent_id.empty())
-    fail(parent_key, "is empty");
+    empty_value(parent_key, optional, out);
 
   const auto props = node["properties"];
   if (!props)
@@ -735,7 +777,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
       }
       break;
     case sink_kind::notion:
-      load_notion(r, node, path, out);
+      load_notion(r, node, path, optional, out);
       break;
     case sink_kind::sql:
       load_sql(r, node, path, out);
@@ -792,7 +834,15 @@ void load_sinks(const value_reader& r, const YAML::Node& node, txrelay_config& c
     fail("sinks", "expected a list of sinks, got " + describe(node));
   for (std::size_t i = 0; i < node.size(); ++i) {
     auto path = item_path("sinks", i);
-    auto loaded = load_sink(r, node[i], path);
+    loaded_sink loaded;
+    try {
+      loaded = load_sink(r, node[i], path);
+    } catch (load_failure& f) {
+      // The index alone makes a reader count entries: name the sink too.
+      if (node[i].IsMap() && node[i]["name"] && node[i]["name"].IsScalar() && f.key != path + ".name")
+        f.problem += " (sink \"" + node[i]["name"].Scalar() + "\")";
+      throw;
+    }
     auto [previous, inserted] = declared.emplace(loaded.sink.name, path);
     if (!inserted)
       fail(path + ".name", "sink \"" + loaded.sink.name + "\" is already declared by " + previous->second);

@@ -46,7 +46,7 @@ TEST(load_config_file, errors_name_the_file) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().file, f.path());
   EXPECT_EQ(c.error().key, "sinks[0].retry.base");
-  EXPECT_EQ(c.error().to_string(), f.path() + ": sinks[0].retry.base: must be greater than 0");
+  EXPECT_EQ(c.error().to_string(), f.path() + ": sinks[0].retry.base: must be greater than 0 (sink \"a\")");
 }
 
 TEST(load_config_file, a_missing_file_is_an_error_naming_it) {

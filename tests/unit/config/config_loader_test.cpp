@@ -204,6 +204,17 @@ TEST(load_config, unknown_keys_are_errors_everywhere) {
   EXPECT_NE(e.problem.find("topic, when, sinks"), std::string::npos) << e.problem; // says what is allowed
 }
 
+TEST(load_config, a_misspelt_key_gets_the_nearest_one_offered_and_a_sink_is_named) {
+  auto e = expect_error("sinks:\n  - {name: a, kind: log}\n  - {name: hook, kind: webhook, url: 'http://h/x', "
+                        "max_inflight: 4}\n",
+                        "sinks[1].max_inflight", "did you mean \"max_in_flight\"?");
+  EXPECT_NE(e.problem.find("(sink \"hook\")"), std::string::npos) << e.problem;
+  e = expect_error("retention: {deliverd: 7d}\n", "retention.deliverd", "did you mean \"delivered\"?");
+  // Nothing near: no guess, only the list.
+  e = expect_error("server: {colour: red}\n", "server.colour", "unknown key");
+  EXPECT_EQ(e.problem.find("did you mean"), std::string::npos) << e.problem;
+}
+
 TEST(load_config, duplicate_keys_are_errors) {
   expect_error("server:\n  listen: '127.0.0.1:1'\n  listen: '127.0.0.1:2'\n", "server.listen", "duplicate key");
 }
@@ -389,6 +400,18 @@ TEST(load_config, webhook_url_is_required_and_must_be_http) {
   auto c = load_ok("sinks:\n  - {name: h, kind: webhook, url: 'https://discord.example/webhooks/1/TOKEN'}\n");
   ASSERT_TRUE(c.sinks[0].endpoint);
   EXPECT_EQ(c.sinks[0].endpoint->scheme, "https");
+}
+
+TEST(load_config, an_optional_notion_sink_without_its_token_is_disabled_not_sent_to) {
+  auto notion = [](const std::string& extra) {
+    return "sinks:\n  - {name: n, kind: notion, token: '${TOKEN:-}', database_id: '${DB:-}'," + extra +
+           "\n     properties: {Name: {title: '{{payload.title}}'}}}\n";
+  };
+  expect_error(notion(""), "sinks[0].token", "optional: true");
+  auto c = load_ok(notion(" optional: true,"));
+  EXPECT_TRUE(c.sinks.empty());
+  ASSERT_EQ(c.disabled_sinks.size(), 1u);
+  EXPECT_EQ(c.disabled_sinks[0], "n");
 }
 
 TEST(load_config, url_errors_do_not_echo_the_url_path) {
