@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
-build_dir="$(bash scripts/build.sh RelWithDebInfo | tail -n 1)"
+# Only the server: the tests and benchmarks are built by scripts/test.sh.
+build_dir="$(bash scripts/build.sh RelWithDebInfo txrelay | tail -n 1)"
 exec "$build_dir/txrelay" serve --config config/txrelay.yaml "$@"

@@ -124,6 +124,9 @@ struct tls_options {
 /// webhook `body`. Unset: the kind's default rendering.
 struct sink_templates {
   std::optional<text_template> content; // discord, escaped for Discord markdown
+  std::optional<text_template> username;   // discord: the message's author name (its webhook's by default)
+  std::optional<text_template> avatar_url; // discord: the author's picture
+  std::optional<json_template> embeds;     // discord: a list of 1 to 10 embed objects
   std::optional<text_template> text;     // slack, escaped for Slack mrkdwn
   std::optional<json_template> blocks;   // slack Block Kit blocks
   std::optional<json_template> body;     // webhook: replaces the event envelope

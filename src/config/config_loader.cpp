@@ -687,7 +687,7 @@ std::vector<std::string_view> kind_keys(sink_kind kind) {
   switch (kind) {
     case sink_kind::log: return {};
     case sink_kind::webhook: return with({"secret", "secrets", "body"});
-    case sink_kind::discord: return with({"content"});
+    case sink_kind::discord: return with({"content", "username", "avatar_url", "embeds", "thread_id"});
     case sink_kind::slack: return with({"text", "blocks"});
     case sink_kind::notion: return with({"token", "notion_version", "database_id", "data_source_id", "properties"});
     case sink_kind::sql: return {"statement", "phase", "timeout"};
@@ -703,6 +703,35 @@ std::vector<std::string_view> any_kind_keys() {
       if (std::find(keys.begin(), keys.end(), key) == keys.end())
         keys.push_back(key);
   return keys;
+}
+
+/// What a Discord message can carry besides its content: the author's name
+/// and picture, embeds, and the thread of a forum channel it goes to (a
+/// query parameter of the webhook url).
+void load_discord_extras(const value_reader& r, const YAML::Node& node, const std::string& path, loaded_sink& out) {
+  auto& t = out.sink.templates;
+  if (const auto n = node["username"])
+    t.username = load_text_template(r, n, path + ".username", text_escaping::plain);
+  if (const auto n = node["avatar_url"])
+    t.avatar_url = load_text_template(r, n, path + ".avatar_url", text_escaping::plain);
+  if (const auto n = node["embeds"]) {
+    if (!n.IsSequence() || n.size() == 0 || n.size() > 10)
+      fail(path + ".embeds", "expected a list of 1 to 10 embed objects (Discord takes at most 10), got " +
+                               (n.IsSequence() ? std::to_string(n.size()) + " items" : describe(n)));
+    for (std::size_t i = 0; i < n.size(); ++i)
+      if (!n[i].IsMap())
+        fail(item_path(path + ".embeds", i), "expected an embed object such as {title: ..., description: ...}, got " +
+                                                describe(n[i]));
+    t.embeds = load_json_template(r, n, path + ".embeds");
+  }
+  if (const auto n = node["thread_id"]) {
+    auto id = r.text(n, path + ".thread_id");
+    if (id.empty() || id.size() > 20 || !std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isdigit(c); }))
+      fail(path + ".thread_id", "expected a Discord thread id (its digits), got \"" + id + "\"");
+    if (out.sink.endpoint)
+      out.sink.endpoint->target += (out.sink.endpoint->target.find('?') == std::string::npos ? "?" : "&") +
+                                   std::string{"thread_id="} + id;
+  }
 }
 
 loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::string& path) {
@@ -766,6 +795,7 @@ loaded_sink load_sink(const value_reader& r, const YAML::Node& node, const std::
     case sink_kind::discord:
       if (const auto n = node["content"])
         out.sink.templates.content = load_text_template(r, n, path + ".content", text_escaping::discord_markdown);
+      load_discord_extras(r, node, path, out);
       break;
     case sink_kind::slack:
       if (const auto n = node["text"])

@@ -71,12 +71,29 @@ std::string discord_content(const delivery_job& job) { return default_chat_text(
 
 namespace {
 
-std::string body_with(std::string_view content) {
-  std::string body = "{\"content\":";
-  append_json_string(body, content);
-  body += ",\"allowed_mentions\":{\"parse\":[]}}";
+std::string body_with(const discord_message& m) {
+  std::string body = "{";
+  auto field = [&](const char* name, std::string_view value) {
+    body += body.size() > 1 ? ",\"" : "\"";
+    body += name;
+    body += "\":";
+    append_json_string(body, value);
+  };
+  if (m.content)
+    field("content", *m.content);
+  if (m.username)
+    field("username", prefix_code_points(*m.username, discord_username_limit));
+  if (m.avatar_url)
+    field("avatar_url", *m.avatar_url);
+  if (m.embeds_json) {
+    body += body.size() > 1 ? ",\"embeds\":" : "\"embeds\":";
+    body += *m.embeds_json;
+  }
+  body += body.size() > 1 ? ",\"allowed_mentions\":{\"parse\":[]}}" : "\"allowed_mentions\":{\"parse\":[]}}";
   return body;
 }
+
+std::string body_with(std::string_view content) { return body_with(discord_message{std::string{content}, {}, {}, {}}); }
 
 std::size_t count_fences(std::string_view text) {
   std::size_t n = 0;
@@ -89,16 +106,22 @@ std::size_t count_fences(std::string_view text) {
 
 std::string discord_body(const delivery_job& job) { return body_with(discord_content(job)); }
 
-std::string discord_body_for(std::string_view content) {
-  if (count_code_points(content) <= discord_content_limit)
-    return body_with(content);
+std::string discord_body_for(const discord_message& message) {
+  if (!message.content || count_code_points(*message.content) <= discord_content_limit)
+    return body_with(message);
   constexpr std::string_view close = "\n```\n";
   auto room = discord_content_limit - count_code_points(chat_truncation_marker) - close.size();
-  std::string cut{prefix_code_points(content, room)};
+  std::string cut{prefix_code_points(*message.content, room)};
   if (count_fences(cut) % 2 == 1)
     cut += close;
   cut += chat_truncation_marker;
-  return body_with(cut);
+  auto shortened = message;
+  shortened.content = std::move(cut);
+  return body_with(shortened);
+}
+
+std::string discord_body_for(std::string_view content) {
+  return discord_body_for(discord_message{std::string{content}, {}, {}, {}});
 }
 
 attempt_result classify_discord_response(const http_outcome& outcome, time_point now) {

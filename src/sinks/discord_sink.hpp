@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace txrelay {
@@ -26,9 +27,23 @@ std::string discord_content(const delivery_job& job);
 /// allowed to ping @everyone, roles or users.
 std::string discord_body(const delivery_job& job);
 
-/// The same body for content from a template: longer content is cut to the
-/// limit with chat_truncation_marker (never refused), and a ``` block the cut
-/// left open is closed first, so the marker is not swallowed by it.
+/// Discord cuts a username at 80 characters and refuses a longer one.
+inline constexpr std::size_t discord_username_limit = 80;
+
+/// A message as rendered from a sink's templates; what is unset is left out.
+struct discord_message {
+  std::optional<std::string> content;
+  std::optional<std::string> username;
+  std::optional<std::string> avatar_url;
+  std::optional<std::string> embeds_json; // a JSON array
+};
+
+/// The body of `message`, mentions disabled: content longer than the limit
+/// is cut with chat_truncation_marker (never refused), and a ``` block the
+/// cut left open is closed first, so the marker is not swallowed by it; a
+/// username is cut to its limit.
+std::string discord_body_for(const discord_message& message);
+/// The same for content alone.
 std::string discord_body_for(std::string_view content);
 
 /// What a Discord response means for the delivery:

@@ -25,9 +25,24 @@ http_client_options client_options(const sink_config& config) {
 }
 
 body_renderer discord_renderer(const sink_templates& t) {
-  if (!t.content)
+  if (!t.content && !t.username && !t.avatar_url && !t.embeds)
     return {};
-  return [content = *t.content](const delivery_job& job) { return discord_body_for(content.render(delivery_document(job))); };
+  return [t](const delivery_job& job) {
+    auto doc = delivery_document(job);
+    discord_message m;
+    // Embeds may carry the whole message; without them, content always does.
+    if (t.content)
+      m.content = t.content->render(doc);
+    else if (!t.embeds)
+      m.content = discord_content(job);
+    if (t.username)
+      m.username = t.username->render(doc);
+    if (t.avatar_url)
+      m.avatar_url = t.avatar_url->render(doc);
+    if (t.embeds)
+      m.embeds_json = t.embeds->render(doc).to_json();
+    return discord_body_for(m);
+  };
 }
 
 body_renderer slack_renderer(const sink_templates& t) {

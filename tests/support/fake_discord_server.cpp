@@ -114,18 +114,31 @@ struct fake_discord_server::state {
     return reply;
   }
 
-  /// Discord's checks on the body: JSON with a content of 1 to 2000 characters.
+  /// Discord's checks on the body: JSON with a content of 1 to 2000
+  /// characters or 1 to 10 embeds (or both), a username of at most 80.
   fake_reply validate(const std::string& body) {
     simdjson::dom::parser parser;
     simdjson::dom::object object;
     if (parser.parse(body).get_object().get(object) != simdjson::SUCCESS)
       return json_reply(400, R"({"message": "The request body contains invalid JSON.", "code": 50109})");
     std::string_view content;
-    if (object["content"].get_string().get(content) != simdjson::SUCCESS || content.empty())
+    bool has_content = object["content"].get_string().get(content) == simdjson::SUCCESS && !content.empty();
+    simdjson::dom::array embeds;
+    bool has_embeds = object["embeds"].get_array().get(embeds) == simdjson::SUCCESS && embeds.size() > 0;
+    if (!has_content && !has_embeds)
       return json_reply(400, R"({"message": "Cannot send an empty message", "code": 50006})");
+    auto invalid_form = [](const char* field, const char* message) {
+      return json_reply(400, std::string{R"({"code": 50035, "errors": {")"} + field +
+                               R"(": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": ")" + message +
+                               R"("}]}}, "message": "Invalid Form Body"})");
+    };
     if (code_points(content) > 2000)
-      return json_reply(400, R"({"code": 50035, "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", )"
-                             R"("message": "Must be 2000 or fewer in length."}]}}, "message": "Invalid Form Body"})");
+      return invalid_form("content", "Must be 2000 or fewer in length.");
+    if (has_embeds && embeds.size() > 10)
+      return invalid_form("embeds", "Must be 10 or fewer in length.");
+    std::string_view username;
+    if (object["username"].get_string().get(username) == simdjson::SUCCESS && code_points(username) > 80)
+      return invalid_form("username", "Must be 80 or fewer in length.");
     messages.emplace_back(content);
     fake_reply ok;
     ok.status = 204;

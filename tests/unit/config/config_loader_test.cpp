@@ -321,6 +321,22 @@ TEST(load_config, discord_and_slack_sinks_take_a_url_and_a_timeout) {
   EXPECT_EQ(c.sinks[1].request_timeout, millis{10'000});
 }
 
+TEST(load_config, a_discord_sink_takes_an_author_embeds_and_a_thread) {
+  auto c = load_ok("sinks:\n  - {name: d, kind: discord, url: 'http://127.0.0.1:9/api/webhooks/1/TOKEN',\n"
+                   "     username: 'Bot {{ key }}', avatar_url: 'https://cdn.example/a.png', thread_id: '42',\n"
+                   "     embeds: [{title: '{{ payload.title }}'}]}\n");
+  const auto& s = c.sinks.at(0);
+  EXPECT_EQ(s.endpoint->target, "/api/webhooks/1/TOKEN?thread_id=42");
+  EXPECT_TRUE(s.templates.username && s.templates.avatar_url && s.templates.embeds);
+  const std::string head = "sinks:\n  - {name: d, kind: discord, url: 'http://h/x', ";
+  expect_error(head + "thread_id: 'general'}\n", "sinks[0].thread_id", "expected a Discord thread id");
+  expect_error(head + "embeds: {title: x}}\n", "sinks[0].embeds", "expected a list of 1 to 10 embed objects");
+  expect_error(head + "embeds: [x]}\n", "sinks[0].embeds[0]", "expected an embed object");
+  expect_error(head + "embeds: [{},{},{},{},{},{},{},{},{},{},{}]}\n", "sinks[0].embeds", "got 11 items");
+  expect_error("sinks:\n  - {name: s, kind: slack, url: 'http://h/x', username: u}\n", "sinks[0].username",
+               "a slack sink takes no username");
+}
+
 TEST(load_config, discord_and_slack_urls_are_handled_like_a_webhook_url) {
   for (std::string kind : {"discord", "slack"}) {
     expect_error("sinks:\n  - {name: h, kind: " + kind + "}\n", "sinks[0].url", "is required for a " + kind + " sink");

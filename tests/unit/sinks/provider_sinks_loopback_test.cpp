@@ -1,7 +1,9 @@
 // The Discord and Slack transports against the fakes over loopback, and the
 // fakes themselves: the pg tests' "never early" means something only if the
 // fakes really enforce the limits and notice a caller that comes back early.
+#include "config/config.hpp"
 #include "sinks/discord_sink.hpp"
+#include "sinks/sink_transport.hpp"
 #include "sinks/slack_sink.hpp"
 
 #include "support/fake_discord_server.hpp"
@@ -193,6 +195,32 @@ TEST_F(provider_transport_fixture, discord_sink_posts_the_message_and_reads_the_
   EXPECT_EQ(limited.http_status, 429);
   ASSERT_TRUE(limited.retry_after);
   EXPECT_GT(*limited.retry_after, 59s);
+}
+
+TEST_F(provider_transport_fixture, discord_sink_sets_author_and_embeds_and_posts_into_a_thread) {
+  fake_discord_server discord;
+  auto config = load_config_text("sinks:\n"
+                                 "  - name: polls\n"
+                                 "    kind: discord\n"
+                                 "    url: \"" + discord.webhook_url() + "\"\n"
+                                 "    username: \"Polls bot for {{ key }}\"\n"
+                                 "    avatar_url: https://cdn.example/polls.png\n"
+                                 "    thread_id: \"1234567890\"\n"
+                                 "    embeds:\n"
+                                 "      - {title: \"{{ payload.content }}\", color: 5814783}\n",
+                                 "test.yaml", [](const std::string&) { return std::nullopt; });
+  ASSERT_TRUE(config) << config.error().to_string();
+  transport_ = make_sink_transport(config->sinks.at(0), transport_environment{io_, default_clock(), ""});
+  auto r = attempt(*transport_, job());
+  EXPECT_EQ(r.outcome, attempt_result::verdict::delivered) << r.error;
+  auto request = discord.server().requests().at(0);
+  EXPECT_NE(request.target.find("?thread_id=1234567890"), std::string::npos) << request.target;
+  EXPECT_EQ(json_string_at(request.body, "/username"), "Polls bot for user-42");
+  EXPECT_EQ(json_string_at(request.body, "/avatar_url"), "https://cdn.example/polls.png");
+  EXPECT_EQ(json_string_at(request.body, "/embeds/0/title"), "hi");
+  EXPECT_EQ(json_int_at(request.body, "/embeds/0/color"), 5814783);
+  EXPECT_FALSE(json_raw_at(request.body, "/content")) << "the embed is the message: no default text beside it";
+  EXPECT_EQ(json_raw_at(request.body, "/allowed_mentions"), R"({"parse":[]})");
 }
 
 TEST_F(provider_transport_fixture, discord_sink_errors_never_carry_the_token) {
