@@ -111,10 +111,6 @@ void beat(cluster_self* self) {
   }
   st.first_beat = false;
   st.live = std::move(*live);
-  // Before the leases: a paused sink's sender starts paused. Until the
-  // controls were read once, no sender starts at all.
-  if (!send_controls(self, *conn) && !st.controls_read)
-    return;
   st.options.node.metrics->cluster_nodes.store(static_cast<std::int64_t>(st.live.size()), std::memory_order_relaxed);
 
   std::set<std::string> mine;
@@ -136,6 +132,13 @@ void beat(cluster_self* self) {
     log::warn("cluster: cannot renew leases: " + got.error().message);
     return;
   }
+  // After the leases were taken, before the supervisor hears of them: a
+  // sink's previous owner stores its faults and then releases the lease, so
+  // a lease held now comes with what its last sender left (and a paused
+  // sink's sender starts paused). Until the controls were read once, no
+  // sender starts at all.
+  if (!send_controls(self, *conn) && !st.controls_read)
+    return;
   std::set<std::string> held;
   for (const auto& name : *got)
     held.insert(name.substr(5)); // "sink:"

@@ -29,6 +29,10 @@ struct maintenance_state {
   pg::retention_cutoffs pass_cutoffs;
   long long pass_finished = 0, pass_rejected = 0;
   std::optional<time_point> last_pass_started;
+  // Each window's message names its pass: one left over from a pass that
+  // ended (a lease lost and taken back meanwhile) is dropped, so one pass
+  // runs at a time, paced.
+  std::uint64_t pass_number = 0;
 };
 
 using maintenance_self = caf::stateful_actor<maintenance_state>;
@@ -75,7 +79,7 @@ void renew(maintenance_self* self) {
     st.pass_cursor = std::string{};
     st.pass_finished = st.pass_rejected = 0;
     st.last_pass_started = now;
-    self->send(self, expire_atom::value);
+    self->send(self, expire_atom::value, ++st.pass_number);
   }
 }
 
@@ -109,9 +113,9 @@ void expire_next(maintenance_self* self) {
     // (back to back, a day of history pushed the live ack p99 up to 4x).
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     if (window->finished + window->rejected > 0 && took.count() > 0)
-      self->delayed_send(self, took, expire_atom::value);
+      self->delayed_send(self, took, expire_atom::value, st.pass_number);
     else
-      self->send(self, expire_atom::value);
+      self->send(self, expire_atom::value, st.pass_number);
     return;
   }
   st.pass_cursor.reset();
@@ -137,7 +141,10 @@ caf::behavior maintenance_behavior(maintenance_self* self, maintenance_options o
       renew(self);
       self->delayed_send(self, renew_every, poll_atom::value);
     },
-    [=](expire_atom) { expire_next(self); },
+    [=](expire_atom, std::uint64_t pass) {
+      if (pass == self->state.pass_number)
+        expire_next(self);
+    },
     [=](drain_atom) {
       // A stopping node gives the lease up: another takes over at its next
       // renewal instead of after the time to live.

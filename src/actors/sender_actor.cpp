@@ -172,8 +172,9 @@ void record_broken(sender_pointer self) {
 }
 
 /// No attempt is under way: the outcomes go to the ledger, and so does how
-/// long the sink wants no request (its Retry-After, an open circuit), so the
-/// next sender (another node's, after a hand-over) keeps to it. The drain is
+/// long the sink wants no request (its Retry-After, an open circuit) and
+/// whether it is broken, so the next sender (another node's, after a
+/// hand-over) keeps to it. The drain is
 /// answered once that is stored, before the lease can be given up.
 void finish_drain(sender_pointer self) {
   auto& st = self->state;
@@ -184,13 +185,19 @@ void finish_drain(sender_pointer self) {
     self->state.drain_waiters.clear();
   };
   auto quiet = st.scheduler->quiet_for(st.options.clock->now());
-  if (quiet.count() == 0)
+  const auto& broken = st.scheduler->broken();
+  if (quiet.count() == 0 && broken.empty())
     return answer();
   if (st.drain_recording)
     return;
   st.drain_recording = true;
-  self->request(st.options.ledger, std::chrono::seconds{10}, sink_fault_atom::value,
-                sink_fault_updates{{st.options.sink.name, std::nullopt, std::nullopt, quiet}})
+  // The broken state again, awaited this time (record_broken does not wait).
+  pg::sink_fault_update update{st.options.sink.name, std::nullopt, std::nullopt, std::nullopt};
+  if (!broken.empty())
+    update.broken = broken;
+  if (quiet.count() > 0)
+    update.quiet_for = quiet;
+  self->request(st.options.ledger, std::chrono::seconds{10}, sink_fault_atom::value, sink_fault_updates{update})
     .then([self, answer](bool) { self->state.drain_recording = false; answer(); },
           [self, answer](caf::error&) { self->state.drain_recording = false; answer(); });
 }

@@ -220,9 +220,16 @@ bool finish_retirement(supervisor_self* self, std::string name) { // a copy: the
   if (c.successor) {
     c.sink = std::move(*c.successor);
     c.successor.reset();
+    // New settings (a new url, say) are how an operator fixes a broken or
+    // failed sink too: the stored faults go, here and for every node.
     c.failed = false;
+    c.broken.clear();
     c.recent_restarts.clear();
     c.sink_state->failed.store(0, std::memory_order_relaxed);
+    c.sink_state->broken.store(0, std::memory_order_relaxed);
+    pg::sink_fault_update cleared{name, std::nullopt, std::nullopt, std::nullopt};
+    cleared.clear = true;
+    caf::anon_send(st.options.ledger, sink_fault_atom::value, sink_fault_updates{cleared});
     log::info("supervisor: sink " + name + " restarted with its reloaded settings");
     if (!st.stopping)
       start_child(self, c);

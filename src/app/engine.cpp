@@ -12,6 +12,7 @@
 #include "http/server.hpp"
 #include "logging/log.hpp"
 #include "persistence/migrations.hpp"
+#include "persistence/cluster.hpp"
 #include "persistence/partitions.hpp"
 #include "sinks/sink_transport.hpp"
 
@@ -135,7 +136,10 @@ result<reload_report, api_error> reload_config(engine::parts& p);
 
 /// A sink whose `partitions` changed since the last start: the open rows
 /// of partitions it no longer has (or of the sink itself, now divided) move
-/// to the partitions it has now, before any sender runs.
+/// to the partitions it has now, and so do the keyed rows of partitions it
+/// still has whose key now selects another, so that each key's rows are in
+/// one partition (its order holds) before any sender runs. The commands and
+/// faults of partitions that no longer exist are forgotten.
 result<bool, pg::pg_error> move_to_current_partitions(pg::connection& conn, const std::vector<sink_config>& sinks) {
   auto open = pg::sinks_with_open_deliveries(conn);
   if (!open)
@@ -143,18 +147,32 @@ result<bool, pg::pg_error> move_to_current_partitions(pg::connection& conn, cons
   std::set<std::string> current;
   for (const auto& s : sink_instances(sinks))
     current.insert(s.name);
+  auto owner_of = [&](const std::string& name) {
+    return std::find_if(sinks.begin(), sinks.end(), [&](const auto& s) { return is_instance_of(name, s.name); });
+  };
   for (const auto& name : *open) {
-    if (current.count(name) != 0)
-      continue;
-    auto owner = std::find_if(sinks.begin(), sinks.end(), [&](const auto& s) { return is_instance_of(name, s.name); });
+    auto owner = owner_of(name);
     if (owner == sinks.end())
       continue; // a removed sink's rows stay where they are
-    auto moved = pg::move_open_deliveries(conn, name, owner->name, owner->partitions);
+    bool exists = current.count(name) != 0;
+    if (exists && owner->partitions <= 1)
+      continue; // an undivided sink: nothing can be misplaced
+    auto moved = pg::move_open_deliveries(conn, name, owner->name, owner->partitions, exists);
     if (!moved)
       return unexpected{moved.error()};
-    log::info("sink " + owner->name + " has " + std::to_string(owner->partitions) + " partition(s) now: " +
-              std::to_string(*moved) + " pending or dead deliveries of " + name + " moved to them");
+    if (*moved > 0)
+      log::info("sink " + owner->name + " has " + std::to_string(owner->partitions) + " partition(s) now: " +
+                std::to_string(*moved) + " pending or dead deliveries of " + name + " moved to the partitions of their keys");
   }
+  auto stored = pg::load_sink_controls(conn);
+  if (!stored)
+    return unexpected{stored.error()};
+  std::vector<std::string> gone;
+  for (const auto& row : *stored)
+    if (current.count(row.sink) == 0 && owner_of(row.sink) != sinks.end())
+      gone.push_back(row.sink);
+  if (auto forgotten = pg::forget_sink_state(conn, gone); !forgotten)
+    return unexpected{forgotten.error()};
   return true;
 }
 

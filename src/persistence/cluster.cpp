@@ -185,12 +185,14 @@ result<bool, pg_error> record_sink_faults(connection& conn, const std::vector<si
     std::optional<std::string> quiet;
     if (u.quiet_for)
       quiet = std::to_string(u.quiet_for->count());
-    std::vector<std::optional<std::string>> values{u.sink, u.broken, u.failed, quiet};
+    std::vector<std::optional<std::string>> values{u.sink, u.broken, u.failed, quiet, u.clear ? "true" : "false"};
     auto res = conn.exec_prepared(
       "txr_sink_faults_record",
       "INSERT INTO txrelay.sink_faults AS f (sink, broken, failed, quiet_until) "
       "VALUES ($1, $2, $3, now() + $4::bigint * interval '1 millisecond') "
-      "ON CONFLICT (sink) DO UPDATE SET broken = coalesce($2, f.broken), failed = coalesce($3, f.failed), "
+      "ON CONFLICT (sink) DO UPDATE SET "
+      "  broken = CASE WHEN $5::bool THEN $2 ELSE coalesce($2, f.broken) END, "
+      "  failed = CASE WHEN $5::bool THEN $3 ELSE coalesce($3, f.failed) END, "
       "  quiet_until = CASE WHEN $4::bigint IS NULL THEN f.quiet_until ELSE EXCLUDED.quiet_until END",
       params_of(values));
     if (!res)

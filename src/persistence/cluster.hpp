@@ -88,12 +88,14 @@ result<sink_control, pg_error> set_sink_control(connection& conn, const std::str
 result<std::vector<sink_control>, pg_error> load_sink_controls(connection& conn);
 
 /// What a sink's sender (or its supervisor) learned: each field that is set
-/// replaces the stored one; the others stay. Cleared only by a resume.
+/// replaces the stored one; the others stay. Cleared by a resume, or by a
+/// reload that changed the sink (`clear`).
 struct sink_fault_update {
   std::string sink;
   std::optional<std::string> broken;
   std::optional<std::string> failed;
   std::optional<millis> quiet_for; // from now on the database's clock
+  bool clear = false; // first forget broken and failed: a reload gave the sink new settings
 };
 result<bool, pg_error> record_sink_faults(connection& conn, const std::vector<sink_fault_update>& updates);
 

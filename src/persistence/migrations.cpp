@@ -353,7 +353,11 @@ SELECT d.event_id, d.sink, d.id,
        CASE WHEN p.id IS NOT NULL THEN 'pending' WHEN d.status = 'dead' THEN 'dead' ELSE 'delivered' END AS status,
        -- a delivery finished at its first attempt never had one recorded
        CASE WHEN p.id IS NULL AND d.status <> 'dead' THEN greatest(d.attempts, 1) ELSE d.attempts END AS attempts,
-       d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.replayed_at
+       d.next_attempt_at,
+       -- made at its first attempt (after a replay too): what the row says is older than that
+       CASE WHEN p.id IS NULL AND d.status = 'pending' THEN NULL ELSE d.last_status END AS last_status,
+       CASE WHEN p.id IS NULL AND d.status = 'pending' THEN NULL ELSE d.last_error END AS last_error,
+       d.created_at, d.updated_at, d.replayed_at
   FROM txrelay.deliveries d
   LEFT JOIN txrelay.pending_deliveries p ON p.sink = d.sink AND p.id = d.id;
 )sql"},
@@ -404,6 +408,22 @@ CREATE TABLE IF NOT EXISTS txrelay.schema_migrations (
   if (!all.empty() && version > all.back().version)
     return fail(pg_error{"", "database schema version " + std::to_string(version) +
                                " is newer than this txrelay knows (" + std::to_string(all.back().version) + ")"});
+  // Nodes still running the old schema would go on writing rows the new one
+  // reads differently (migration 11 moved the truth of "pending" into its
+  // own table): a schema change needs every node stopped. A node that
+  // stopped gracefully says so; one that crashed is counted until its
+  // heartbeat is older than the node TTL (10 s).
+  if (!all.empty() && version < all.back().version && version >= 8) {
+    auto live = conn.exec("SELECT string_agg(id, ', ' ORDER BY id) FROM txrelay.nodes "
+                          "WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '10 seconds'");
+    if (!live)
+      return fail(live.error());
+    if (!live->is_null(0, 0))
+      return fail(pg_error{"", "cannot migrate the schema from version " + std::to_string(version) + " to " +
+                                 std::to_string(all.back().version) + " while txrelay nodes on the old version run (" +
+                                 std::string{live->get(0, 0)} +
+                                 "): stop them all first (a node that crashed counts for 10 s after its last beat)"});
+  }
   for (const auto& m : all) {
     if (m.version <= version)
       continue;

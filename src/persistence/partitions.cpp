@@ -32,7 +32,7 @@ SELECT sink FROM dead WHERE sink IS NOT NULL)sql";
 }
 
 result<long long, pg_error> move_open_deliveries(connection& conn, const std::string& from, const std::string& sink,
-                                                 int partitions) {
+                                                 int partitions, bool misplaced_only) {
   static const std::string sql = [] {
     std::string partition = partition_sql_template;
     auto splice = [&](const std::string& name, const std::string& with) {
@@ -40,19 +40,41 @@ result<long long, pg_error> move_open_deliveries(connection& conn, const std::st
     };
     splice("%KEY%", "coalesce(e.key, d.event_id::text)");
     splice("%N%", "$3::int");
+    const std::string target = "CASE WHEN $3::int <= 1 THEN $2 ELSE $2 || '.' || " + partition + " END";
     // The history row and the queue entry move together (both keys hold the sink).
     return "WITH moved AS ("
-           "  UPDATE txrelay.deliveries d "
-           "     SET sink = CASE WHEN $3::int <= 1 THEN $2 ELSE $2 || '.' || " + partition + " END "
+           "  UPDATE txrelay.deliveries d SET sink = " + target +
            "    FROM txrelay.events e "
            "   WHERE d.sink = $1 AND e.id = d.event_id AND (d.status = 'dead' OR EXISTS ("
            "     SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = d.sink AND p.id = d.id)) "
+           // In a partition that still exists only keyed rows move, and only
+           // those the key now places elsewhere: keyless rows were dealt in
+           // turn, and may stay where they are.
+           "     AND (NOT $4::bool OR (e.key IS NOT NULL AND " + target + " <> d.sink)) "
            "  RETURNING d.id, d.sink"
            "), requeued AS ("
            "  UPDATE txrelay.pending_deliveries p SET sink = m.sink FROM moved m WHERE p.sink = $1 AND p.id = m.id"
            ") SELECT count(*) FROM moved";
   }();
-  auto res = conn.exec_prepared("txr_move_open", sql, {from, sink, std::to_string(partitions)});
+  auto res = conn.exec_prepared("txr_move_open", sql,
+                                {from, sink, std::to_string(partitions), misplaced_only ? "true" : "false"});
+  if (!res)
+    return unexpected{res.error()};
+  return res->get_int(0, 0);
+}
+
+result<long long, pg_error> forget_sink_state(connection& conn, const std::vector<std::string>& sinks) {
+  if (sinks.empty())
+    return 0;
+  std::string names = "{";
+  for (const auto& s : sinks)
+    names += (names.size() > 1 ? "," : "") + s; // sink and partition names need no quoting
+  names += '}';
+  auto res = conn.exec_prepared("txr_forget_sink_state",
+                                "WITH c AS (DELETE FROM txrelay.sink_controls WHERE sink = ANY ($1::text[]) RETURNING 1), "
+                                "f AS (DELETE FROM txrelay.sink_faults WHERE sink = ANY ($1::text[]) RETURNING 1) "
+                                "SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM f)",
+                                {names});
   if (!res)
     return unexpected{res.error()};
   return res->get_int(0, 0);

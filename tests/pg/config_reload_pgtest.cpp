@@ -46,6 +46,25 @@ std::string webhook(const std::string& name, const std::string& url, const std::
   return "  - {name: " + name + ", kind: webhook, url: \"" + url + "\"" + extra + "}\n";
 }
 
+TEST_F(config_reload_pgtest, a_sink_that_said_it_is_gone_works_again_once_a_reload_gives_it_a_new_url) {
+  fake_sink_server gone{[](const recorded_request&, std::size_t) { return fake_reply{410, {}, "gone"}; }};
+  fake_sink_server moved;
+  auto file = temp_config_file("reload-broken", "sinks:\n" + webhook("hook", gone.url()) +
+                                                  "routes:\n  - {topic: t, sinks: [hook]}\n");
+  engine_harness e{*db, file};
+  ASSERT_EQ(e.post_event(R"({"topic":"t","payload":{"n":1}})").status, 201);
+  ASSERT_TRUE(eventually([&] {
+    return db->scalar("SELECT count(*) FROM txrelay.sink_faults WHERE broken IS NOT NULL") == "1";
+  }));
+  file.write("sinks:\n" + webhook("hook", moved.url()) + "routes:\n  - {topic: t, sinks: [hook]}\n");
+  ASSERT_EQ(reload(e).status, 200);
+  ASSERT_TRUE(eventually([&] {
+    return db->scalar("SELECT count(*) FROM txrelay.sink_faults WHERE broken IS NOT NULL") == "0";
+  })) << "the stored broken state outlived the new settings";
+  ASSERT_EQ(e.post_event(R"({"topic":"t","payload":{"n":2}})").status, 201);
+  ASSERT_TRUE(moved.wait_for_requests(1, std::chrono::seconds{10})) << "the reloaded sink is still treated as gone";
+}
+
 TEST_F(config_reload_pgtest, a_reload_starts_added_sinks_restarts_changed_ones_and_retires_removed_ones) {
   fake_sink_server a_old, a_new, c_server;
   fake_sink_server b_server{[](const recorded_request&, std::size_t) {

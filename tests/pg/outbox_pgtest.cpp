@@ -47,6 +47,24 @@ TEST_F(outbox_pgtest, migrate_is_idempotent_and_versioned) {
             std::to_string(pg::schema_migrations().size()));
 }
 
+TEST_F(outbox_pgtest, a_schema_change_waits_until_no_node_on_the_old_schema_runs) {
+  // The schema as it was before migration 11, with a node still beating.
+  ASSERT_TRUE(conn->exec("DROP VIEW txrelay.delivery_status; DROP TABLE txrelay.pending_deliveries;"
+                         "CREATE INDEX deliveries_pending ON txrelay.deliveries (sink, id) WHERE status = 'pending';"
+                         "DELETE FROM txrelay.schema_migrations WHERE version >= 11;"
+                         "INSERT INTO txrelay.nodes VALUES ('old-node', now(), now(), NULL)"));
+  auto refused = pg::migrate(*conn);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("old-node"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("stop them all first"), std::string::npos);
+  EXPECT_EQ(db->scalar("SELECT max(version) FROM txrelay.schema_migrations"), "10");
+  // Stopped gracefully (or silent past the node TTL): the migration runs.
+  ASSERT_TRUE(conn->exec("UPDATE txrelay.nodes SET stopped_at = now()"));
+  auto migrated = pg::migrate(*conn);
+  ASSERT_TRUE(migrated) << migrated.error().message;
+  EXPECT_EQ(*migrated, pg::schema_migrations().back().version);
+}
+
 TEST_F(outbox_pgtest, ingests_a_batch_with_one_delivery_row_per_sink) {
   std::vector<pg::ingest_item> items{item("feedback", {"a", "b"}), item("feedback", {"a"}), item("other", {"b"})};
   auto receipts = pg::ingest_events(*conn, items);

@@ -143,4 +143,28 @@ TEST_F(partitions_pgtest, a_changed_partition_count_moves_the_pending_rows_at_th
   EXPECT_EQ(db->scalar("SELECT sink FROM txrelay.deliveries ORDER BY id DESC LIMIT 1"), "feed");
 }
 
+TEST_F(partitions_pgtest, a_grown_partition_count_moves_each_key_to_its_one_new_partition) {
+  // 2 -> 3: most keys select another partition, some of which still exists.
+  auto node = std::make_unique<engine_harness>(*db, config("node-a", 2));
+  ASSERT_EQ(post_json(node->port(), "/v1/sinks/feed/pause", "").status, 200);
+  constexpr int total = 75;
+  for (int n = 0; n < total; ++n)
+    post(*node, n);
+  node.reset();
+  node = std::make_unique<engine_harness>(*db, config("node-a", 3));
+  for (int k = 0; k < 25; ++k) {
+    auto key = "k" + std::to_string(k);
+    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.deliveries d JOIN txrelay.events e "
+                         "ON e.id = d.event_id WHERE e.key = '" + key + "'"),
+              partition_name("feed", partition_for(key, 3)));
+  }
+  // feed.2 is new: it starts unpaused (nothing stored for it), the others as they were.
+  ASSERT_EQ(post_json(node->port(), "/v1/sinks/feed/resume", "").status, 200);
+  for (int n = total; n < total + 25; ++n)
+    post(*node, n);
+  ASSERT_TRUE(feed.wait_for_requests(total + 25, 30s)) << feed.request_count();
+  ASSERT_TRUE(eventually([&] { return pending() == "0"; }));
+  expect_per_key_order(total + 25);
+}
+
 } // namespace
