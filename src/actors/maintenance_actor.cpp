@@ -93,7 +93,7 @@ void expire_next(maintenance_self* self) {
     st.pass_cursor.reset(); // tried again at the next interval
     return;
   }
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = st.options.node.clock->now();
   auto window = pg::expire_window(*conn, st.pass_cutoffs, *st.pass_cursor, st.options.retention.batch);
   if (!window) {
     log::warn("maintenance: a retention window failed (the pass resumes at the next interval): " +
@@ -111,7 +111,7 @@ void expire_next(maintenance_self* self) {
     // A window that deleted rests as long as it took: the pass takes at
     // most half of what the database gives it, and ingest keeps the rest
     // (back to back, a day of history pushed the live ack p99 up to 4x).
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    auto took = std::chrono::ceil<millis>(st.options.node.clock->now() - started);
     if (window->finished + window->rejected > 0 && took.count() > 0)
       self->delayed_send(self, took, expire_atom::value, st.pass_number);
     else

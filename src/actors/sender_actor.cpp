@@ -168,7 +168,7 @@ void record_broken(sender_pointer self) {
   st.recorded_broken = broken;
   if (!broken.empty())
     caf::anon_send(st.options.ledger, sink_fault_atom::value,
-                   sink_fault_updates{{st.options.sink.name, broken, std::nullopt, std::nullopt}});
+                   sink_fault_updates{{.sink = st.options.sink.name, .broken = broken}});
 }
 
 /// No attempt is under way: the outcomes go to the ledger, and so does how
@@ -192,7 +192,7 @@ void finish_drain(sender_pointer self) {
     return;
   st.drain_recording = true;
   // The broken state again, awaited this time (record_broken does not wait).
-  pg::sink_fault_update update{st.options.sink.name, std::nullopt, std::nullopt, std::nullopt};
+  pg::sink_fault_update update{.sink = st.options.sink.name};
   if (!broken.empty())
     update.broken = broken;
   if (quiet.count() > 0)

@@ -227,9 +227,7 @@ bool finish_retirement(supervisor_self* self, std::string name) { // a copy: the
     c.recent_restarts.clear();
     c.sink_state->failed.store(0, std::memory_order_relaxed);
     c.sink_state->broken.store(0, std::memory_order_relaxed);
-    pg::sink_fault_update cleared{name, std::nullopt, std::nullopt, std::nullopt};
-    cleared.clear = true;
-    caf::anon_send(st.options.ledger, sink_fault_atom::value, sink_fault_updates{cleared});
+    caf::anon_send(st.options.ledger, sink_fault_atom::value, sink_fault_updates{{.sink = name, .clear = true}});
     log::info("supervisor: sink " + name + " restarted with its reloaded settings");
     if (!st.stopping)
       start_child(self, c);
@@ -294,10 +292,9 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
         c.failed = true;
         c.sink_state->failed.store(1, std::memory_order_relaxed);
         caf::anon_send(st.options.ledger, sink_fault_atom::value, // failed on whichever node sends next, too
-                       sink_fault_updates{{name, std::nullopt, "its sender crashed " +
-                                                                 std::to_string(c.recent_restarts.size() + 1) +
-                                                                 " times: " + to_string(msg.reason),
-                                           std::nullopt}});
+                       sink_fault_updates{{.sink = name,
+                                           .failed = "its sender crashed " + std::to_string(c.recent_restarts.size() + 1) +
+                                                     " times: " + to_string(msg.reason)}});
         log::error("supervisor: sender for sink " + name + " crashed " + std::to_string(c.recent_restarts.size() + 1) +
                    " times within " + std::to_string(policy.restart_window.count()) + " ms (" + to_string(msg.reason) +
                    "); the sink is marked failed and its deliveries stay pending");

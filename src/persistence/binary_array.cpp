@@ -70,4 +70,11 @@ void binary_array::add_null() {
   put_be32(buffer_.data() + null_flag_at, 1);
 }
 
+binary_array text_array(const std::vector<std::string>& values) {
+  binary_array array{binary_array::element::text};
+  for (const auto& v : values)
+    array.add_text(v);
+  return array;
+}
+
 } // namespace txrelay::pg

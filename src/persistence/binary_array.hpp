@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace txrelay::pg {
 
@@ -38,5 +39,8 @@ private:
   std::int32_t count_ = 0;
   element type_;
 };
+
+/// A text[] parameter holding `values`.
+binary_array text_array(const std::vector<std::string>& values);
 
 } // namespace txrelay::pg

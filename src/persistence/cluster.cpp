@@ -7,13 +7,6 @@ namespace txrelay::pg {
 
 namespace {
 
-binary_array text_array(const std::vector<std::string>& values) {
-  binary_array array{binary_array::element::text};
-  for (const auto& v : values)
-    array.add_text(v);
-  return array;
-}
-
 std::vector<std::string> first_column(const result_set& res) {
   std::vector<std::string> out;
   for (int r = 0; r < res.rows(); ++r)

@@ -92,9 +92,9 @@ result<std::vector<sink_control>, pg_error> load_sink_controls(connection& conn)
 /// reload that changed the sink (`clear`).
 struct sink_fault_update {
   std::string sink;
-  std::optional<std::string> broken;
-  std::optional<std::string> failed;
-  std::optional<millis> quiet_for; // from now on the database's clock
+  std::optional<std::string> broken{};
+  std::optional<std::string> failed{};
+  std::optional<millis> quiet_for{}; // from now on the database's clock
   bool clear = false; // first forget broken and failed: a reload gave the sink new settings
 };
 result<bool, pg_error> record_sink_faults(connection& conn, const std::vector<sink_fault_update>& updates);

@@ -1,5 +1,7 @@
 #include "persistence/migrations.hpp"
 
+#include "persistence/cluster.hpp"
+
 namespace txrelay::pg {
 
 const std::vector<migration>& schema_migrations() {
@@ -412,10 +414,11 @@ CREATE TABLE IF NOT EXISTS txrelay.schema_migrations (
   // reads differently (migration 11 moved the truth of "pending" into its
   // own table): a schema change needs every node stopped. A node that
   // stopped gracefully says so; one that crashed is counted until its
-  // heartbeat is older than the node TTL (10 s).
+  // heartbeat is older than node_ttl.
   if (!all.empty() && version < all.back().version && version >= 8) {
     auto live = conn.exec("SELECT string_agg(id, ', ' ORDER BY id) FROM txrelay.nodes "
-                          "WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '10 seconds'");
+                          "WHERE stopped_at IS NULL AND heartbeat_at > now() - $1::bigint * interval '1 millisecond'",
+                          {std::to_string(node_ttl.count())});
     if (!live)
       return fail(live.error());
     if (!live->is_null(0, 0))

@@ -623,7 +623,7 @@ namespace txrelay::pg {
 namespace {
 
 /// A text[] literal: {"a","b"} with quotes and backslashes escaped.
-std::string text_array(const std::vector<std::string>& items) {
+std::string text_array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
     out += i ? ",\"" : "\"";
@@ -640,7 +640,7 @@ std::string text_array(const std::vector<std::string>& items) {
 } // namespace
 
 result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const replay_filter& filter) {
-  auto sinks = text_array(filter.sinks);
+  auto sinks = text_array_literal(filter.sinks);
   param event_id = filter.event_id ? param{*filter.event_id} : param{};
   param sink = filter.sink ? param{*filter.sink} : param{};
   auto limit = std::to_string(filter.limit);

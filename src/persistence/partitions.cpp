@@ -1,6 +1,7 @@
 #include "persistence/partitions.hpp"
 
 #include "core/partition.hpp"
+#include "persistence/binary_array.hpp"
 
 namespace txrelay::pg {
 
@@ -66,15 +67,12 @@ result<long long, pg_error> move_open_deliveries(connection& conn, const std::st
 result<long long, pg_error> forget_sink_state(connection& conn, const std::vector<std::string>& sinks) {
   if (sinks.empty())
     return 0;
-  std::string names = "{";
-  for (const auto& s : sinks)
-    names += (names.size() > 1 ? "," : "") + s; // sink and partition names need no quoting
-  names += '}';
-  auto res = conn.exec_prepared("txr_forget_sink_state",
+  auto names = text_array(sinks);
+  auto res = conn.exec_prepared_binary("txr_forget_sink_state",
                                 "WITH c AS (DELETE FROM txrelay.sink_controls WHERE sink = ANY ($1::text[]) RETURNING 1), "
                                 "f AS (DELETE FROM txrelay.sink_faults WHERE sink = ANY ($1::text[]) RETURNING 1) "
                                 "SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM f)",
-                                {names});
+                                {names.bytes()});
   if (!res)
     return unexpected{res.error()};
   return res->get_int(0, 0);

@@ -28,8 +28,8 @@ struct recorded_request {
 
 struct fake_reply {
   int status = 204;
-  http::header_list headers; // "Connection: close" closes the connection after the reply
-  std::string body;
+  http::header_list headers{}; // "Connection: close" closes the connection after the reply
+  std::string body{};
   bool stall = false; // hold the request unanswered until release_stalled() or stop()
 };
 

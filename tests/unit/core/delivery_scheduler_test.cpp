@@ -101,6 +101,13 @@ struct harness {
     s->dispatched(std::move(jobs), now);
     drain();
   }
+  /// `n` new rows (of `key`, if given), dispatched together.
+  void dispatch_new(int n, std::optional<std::string> key = std::nullopt) {
+    std::vector<delivery_job> jobs;
+    for (int i = 0; i < n; ++i)
+      jobs.push_back(new_row(key));
+    dispatch(std::move(jobs));
+  }
   void serve_sweep(bool fail = false) {
     if (!sweep)
       return;
@@ -201,10 +208,7 @@ TEST(delivery_scheduler, no_more_requests_start_than_the_sink_says_remain_less_t
   p.max_in_flight = 2;
   harness h{p};
   h.serve_sweep();
-  std::vector<delivery_job> rows;
-  for (int i = 0; i < 6; ++i)
-    rows.push_back(h.new_row());
-  h.dispatch(rows);
+  h.dispatch_new(6);
   ASSERT_EQ(h.flying.size(), 2u);
   // Two remain; the other request under way may take one: one more may start.
   auto ok = delivered();
@@ -450,10 +454,7 @@ TEST(delivery_scheduler, an_open_circuit_is_handed_over_as_quiet_until_its_next_
 TEST(delivery_scheduler, draining_starts_nothing_and_lets_attempts_under_way_finish) {
   harness h{base_policy()};
   h.serve_sweep();
-  std::vector<delivery_job> jobs;
-  for (int i = 0; i < 6; ++i)
-    jobs.push_back(h.new_row());
-  h.dispatch(jobs);
+  h.dispatch_new(6);
   ASSERT_EQ(h.flying.size(), 4u);
   h.s->drain(h.now);
   h.drain();
