@@ -50,11 +50,11 @@ using round_result = result<std::size_t, round_failure>;
 /// for good, its rejection. A transient failure is returned (the caller rolls
 /// the whole round back and tries again later).
 result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c, const pg::ingest_item& item,
-                                           const std::string& now, std::vector<pg::rejected_event>& rejected) {
+                                           std::vector<pg::rejected_event>& rejected) {
   auto& st = self->state;
   if (auto r = c.exec("SAVEPOINT projected"); !r)
     return unexpected{r.error()};
-  if (auto recorded = pg::record_routing(c, {&item}, {}, now); !recorded)
+  if (auto recorded = pg::record_routing(c, {&item}, {}); !recorded)
     return unexpected{recorded.error()};
   auto failed = run_projections(c, st.options.in_transaction, item);
   if (!failed) {
@@ -115,7 +115,6 @@ round_result route_round(router_self* self, int limit) {
   for (const auto& ev : *claimed)
     claimed_ids.push_back(ev.event_id);
   auto now = st.options.clock->now();
-  auto now_text = format_rfc3339(now);
   std::vector<pg::ingest_item> routed;
   std::vector<pg::rejected_event> rejected;
   routed.reserve(claimed->size());
@@ -151,12 +150,12 @@ round_result route_round(router_self* self, int limit) {
       plain.push_back(&routed[i]);
       continue;
     }
-    auto done = route_projected(self, c, routed[i], now_text, rejected);
+    auto done = route_projected(self, c, routed[i], rejected);
     if (!done)
       return fail(done.error());
     refused[i] = !*done; // dispatched otherwise: its in_transaction sinks are skipped there
   }
-  if (auto recorded = pg::record_routing(c, plain, rejected, now_text); !recorded)
+  if (auto recorded = pg::record_routing(c, plain, rejected); !recorded)
     return fail(recorded.error());
   if (auto committed = c.exec("COMMIT"); !committed) {
     // Unknown whether it committed: if it did, the rows are pending without

@@ -11,14 +11,18 @@ namespace {
 // is chosen and again, under the deliveries' row locks, when it is deleted.
 constexpr const char* expired_predicate = R"sql(
   CASE WHEN e.rejection IS NOT NULL THEN e.created_at < $4::timestamptz
-  ELSE NOT EXISTS (SELECT 1 FROM txrelay.deliveries d
+  ELSE NOT EXISTS (SELECT 1 FROM unnest(e.delivery_ids, e.delivery_sinks) AS r(id, sink)
+                   JOIN txrelay.pending_deliveries p ON p.sink = r.sink AND p.id = r.id)
+   -- history rows: retried, dead or replayed deliveries, each by its last change
+   AND NOT EXISTS (SELECT 1 FROM txrelay.deliveries d
                    WHERE d.event_id = e.id
                      AND NOT CASE WHEN d.status = 'dead' THEN d.updated_at < $3::timestamptz
-                                  -- delivered unless still queued (migration 11)
-                                  ELSE d.updated_at < $2::timestamptz AND NOT EXISTS (
-                                    SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = d.sink AND p.id = d.id)
-                             END)
-   AND (EXISTS (SELECT 1 FROM txrelay.deliveries d WHERE d.event_id = e.id) OR e.created_at < $2::timestamptz)
+                                  ELSE d.updated_at < $2::timestamptz END)
+   -- deliveries without one were delivered at their first attempt (or the
+   -- event went to no sink): counted from the event's creation
+   AND (e.created_at < $2::timestamptz
+        OR cardinality(e.delivery_ids) > 0
+           AND cardinality(e.delivery_ids) = (SELECT count(*) FROM txrelay.deliveries d WHERE d.event_id = e.id))
    AND NOT EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id)
   END)sql";
 

@@ -363,6 +363,55 @@ SELECT d.event_id, d.sink, d.id,
   FROM txrelay.deliveries d
   LEFT JOIN txrelay.pending_deliveries p ON p.sink = d.sink AND p.id = d.id;
 )sql"},
+    {12, "a delivery's history row only when it has something to say", R"sql(
+-- Which deliveries an event was routed to: their ids and sinks, parallel
+-- arrays in the event's own row. Until now every delivery also had a row in
+-- txrelay.deliveries from its creation, two more tuples and index entries
+-- per event with two sinks at ingest, for a row that said nothing but
+-- "delivered" for nearly every delivery. From here that row is written only
+-- when there is something to say: a retry, a death, a success after
+-- failures, a replay. NULL arrays: not routed (yet), or rejected. A sink
+-- name in delivery_sinks follows its delivery when a partition count
+-- changes (persistence/partitions.cpp).
+ALTER TABLE txrelay.events ADD COLUMN delivery_ids uuid[], ADD COLUMN delivery_sinks text[];
+UPDATE txrelay.events e SET delivery_ids = r.ids, delivery_sinks = r.sinks
+  FROM (SELECT event_id, array_agg(id ORDER BY id) AS ids, array_agg(sink ORDER BY id) AS sinks
+          FROM txrelay.deliveries GROUP BY event_id) AS r
+ WHERE e.id = r.event_id;
+-- What the history rows held that says nothing more than the arrays: made
+-- and never attempted, or delivered at the first attempt (not after a replay).
+DELETE FROM txrelay.deliveries d
+ WHERE d.replayed_at IS NULL AND d.last_error IS NULL
+   AND ((d.status = 'pending' AND d.attempts = 0) OR (d.status = 'delivered' AND d.attempts <= 1));
+
+-- The time a UUIDv7 was made, to the millisecond (its first 48 bits): a
+-- history row written late takes its delivery's creation time from its id.
+CREATE FUNCTION txrelay.uuid_v7_time(id uuid) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint / 1000.0);
+REVOKE ALL ON FUNCTION txrelay.uuid_v7_time(uuid) FROM PUBLIC;
+
+-- As in migration 11, now from the event's arrays: a delivery without a
+-- history row was made with its event and never failed.
+DROP VIEW txrelay.delivery_status;
+CREATE VIEW txrelay.delivery_status AS
+SELECT e.id AS event_id, r.sink, r.id,
+       CASE WHEN p.id IS NOT NULL THEN 'pending' WHEN d.status = 'dead' THEN 'dead' ELSE 'delivered' END AS status,
+       -- a delivery finished at its first attempt never had one recorded
+       CASE WHEN p.id IS NULL AND d.status IS DISTINCT FROM 'dead' THEN greatest(d.attempts, 1)
+            ELSE coalesce(d.attempts, 0) END AS attempts,
+       coalesce(d.next_attempt_at, e.created_at) AS next_attempt_at,
+       -- made at its first attempt (after a replay too): what the row says is older than that
+       CASE WHEN p.id IS NULL AND d.status = 'pending' THEN NULL ELSE d.last_status END AS last_status,
+       CASE WHEN p.id IS NULL AND d.status = 'pending' THEN NULL ELSE d.last_error END AS last_error,
+       coalesce(d.created_at, e.created_at) AS created_at,
+       coalesce(d.updated_at, e.created_at) AS updated_at,
+       d.replayed_at
+  FROM txrelay.events e
+ CROSS JOIN LATERAL unnest(e.delivery_ids, e.delivery_sinks) AS r(id, sink)
+  LEFT JOIN txrelay.deliveries d ON d.event_id = e.id AND d.sink = r.sink
+  LEFT JOIN txrelay.pending_deliveries p ON p.sink = r.sink AND p.id = r.id;
+)sql"},
   };
   return all;
 }

@@ -17,24 +17,24 @@ namespace {
 
 // Each column of the group travels as one binary array (binary_array.hpp):
 // no JSON document to parse around the payloads, which are parsed once, by
-// the jsonb cast.
+// the jsonb cast. An event's deliveries are recorded in its own row (each
+// event's ids and sinks as one array literal) and queued; their history rows
+// come later, if ever (migration 12).
 const std::string ingest_sql = R"sql(
 WITH inserted AS (
-  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at, producer)
-  SELECT e.id, e.topic, e.key, e.payload::jsonb, e.idempotency_key, e.created_at::timestamptz, e.producer
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $11::text[])
-       AS e(id, topic, key, payload, idempotency_key, created_at, producer)
+  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at, producer,
+                              delivery_ids, delivery_sinks)
+  SELECT e.id, e.topic, e.key, e.payload::jsonb, e.idempotency_key, e.created_at::timestamptz, e.producer,
+         e.delivery_ids::uuid[], e.delivery_sinks::text[]
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $10::text[], $11::text[], $12::text[])
+       AS e(id, topic, key, payload, idempotency_key, created_at, producer, delivery_ids, delivery_sinks)
   ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id
-), new_deliveries AS (
-  INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
-  SELECT d.event_id, d.sink, d.id, d.created_at, d.created_at, d.created_at
-  FROM (SELECT id, event_id, sink, created_at::timestamptz AS created_at
-        FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[]) AS u(id, event_id, sink, created_at)) AS d
-  WHERE d.event_id IN (SELECT id FROM inserted)
-  RETURNING sink, id, event_id
 ), queued AS (
-  INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM new_deliveries
+  INSERT INTO txrelay.pending_deliveries (sink, id, event_id)
+  SELECT d.sink, d.id, d.event_id
+  FROM unnest($7::uuid[], $8::uuid[], $9::text[]) AS d(id, event_id, sink)
+  WHERE d.event_id IN (SELECT id FROM inserted)
 )
 SELECT id::text FROM inserted)sql";
 
@@ -46,16 +46,15 @@ SELECT n.idempotency_key, e.id::text, e.topic, )sql" TXR_RFC3339("e.created_at")
        coalesce(n.topic = e.topic AND n.key IS NOT DISTINCT FROM e.key AND n.payload::jsonb = e.payload, false)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS n(idempotency_key, topic, key, payload)
 JOIN txrelay.events e ON e.idempotency_key = n.idempotency_key
-LEFT JOIN txrelay.deliveries d ON d.event_id = e.id
+LEFT JOIN LATERAL unnest(e.delivery_ids, e.delivery_sinks) AS d(id, sink) ON true
 ORDER BY e.id, d.id)sql";
 
 // A finished delivery leaves pending_deliveries; its history row is written
-// only when it has something to say: a retry (attempts, next attempt, the
-// error), a death, or a success after failures. A success at the first
-// attempt is the DELETE alone (migration 11). Only pending deliveries
-// change: a late outcome of a finished one does nothing. Each history row
-// is named by its whole identity, (event_id, sink) and id, so the primary
-// key finds it in one probe. Counts the outcomes that applied.
+// (made on the first occasion) only when it has something to say: a retry
+// (attempts, next attempt, the error), a death, or a success after
+// failures. A success at the first attempt is the DELETE alone (migrations
+// 11 and 12). Only pending deliveries change: a late outcome of a finished
+// one does nothing. Counts the outcomes that applied.
 const std::string outcomes_sql = R"sql(
 WITH o AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::int4[], $8::text[])
@@ -65,21 +64,24 @@ WITH o AS (
    WHERE p.sink = o.sink AND p.id = o.id AND o.status <> 'pending'
   RETURNING p.sink, p.id
 ), written AS (
-  UPDATE txrelay.deliveries AS d
-     SET status = CASE WHEN o.status = 'pending' THEN d.status ELSE o.status END,
-         attempts = greatest(d.attempts, o.attempts),
-         next_attempt_at = coalesce(o.next_attempt_at::timestamptz, d.next_attempt_at),
-         last_status = o.last_status,
-         last_error = o.last_error,
-         updated_at = now()
+  INSERT INTO txrelay.deliveries AS d (event_id, sink, id, status, attempts, next_attempt_at, last_status, last_error,
+                                       created_at, updated_at)
+  SELECT o.event_id, o.sink, o.id, o.status, o.attempts, coalesce(o.next_attempt_at::timestamptz, now()),
+         o.last_status, o.last_error, txrelay.uuid_v7_time(o.id), now()
     FROM o
-   -- First on o alone: a first attempt's success never touches the row.
+   -- First on o alone: a first attempt's success never writes a row.
    WHERE (o.status <> 'delivered' OR o.attempts > 1)
-     AND d.event_id = o.event_id AND d.sink = o.sink AND d.id = o.id
-     AND (o.status <> 'pending'
-          OR EXISTS (SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = o.sink AND p.id = o.id))
-     AND (o.status = 'pending' OR EXISTS (SELECT 1 FROM finished f WHERE f.sink = o.sink AND f.id = o.id))
-  RETURNING o.status
+     AND CASE WHEN o.status = 'pending'
+              THEN EXISTS (SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = o.sink AND p.id = o.id)
+              ELSE EXISTS (SELECT 1 FROM finished f WHERE f.sink = o.sink AND f.id = o.id) END
+  ON CONFLICT (event_id, sink) DO UPDATE
+     SET status = CASE WHEN excluded.status = 'pending' THEN d.status ELSE excluded.status END,
+         attempts = greatest(d.attempts, excluded.attempts),
+         next_attempt_at = CASE WHEN excluded.status = 'pending' THEN excluded.next_attempt_at ELSE d.next_attempt_at END,
+         last_status = excluded.last_status,
+         last_error = excluded.last_error,
+         updated_at = excluded.updated_at
+  RETURNING d.status
 )
 SELECT (SELECT count(*) FROM finished) + (SELECT count(*) FROM written WHERE status = 'pending'))sql";
 
@@ -89,13 +91,14 @@ DELETE FROM txrelay.pending_deliveries p
  USING unnest($1::text[], $2::uuid[]) AS o(sink, id)
  WHERE p.sink = o.sink AND p.id = o.id)sql";
 
+// A delivery without a history row was never attempted: due since its event.
 const std::string pending_sql = R"sql(
-SELECT d.id::text, d.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
-       d.attempts, (extract(epoch FROM d.next_attempt_at) * 1000000)::bigint,
+SELECT p.id::text, p.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
+       coalesce(d.attempts, 0), (extract(epoch FROM coalesce(d.next_attempt_at, e.created_at)) * 1000000)::bigint,
        (extract(epoch FROM d.replayed_at) * 1000000)::bigint
 FROM txrelay.pending_deliveries p
-JOIN txrelay.deliveries d ON d.event_id = p.event_id AND d.sink = p.sink
 JOIN txrelay.events e ON e.id = p.event_id
+LEFT JOIN txrelay.deliveries d ON d.event_id = p.event_id AND d.sink = p.sink
 WHERE p.sink = $1 AND p.id > $2::uuid
 ORDER BY p.id
 LIMIT $3)sql";
@@ -121,22 +124,24 @@ SELECT c.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.c
 FROM claimed c LEFT JOIN txrelay.events e ON e.id = c.event_id
 ORDER BY c.seq)sql";
 
+// A routed event's deliveries go into its row (events routed to no sink are
+// left as they are: NULL arrays, no deliveries) and into the queue.
 const std::string routing_sql = R"sql(
-WITH new_deliveries AS (
-  INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at)
-  SELECT d.event_id, d.sink, d.id, t.at, t.at, t.at
-  FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(id, event_id, sink),
-       (SELECT ($4::text[])[1]::timestamptz AS at) AS t
-  RETURNING sink, id, event_id
-), queued AS (
-  INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM new_deliveries
+WITH queued AS (
+  INSERT INTO txrelay.pending_deliveries (sink, id, event_id)
+  SELECT d.sink, d.id, d.event_id FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(id, event_id, sink)
+  RETURNING 1
+), routed AS (
+  UPDATE txrelay.events e SET delivery_ids = r.ids::uuid[], delivery_sinks = r.sinks::text[]
+    FROM unnest($4::uuid[], $7::text[], $8::text[]) AS r(event_id, ids, sinks)
+   WHERE e.id = r.event_id
 ), rejected AS (
   UPDATE txrelay.events e SET rejection = r.rejection::jsonb
     FROM unnest($5::uuid[], $6::text[]) AS r(event_id, rejection)
    WHERE e.id = r.event_id
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM new_deliveries) + (SELECT count(*) FROM rejected))sql";
+SELECT (SELECT count(*) FROM queued) + (SELECT count(*) FROM rejected))sql";
 
 const std::string event_deliveries_sql = R"sql(
 SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attempt_at") R"sql(,
@@ -170,6 +175,21 @@ const std::string counts_sql =
   "SELECT sink, count(*) FROM txrelay.pending_deliveries GROUP BY sink ORDER BY sink";
 
 
+/// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+std::string text_array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 /// Ids are made by the engine, so one that is not a UUID is a bug, refused
 /// before it reaches the database.
 pg_error not_a_uuid(const std::string& id) { return pg_error{"", "internal error: \"" + id + "\" is not a UUID"}; }
@@ -194,16 +214,26 @@ struct ingest_columns {
   binary_array delivery_ids{binary_array::element::uuid};
   binary_array delivery_event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
-  binary_array delivery_created_at{binary_array::element::text};
   binary_array producers{binary_array::element::text};
+  binary_array id_lists{binary_array::element::text};   // per event: its delivery ids, a uuid[] literal
+  binary_array sink_lists{binary_array::element::text}; // per event: their sinks, a text[] literal
 
   std::vector<std::string_view> params() const {
     return {event_ids.bytes(),    topics.bytes(),       keys.bytes(),
             payloads.bytes(),     idempotency_keys.bytes(), event_created_at.bytes(),
             delivery_ids.bytes(), delivery_event_ids.bytes(), sinks.bytes(),
-            delivery_created_at.bytes(), producers.bytes()};
+            producers.bytes(),    id_lists.bytes(),     sink_lists.bytes()};
   }
 };
+
+/// An event's delivery ids as a uuid[] literal (they are checked UUIDs:
+/// nothing to quote) and its sinks as a text[] literal.
+std::string uuid_array_literal(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (const auto& id : ids)
+    out += (out.size() > 1 ? "," : "") + id;
+  return out + "}";
+}
 
 void add_optional(binary_array& column, const std::optional<std::string>& value) {
   if (value)
@@ -229,8 +259,9 @@ result<ingest_columns, pg_error> ingest_arrays(const std::vector<ingest_item>& i
         return unexpected{not_a_uuid(item.delivery_ids[i])};
       c.delivery_event_ids.add_uuid(item.event_id);
       c.sinks.add_text(item.event.sinks[i]);
-      c.delivery_created_at.add_text(item.created_at);
     }
+    c.id_lists.add_text(uuid_array_literal(item.delivery_ids));
+    c.sink_lists.add_text(text_array_literal(item.event.sinks));
   }
   return c;
 }
@@ -566,10 +597,13 @@ result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, 
 }
 
 result<long long, pg_error> record_routing(connection& conn, const std::vector<const ingest_item*>& routed,
-                                          const std::vector<rejected_event>& rejected, const std::string& now) {
+                                          const std::vector<rejected_event>& rejected) {
   binary_array ids{binary_array::element::uuid};
   binary_array event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
+  binary_array routed_ids{binary_array::element::uuid}; // events routed to at least one sink
+  binary_array id_lists{binary_array::element::text};
+  binary_array sink_lists{binary_array::element::text};
   for (const auto* item : routed) {
     for (std::size_t i = 0; i < item->delivery_ids.size(); ++i) {
       if (!ids.add_uuid(item->delivery_ids[i]))
@@ -578,6 +612,11 @@ result<long long, pg_error> record_routing(connection& conn, const std::vector<c
         return unexpected{not_a_uuid(item->event_id)};
       sinks.add_text(item->event.sinks[i]);
     }
+    if (item->delivery_ids.empty())
+      continue;
+    routed_ids.add_uuid(item->event_id);
+    id_lists.add_text(uuid_array_literal(item->delivery_ids));
+    sink_lists.add_text(text_array_literal(item->event.sinks));
   }
   binary_array rejected_ids{binary_array::element::uuid};
   binary_array rejections{binary_array::element::text};
@@ -586,11 +625,10 @@ result<long long, pg_error> record_routing(connection& conn, const std::vector<c
       return unexpected{not_a_uuid(r.event_id)};
     rejections.add_text(r.rejection_json);
   }
-  binary_array at{binary_array::element::text}; // every parameter is binary: the time, as a 1-array
-  at.add_text(now);
   auto res = conn.exec_prepared_binary("txr_routing", routing_sql,
-                                       {ids.bytes(), event_ids.bytes(), sinks.bytes(), at.bytes(),
-                                        rejected_ids.bytes(), rejections.bytes()});
+                                       {ids.bytes(), event_ids.bytes(), sinks.bytes(), routed_ids.bytes(),
+                                        rejected_ids.bytes(), rejections.bytes(), id_lists.bytes(),
+                                        sink_lists.bytes()});
   if (!res)
     return unexpected{res.error()};
   return res->get_int(0, 0);
@@ -620,25 +658,6 @@ result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(
 
 namespace txrelay::pg {
 
-namespace {
-
-/// A text[] literal: {"a","b"} with quotes and backslashes escaped.
-std::string text_array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    out += i ? ",\"" : "\"";
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
-} // namespace
-
 result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const replay_filter& filter) {
   auto sinks = text_array_literal(filter.sinks);
   param event_id = filter.event_id ? param{*filter.event_id} : param{};
@@ -655,15 +674,17 @@ result<std::vector<delivery_ref>, pg_error> replay_dead(connection& conn, const 
 }
 
 result<long long, pg_error> mark_delivered(connection& conn, const delivery_key& delivery, int attempt) {
-  // The whole identity, for the reason given at outcomes_sql.
   // As outcomes_sql: the history row is written only after failed attempts.
   static const std::string sql = R"sql(
 WITH finished AS (
   DELETE FROM txrelay.pending_deliveries WHERE sink = $2 AND id = $3 AND event_id = $1 RETURNING 1
 ), written AS (
-  UPDATE txrelay.deliveries
-     SET status = 'delivered', attempts = $4, last_status = NULL, last_error = NULL, updated_at = now()
-   WHERE event_id = $1 AND sink = $2 AND id = $3 AND $4::int > 1 AND EXISTS (SELECT 1 FROM finished)
+  INSERT INTO txrelay.deliveries AS d (event_id, sink, id, status, attempts, next_attempt_at, created_at, updated_at)
+  SELECT $1::uuid, $2, $3::uuid, 'delivered', $4::int, now(), txrelay.uuid_v7_time($3::uuid), now()
+   WHERE $4::int > 1 AND EXISTS (SELECT 1 FROM finished)
+  ON CONFLICT (event_id, sink) DO UPDATE
+     SET status = 'delivered', attempts = excluded.attempts, last_status = NULL, last_error = NULL,
+         updated_at = excluded.updated_at
 )
 SELECT count(*) FROM finished)sql";
   auto res = conn.exec_prepared("txr_mark_delivered", sql,

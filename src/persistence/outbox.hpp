@@ -90,8 +90,8 @@ inline constexpr const char* ledger_session_settings = "SET synchronous_commit =
 /// Idempotency-Key with a different body (txrelay's own code, class TX).
 inline constexpr const char* idempotency_reused_sqlstate = "TX409";
 
-/// Commits every item in one statement (so one transaction): each event and
-/// one delivery row per sink. Items whose idempotency key exists already get
+/// Commits every item in one statement (so one transaction): each event,
+/// with its deliveries' ids and sinks, and each delivery queued. Items whose idempotency key exists already get
 /// the earlier event's receipt (created = false). Receipts are in item order.
 /// A request that repeats a key with another topic, key or payload (or a
 /// batch with other events, or more or fewer) fails the whole call with
@@ -163,11 +163,11 @@ struct rejected_event {
   std::string rejection_json;
 };
 
-/// Records routing inside the caller's transaction: one delivery row per
-/// routed sink of each `routed` item (due at `now`, RFC 3339; the items'
-/// events exist already), and each rejection.
+/// Records routing inside the caller's transaction: each `routed` item's
+/// deliveries in its event's row (the events exist already) and queued, due
+/// at once; and each rejection.
 result<long long, pg_error> record_routing(connection& conn, const std::vector<const ingest_item*>& routed,
-                                          const std::vector<rejected_event>& rejected, const std::string& now);
+                                          const std::vector<rejected_event>& rejected);
 
 /// Takes one event out of the routing queue and records it rejected, in its
 /// own transaction: for an event that fails every attempt to route it, so

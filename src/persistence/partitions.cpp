@@ -42,19 +42,35 @@ result<long long, pg_error> move_open_deliveries(connection& conn, const std::st
     splice("%KEY%", "coalesce(e.key, d.event_id::text)");
     splice("%N%", "$3::int");
     const std::string target = "CASE WHEN $3::int <= 1 THEN $2 ELSE $2 || '.' || " + partition + " END";
-    // The history row and the queue entry move together (both keys hold the sink).
-    return "WITH moved AS ("
-           "  UPDATE txrelay.deliveries d SET sink = " + target +
+    // A delivery's sink is named in three places, which move together: its
+    // queue entry, its history row if it has one, and its event's
+    // delivery_sinks. Open deliveries are the queued ones and the dead ones
+    // (which always have a history row, and are never queued).
+    return "WITH queued AS ("
+           "  UPDATE txrelay.pending_deliveries d SET sink = " + target +
            "    FROM txrelay.events e "
-           "   WHERE d.sink = $1 AND e.id = d.event_id AND (d.status = 'dead' OR EXISTS ("
-           "     SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = d.sink AND p.id = d.id)) "
+           "   WHERE d.sink = $1 AND e.id = d.event_id"
            // In a partition that still exists only keyed rows move, and only
            // those the key now places elsewhere: keyless rows were dealt in
            // turn, and may stay where they are.
            "     AND (NOT $4::bool OR (e.key IS NOT NULL AND " + target + " <> d.sink)) "
-           "  RETURNING d.id, d.sink"
-           "), requeued AS ("
-           "  UPDATE txrelay.pending_deliveries p SET sink = m.sink FROM moved m WHERE p.sink = $1 AND p.id = m.id"
+           "  RETURNING d.event_id, d.id, d.sink"
+           "), dead AS ("
+           "  UPDATE txrelay.deliveries d SET sink = " + target +
+           "    FROM txrelay.events e "
+           "   WHERE d.sink = $1 AND d.status = 'dead' AND e.id = d.event_id"
+           "     AND (NOT $4::bool OR (e.key IS NOT NULL AND " + target + " <> d.sink)) "
+           "  RETURNING d.event_id, d.id, d.sink"
+           "), history AS ("
+           "  UPDATE txrelay.deliveries d SET sink = q.sink FROM queued q"
+           "   WHERE d.event_id = q.event_id AND d.sink = $1 AND d.id = q.id"
+           "), moved AS (SELECT * FROM queued UNION ALL SELECT * FROM dead"
+           "), routes AS ("
+           "  UPDATE txrelay.events e SET delivery_sinks = ("
+           "    SELECT array_agg(coalesce(m.sink, r.sink) ORDER BY r.n)"
+           "      FROM unnest(e.delivery_ids, e.delivery_sinks) WITH ORDINALITY AS r(id, sink, n)"
+           "      LEFT JOIN moved m ON m.id = r.id)"
+           "   WHERE e.id IN (SELECT event_id FROM moved)"
            ") SELECT count(*) FROM moved";
   }();
   auto res = conn.exec_prepared("txr_move_open", sql,

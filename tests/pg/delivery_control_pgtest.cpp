@@ -125,7 +125,7 @@ TEST_F(delivery_control_pgtest, a_sink_that_is_down_opens_its_circuit_and_closes
   // While open, one probe at a time: the deliveries keep (nearly) all their
   // attempts instead of spending one every few milliseconds.
   auto attempts_while_open = [&] {
-    return std::stoll(db->scalar("SELECT coalesce(sum(attempts), 0) FROM txrelay.deliveries"));
+    return std::stoll(db->scalar("SELECT coalesce(sum(attempts), 0) FROM txrelay.delivery_status"));
   };
   ASSERT_TRUE(eventually([&] { return sink.request_count() >= 5; }));
   down = false;

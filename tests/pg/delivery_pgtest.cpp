@@ -72,7 +72,7 @@ TEST_F(delivery_pgtest, accepted_event_is_committed_then_delivered_with_a_valid_
   ASSERT_EQ(json_array_size(res.body, "/deliveries"), 2);
   // 201 means committed: the rows are there the moment the client has the answer.
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events WHERE id = '" + *event_id + "'"), "1");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries WHERE event_id = '" + *event_id + "'"), "2");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status WHERE event_id = '" + *event_id + "'"), "2");
 
   ASSERT_TRUE(sink.wait_for_requests(1, std::chrono::seconds{10}));
   auto req = sink.requests().at(0);
@@ -90,7 +90,7 @@ TEST_F(delivery_pgtest, accepted_event_is_committed_then_delivered_with_a_valid_
   auto key = decode_webhook_secret(secret);
   ASSERT_TRUE(key);
   EXPECT_TRUE(verify_webhook_signature(*key, msg_id, ts, req.body, req.header("webhook-signature")));
-  EXPECT_EQ(msg_id, db->scalar("SELECT id FROM txrelay.deliveries WHERE sink = 'hook'"));
+  EXPECT_EQ(msg_id, db->scalar("SELECT id FROM txrelay.delivery_status WHERE sink = 'hook'"));
 
   ASSERT_TRUE(eventually([&] { return delivery_status(e, *event_id, "hook") == "delivered:1"; }))
     << e.get("/v1/events/" + *event_id).body;
@@ -113,7 +113,7 @@ TEST_F(delivery_pgtest, a_sink_failing_three_times_is_delivered_on_attempt_four_
   ASSERT_EQ(reqs.size(), 4u);
   for (const auto& r : reqs)
     EXPECT_EQ(r.header("webhook-id"), reqs[0].header("webhook-id"));
-  EXPECT_EQ(db->scalar("SELECT last_status FROM txrelay.deliveries WHERE sink = 'hook'"), "204");
+  EXPECT_EQ(db->scalar("SELECT last_status FROM txrelay.delivery_status WHERE sink = 'hook'"), "204");
 }
 
 TEST_F(delivery_pgtest, a_sink_that_always_fails_ends_dead_after_max_attempts) {
@@ -131,7 +131,7 @@ TEST_F(delivery_pgtest, a_sink_that_always_fails_ends_dead_after_max_attempts) {
   EXPECT_EQ(sink.request_count(), 3u);
   auto body = e.get("/v1/events/" + event_id).body;
   EXPECT_NE(body.find("HTTP 503"), std::string::npos) << body;
-  EXPECT_EQ(db->scalar("SELECT last_error FROM txrelay.deliveries WHERE sink = 'hook'"), "HTTP 503");
+  EXPECT_EQ(db->scalar("SELECT last_error FROM txrelay.delivery_status WHERE sink = 'hook'"), "HTTP 503");
   // The other sink of the same event is unaffected.
   EXPECT_TRUE(eventually([&] { return delivery_status(e, event_id, "audit") == "delivered:1"; }));
   auto metrics = e.get("/metrics").body;
@@ -177,7 +177,7 @@ TEST_F(delivery_pgtest, a_repeated_idempotency_key_returns_the_original_event) {
   EXPECT_EQ(json_string_at(second.body, "/id"), json_string_at(first.body, "/id"));
   EXPECT_EQ(json_raw_at(second.body, "/deliveries"), json_raw_at(first.body, "/deliveries"));
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "1");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "2");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "2");
   auto other = e.post_event(feedback, {{"Idempotency-Key", "another"}});
   EXPECT_EQ(other.status, 201);
 }
@@ -211,7 +211,7 @@ TEST_F(delivery_pgtest, a_batch_is_committed_all_or_nothing_with_per_item_result
   ASSERT_EQ(json_array_size(accepted.body, "/events"), 50);
   EXPECT_EQ(json_array_size(accepted.body, "/events/49/deliveries"), 2);
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "50");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "100");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "100");
 
   auto repeated = post_json(e.port(), "/v1/events:batch", events, {{"Idempotency-Key", "batch-1"}});
   ASSERT_EQ(repeated.status, 200) << repeated.body;
@@ -260,7 +260,7 @@ TEST_F(delivery_pgtest, every_bad_input_gets_its_status_and_json_error_and_leave
     EXPECT_TRUE(json_string_at(res.body, "/error/message").has_value()) << c.name;
   }
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "0");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "0");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "0");
   EXPECT_EQ(sink.request_count(), 0u);
   // The server is still healthy after all of that.
   EXPECT_EQ(e.post_event(feedback).status, 201);
@@ -422,7 +422,7 @@ TEST_F(delivery_pgtest, a_sender_that_throws_is_restarted_and_other_deliveries_k
     return metrics.find("txrelay_actor_restarts_total{actor=\"sender:hook\"} 3") != std::string::npos;
   })) << metrics;
   EXPECT_NE(metrics.find("txrelay_actor_restarts_total{actor=\"sender:other\"} 0"), std::string::npos);
-  auto last_error = db->scalar("SELECT last_error FROM txrelay.deliveries WHERE event_id = '" + poisoned_id +
+  auto last_error = db->scalar("SELECT last_error FROM txrelay.delivery_status WHERE event_id = '" + poisoned_id +
                                "' AND sink = 'hook'");
   EXPECT_NE(last_error.find("sender crashed"), std::string::npos) << last_error;
 }
@@ -501,7 +501,7 @@ TEST_F(delivery_pgtest, dead_deliveries_are_replayed_by_sink_or_by_event) {
   ASSERT_TRUE(eventually([&] { return delivery_status(e, first_id, "hook") == "delivered:1"; }));
   EXPECT_EQ(delivery_status(e, second_id, "hook"), "dead:2");
   // retry.max_age counts from the replay from now on.
-  EXPECT_EQ(db->scalar("SELECT replayed_at IS NOT NULL FROM txrelay.deliveries WHERE event_id = '" + first_id +
+  EXPECT_EQ(db->scalar("SELECT replayed_at IS NOT NULL FROM txrelay.delivery_status WHERE event_id = '" + first_id +
                        "' AND sink = 'hook'"),
             "t");
 

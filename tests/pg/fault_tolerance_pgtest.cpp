@@ -215,11 +215,9 @@ TEST(fault_tolerance_pgtest, a_pending_delivery_nobody_dispatched_is_found_by_th
   ASSERT_EQ(e.post_event(order(1)).status, 201);
   ASSERT_TRUE(sink.wait_for_requests(2, 10s));
   // Committed a minute ago, as far as the row says, and never dispatched.
-  db.query("INSERT INTO txrelay.events (id, topic, key, payload, created_at) "
-           "VALUES ('00000000-0000-7000-8000-000000000001', 'order.placed', 'o', '{\"n\": 1}', now() - interval '1 minute');"
-           "INSERT INTO txrelay.deliveries (event_id, sink, id, next_attempt_at, created_at, updated_at) "
-           "VALUES ('00000000-0000-7000-8000-000000000001', 'hook', '00000000-0000-7000-8000-000000000002', now(), "
-           "now() - interval '1 minute', now() - interval '1 minute');"
+  db.query("INSERT INTO txrelay.events (id, topic, key, payload, created_at, delivery_ids, delivery_sinks) "
+           "VALUES ('00000000-0000-7000-8000-000000000001', 'order.placed', 'o', '{\"n\": 1}', now() - interval '1 minute', "
+           "'{00000000-0000-7000-8000-000000000002}', '{hook}');"
            "INSERT INTO txrelay.pending_deliveries (sink, id, event_id) "
            "VALUES ('hook', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001')");
   ASSERT_TRUE(sink.wait_for_requests(3, 10s)) << "the lost dispatch was never swept";

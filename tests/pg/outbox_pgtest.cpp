@@ -50,6 +50,8 @@ TEST_F(outbox_pgtest, migrate_is_idempotent_and_versioned) {
 TEST_F(outbox_pgtest, a_schema_change_waits_until_no_node_on_the_old_schema_runs) {
   // The schema as it was before migration 11, with a node still beating.
   ASSERT_TRUE(conn->exec("DROP VIEW txrelay.delivery_status; DROP TABLE txrelay.pending_deliveries;"
+                         "DROP FUNCTION txrelay.uuid_v7_time;"
+                         "ALTER TABLE txrelay.events DROP COLUMN delivery_ids, DROP COLUMN delivery_sinks;"
                          "CREATE INDEX deliveries_pending ON txrelay.deliveries (sink, id) WHERE status = 'pending';"
                          "DELETE FROM txrelay.schema_migrations WHERE version >= 11;"
                          "INSERT INTO txrelay.nodes VALUES ('old-node', now(), now(), NULL)"));
@@ -63,6 +65,61 @@ TEST_F(outbox_pgtest, a_schema_change_waits_until_no_node_on_the_old_schema_runs
   auto migrated = pg::migrate(*conn);
   ASSERT_TRUE(migrated) << migrated.error().message;
   EXPECT_EQ(*migrated, pg::schema_migrations().back().version);
+}
+
+TEST_F(outbox_pgtest, migrations_11_and_12_keep_every_delivery_s_status_and_only_the_history_that_says_something) {
+  // The layout before migration 11: every delivery a row, its status in it.
+  ASSERT_TRUE(conn->exec("DROP VIEW txrelay.delivery_status; DROP TABLE txrelay.pending_deliveries;"
+                         "DROP FUNCTION txrelay.uuid_v7_time;"
+                         "ALTER TABLE txrelay.events DROP COLUMN delivery_ids, DROP COLUMN delivery_sinks;"
+                         "CREATE INDEX deliveries_pending ON txrelay.deliveries (sink, id) WHERE status = 'pending';"
+                         "DELETE FROM txrelay.schema_migrations WHERE version >= 11;"));
+  auto e = [](int n) { return "00000000-0000-7000-8000-00000000000" + std::to_string(n); };
+  auto d = [](int n) { return "00000000-0000-7000-9000-00000000000" + std::to_string(n); };
+  std::string sql = "INSERT INTO txrelay.events (id, topic, payload, created_at) VALUES ";
+  for (int i = 1; i <= 4; ++i)
+    sql += std::string(i > 1 ? ", " : "") + "('" + e(i) + "', 't', '{}', now())";
+  ASSERT_TRUE(conn->exec(sql));
+  struct old_row {
+    int event, id;
+    const char* sink;
+    const char* status;
+    int attempts;
+    const char* last_error; // NULL or a quoted literal
+    const char* replayed_at;
+  };
+  const std::vector<old_row> rows{
+    {1, 1, "a", "delivered", 1, "NULL", "NULL"},      // delivered at the first attempt
+    {1, 2, "b", "dead", 3, "'HTTP 410'", "NULL"},     // dead
+    {2, 3, "a", "pending", 0, "NULL", "NULL"},        // never attempted
+    {2, 4, "b", "pending", 2, "'HTTP 503'", "NULL"},  // retrying
+    {3, 5, "a", "delivered", 3, "NULL", "NULL"},      // delivered after failures
+    {3, 6, "b", "pending", 0, "'HTTP 500'", "now()"}, // replayed, not attempted since
+  };
+  for (const auto& r : rows)
+    ASSERT_TRUE(conn->exec(std::string{"INSERT INTO txrelay.deliveries (event_id, sink, id, status, attempts, "
+                                       "next_attempt_at, last_error, created_at, updated_at, replayed_at) VALUES ('"} +
+                           e(r.event) + "', '" + r.sink + "', '" + d(r.id) + "', '" + r.status + "', " +
+                           std::to_string(r.attempts) + ", now(), " + r.last_error + ", now(), now(), " +
+                           r.replayed_at + ")"));
+  auto migrated = pg::migrate(*conn);
+  ASSERT_TRUE(migrated) << migrated.error().message;
+  EXPECT_EQ(db->scalar("SELECT string_agg(sink || ':' || status || ':' || attempts || ':' || coalesce(last_error, '-'), "
+                       "',' ORDER BY id) FROM txrelay.delivery_status"),
+            "a:delivered:1:-,b:dead:3:HTTP 410,a:pending:0:-,b:pending:2:HTTP 503,a:delivered:3:-,"
+            "b:pending:0:HTTP 500");
+  // History rows are left where they say something: not for 1 and 3.
+  EXPECT_EQ(db->scalar("SELECT string_agg(right(id::text, 1), ',' ORDER BY id) FROM txrelay.deliveries"), "2,4,5,6");
+  EXPECT_EQ(db->scalar("SELECT string_agg(right(id::text, 1), ',' ORDER BY id) FROM txrelay.pending_deliveries"),
+            "3,4,6");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events WHERE delivery_ids IS NULL"), "1"); // the 4th: no sink
+  // And the senders page the queue as before.
+  auto pending = pg::load_pending(*conn, "b", "", 10);
+  ASSERT_TRUE(pending) << pending.error().message;
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].attempts, 2);
+  EXPECT_EQ((*pending)[1].attempts, 0);
+  EXPECT_TRUE((*pending)[1].replayed_at);
 }
 
 TEST_F(outbox_pgtest, ingests_a_batch_with_one_delivery_row_per_sink) {
@@ -142,7 +199,7 @@ TEST_F(outbox_pgtest, repeated_idempotency_key_returns_the_first_event_even_with
   EXPECT_FALSE((*r2)[2].created);
   EXPECT_EQ((*r2)[2].event_id, twice.event_id);
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "2");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "3");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "3");
 }
 
 TEST_F(outbox_pgtest, outcomes_change_only_pending_rows_and_last_report_wins) {
@@ -168,21 +225,27 @@ TEST_F(outbox_pgtest, a_first_attempt_success_leaves_the_queue_and_writes_nothin
   auto it = item("feedback", {"a", "b"});
   ASSERT_TRUE(pg::ingest_events(*conn, {it}));
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.pending_deliveries"), "2");
-  auto version_of = [&](const std::string& id) {
-    return db->scalar("SELECT xmin::text FROM txrelay.deliveries WHERE id = '" + id + "'");
-  };
-  const auto before = version_of(it.delivery_ids[0]);
+  // The deliveries are in the event's row; no history row yet.
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "0");
+  EXPECT_EQ(db->scalar("SELECT array_to_string(delivery_sinks, ',') FROM txrelay.events"), "a,b");
+  const auto event_version = db->scalar("SELECT xmin::text FROM txrelay.events");
   delivery_outcome first{it.delivery_ids[0], it.event_id, "a", delivery_status::delivered, 1, {}, 204, "", {}};
   delivery_outcome dead{it.delivery_ids[1], it.event_id, "b", delivery_status::dead, 3, {}, 410, "HTTP 410", {}};
   auto n = pg::record_outcomes(*conn, {first, dead});
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_EQ(*n, 2);
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.pending_deliveries"), "0");
-  EXPECT_EQ(version_of(it.delivery_ids[0]), before) << "the history row of a first-attempt success was rewritten";
-  EXPECT_NE(version_of(it.delivery_ids[1]), before);
+  // Only the death has something to say; the event row is never rewritten.
+  EXPECT_EQ(db->scalar("SELECT string_agg(sink, ',') FROM txrelay.deliveries"), "b");
+  EXPECT_EQ(db->scalar("SELECT xmin::text FROM txrelay.events"), event_version);
   EXPECT_EQ(db->scalar("SELECT string_agg(sink || ':' || status || ':' || attempts, ',' ORDER BY sink) "
                        "FROM txrelay.delivery_status"),
             "a:delivered:1,b:dead:3");
+  // The history row is dated by the delivery's id (a UUIDv7), not by when it was written.
+  EXPECT_EQ(db->scalar("SELECT created_at = txrelay.uuid_v7_time(id) AND "
+                       "abs(extract(epoch FROM created_at - '" + format_rfc3339(now) + "'::timestamptz)) < 0.002 "
+                       "FROM txrelay.deliveries"),
+            "t");
 }
 
 TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {
@@ -199,7 +262,7 @@ TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {
   auto row = [&](const std::string& sink) {
     return db->scalar("SELECT status || '|' || attempts || '|' || coalesce(last_status::text, 'null') || '|' || "
                       "last_error || '|' || (next_attempt_at = '" + format_rfc3339(retry_at) +
-                      "'::timestamptz) FROM txrelay.deliveries WHERE sink = '" + sink + "'");
+                      "'::timestamptz) FROM txrelay.delivery_status WHERE sink = '" + sink + "'");
   };
   EXPECT_EQ(row("a"), "pending|1|503|HTTP 503: \"busy\", {retry}|true");
   EXPECT_EQ(row("b"), "pending|3|null|connection refused|true");
@@ -208,7 +271,7 @@ TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {
   ASSERT_TRUE(pg::record_outcomes(*conn, {dead}));
   EXPECT_EQ(db->scalar("SELECT status || '|' || attempts || '|' || (last_error IS NULL) || '|' || "
                        "(next_attempt_at = '" + format_rfc3339(retry_at) + "'::timestamptz) "
-                       "FROM txrelay.deliveries WHERE sink = 'b'"),
+                       "FROM txrelay.delivery_status WHERE sink = 'b'"),
             "dead|4|true|true");
 }
 
@@ -237,6 +300,7 @@ TEST_F(outbox_pgtest, outcome_statement_plans_follow_the_table_as_it_grows) {
       SELECT e.id, s, gen_random_uuid(), now(), now(), now() FROM e, unnest(ARRAY['a', 'b']) AS s
       RETURNING sink, id, event_id)
     INSERT INTO txrelay.pending_deliveries (sink, id, event_id) SELECT sink, id, event_id FROM d)sql"));
+  // (History rows for all of them: retried deliveries, the rows the upsert probes.)
   auto plan = ledger->exec("EXPLAIN EXECUTE txr_outcomes('{" + it.delivery_ids[0] + "}', '{" + it.event_id +
                            "}', '{a}', '{pending}', '{2}', '{NULL}', '{NULL}', '{NULL}')");
   ASSERT_TRUE(plan) << plan.error().message;

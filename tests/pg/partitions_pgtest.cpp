@@ -88,12 +88,12 @@ TEST_F(partitions_pgtest, two_nodes_send_to_one_sink_at_once_and_each_key_keeps_
   std::string sql_partition = partition_sql_template;
   sql_partition.replace(sql_partition.find("%KEY%"), 5, "e.key");
   sql_partition.replace(sql_partition.find("%N%"), 3, "4");
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries d JOIN txrelay.events e ON e.id = d.event_id "
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status d JOIN txrelay.events e ON e.id = d.event_id "
                        "WHERE d.sink <> 'feed.' || " + sql_partition),
             "0");
   for (int k = 0; k < 25; ++k) {
     auto key = "k" + std::to_string(k);
-    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.deliveries d JOIN txrelay.events e "
+    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.delivery_status d JOIN txrelay.events e "
                          "ON e.id = d.event_id WHERE e.key = '" + key + "'"),
               partition_name("feed", partition_for(key, 4)));
   }
@@ -116,13 +116,13 @@ TEST_F(partitions_pgtest, a_changed_partition_count_moves_the_pending_rows_at_th
 
   node.reset();
   node = std::make_unique<engine_harness>(*db, config("node-a", 2));
-  EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT sink, ',' ORDER BY sink) FROM txrelay.deliveries "
+  EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT sink, ',' ORDER BY sink) FROM txrelay.delivery_status "
                        "WHERE status = 'pending'"),
             "feed.0,feed.1");
   EXPECT_EQ(pending(), std::to_string(total));
   for (int k = 0; k < 25; ++k) {
     auto key = "k" + std::to_string(k);
-    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.deliveries d JOIN txrelay.events e "
+    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.delivery_status d JOIN txrelay.events e "
                          "ON e.id = d.event_id WHERE e.key = '" + key + "'"),
               partition_name("feed", partition_for(key, 2)));
   }
@@ -140,7 +140,7 @@ TEST_F(partitions_pgtest, a_changed_partition_count_moves_the_pending_rows_at_th
   node = std::make_unique<engine_harness>(*db, config("node-a", 1));
   post(*node, total);
   ASSERT_TRUE(feed.wait_for_requests(total + 1, 10s));
-  EXPECT_EQ(db->scalar("SELECT sink FROM txrelay.deliveries ORDER BY id DESC LIMIT 1"), "feed");
+  EXPECT_EQ(db->scalar("SELECT sink FROM txrelay.delivery_status ORDER BY id DESC LIMIT 1"), "feed");
 }
 
 TEST_F(partitions_pgtest, a_grown_partition_count_moves_each_key_to_its_one_new_partition) {
@@ -154,7 +154,7 @@ TEST_F(partitions_pgtest, a_grown_partition_count_moves_each_key_to_its_one_new_
   node = std::make_unique<engine_harness>(*db, config("node-a", 3));
   for (int k = 0; k < 25; ++k) {
     auto key = "k" + std::to_string(k);
-    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.deliveries d JOIN txrelay.events e "
+    EXPECT_EQ(db->scalar("SELECT string_agg(DISTINCT d.sink, ',') FROM txrelay.delivery_status d JOIN txrelay.events e "
                          "ON e.id = d.event_id WHERE e.key = '" + key + "'"),
               partition_name("feed", partition_for(key, 3)));
   }

@@ -125,7 +125,7 @@ TEST_F(projection_pgtest, aggregates_are_exact_under_concurrency_and_retries) {
   ASSERT_EQ(refused.load(), 0);
   ASSERT_TRUE(eventually([&] { return all_finished(); }, std::chrono::seconds{60}));
   EXPECT_EQ(count("SELECT count(*) FROM txrelay.delivery_status WHERE status = 'dead'"), 0);
-  EXPECT_GT(count("SELECT count(*) FROM txrelay.deliveries WHERE attempts > 1"), 0); // retries did happen
+  EXPECT_GT(count("SELECT count(*) FROM txrelay.delivery_status WHERE attempts > 1"), 0); // retries did happen
   for (int r = 1; r <= 5; ++r) {
     auto row = db->query("SELECT review_count, rating_sum FROM restaurants WHERE id = " + std::to_string(r));
     EXPECT_EQ(std::stoll(row[0][0]), truth_count[r]) << "restaurant " << r;
@@ -213,7 +213,7 @@ TEST_F(projection_pgtest, in_transaction_statements_commit_or_refuse_with_the_ev
   // The statement saw the delivery's id, as an after_commit one would.
   auto first_id = json_string_at(first.body, "/id").value_or("");
   EXPECT_EQ(db->scalar("SELECT delivery::text FROM signups WHERE email = 'ada@example.com'"),
-            db->scalar("SELECT id::text FROM txrelay.deliveries WHERE event_id = '" + first_id +
+            db->scalar("SELECT id::text FROM txrelay.delivery_status WHERE event_id = '" + first_id +
                        "' AND sink = 'signup-row'"));
 
   // Compensation events own the on_dead: key prefix.

@@ -25,21 +25,31 @@ protected:
   std::string event(millis age, bool rejected = false, bool unrouted = false) {
     auto made = std::chrono::system_clock::now() - age;
     auto id = new_uuid_v7(made, rng);
-    db->query("INSERT INTO txrelay.events (id, topic, payload, created_at, rejection) VALUES ('" + id +
-              "', 't', '{}', '" + format_rfc3339(made) + "', " +
-              (rejected ? "'{\"code\":\"schema_violation\"}'" : "NULL") + ")");
+    // A routed event names its deliveries (none yet); a rejected or unrouted one has none.
+    const bool routed = !rejected && !unrouted;
+    db->query("INSERT INTO txrelay.events (id, topic, payload, created_at, rejection, delivery_ids, delivery_sinks) "
+              "VALUES ('" + id + "', 't', '{}', '" + format_rfc3339(made) + "', " +
+              (rejected ? "'{\"code\":\"schema_violation\"}'" : "NULL") + ", " +
+              (routed ? "'{}', '{}'" : "NULL, NULL") + ")");
     if (unrouted)
       db->query("INSERT INTO txrelay.unrouted_events (event_id) VALUES ('" + id + "')");
     return id;
   }
 
-  void delivery(const std::string& event_id, const std::string& sink, const std::string& status, millis last_change) {
+  /// A delivery of the event, as txrelay leaves it:
+  /// - "first": delivered at its first attempt, nothing but its event's arrays;
+  /// - "pending": queued, never attempted;
+  /// - "delivered" (after failures) and "dead": a history row last changed then.
+  void delivery(const std::string& event_id, const std::string& sink, const std::string& kind, millis last_change) {
     auto at = format_rfc3339(std::chrono::system_clock::now() - last_change);
     auto id = new_uuid_v7(std::chrono::system_clock::now(), rng);
-    db->query("INSERT INTO txrelay.deliveries (event_id, sink, id, status, next_attempt_at, created_at, updated_at) "
-              "VALUES ('" + event_id + "', '" + sink + "', '" + id + "', '" + status + "', now(), '" + at + "', '" +
-              at + "')");
-    if (status == "pending") // queued, as txrelay does (migration 11)
+    db->query("UPDATE txrelay.events SET delivery_ids = delivery_ids || '" + id + "'::uuid, "
+              "delivery_sinks = delivery_sinks || '" + sink + "'::text WHERE id = '" + event_id + "'");
+    if (kind == "delivered" || kind == "dead")
+      db->query("INSERT INTO txrelay.deliveries (event_id, sink, id, status, attempts, next_attempt_at, created_at, "
+                "updated_at) VALUES ('" + event_id + "', '" + sink + "', '" + id + "', '" + kind + "', 3, now(), '" +
+                at + "', '" + at + "')");
+    if (kind == "pending")
       db->query("INSERT INTO txrelay.pending_deliveries (sink, id, event_id) VALUES ('" + sink + "', '" + id + "', '" +
                 event_id + "')");
   }
@@ -61,6 +71,12 @@ protected:
     auto b = event(10 * day); // delivered only recently (retried for days)
     delivery(b, "s", "delivered", 3 * day);
     kept.insert(b);
+    auto a1 = event(10 * day); // delivered at the first attempt long ago
+    delivery(a1, "s", "first", 10 * day);
+    expired.insert(a1);
+    auto b1 = event(3 * day); // delivered at the first attempt recently
+    delivery(b1, "s", "first", 3 * day);
+    kept.insert(b1);
     auto c = event(40 * day); // dead for longer than dead rows are kept
     delivery(c, "s", "dead", 35 * day);
     expired.insert(c);
@@ -75,10 +91,20 @@ protected:
     kept.insert(event(10 * day, true)); // rejected recently
     kept.insert(event(40 * day, false, true)); // waiting to be routed (txrelay was down)
     expired.insert(event(10 * day)); // routed to no sink
+    kept.insert(event(3 * day)); // routed to no sink, recently
     auto j = event(40 * day); // one delivery long delivered, another dead recently
-    delivery(j, "s", "delivered", 40 * day);
+    delivery(j, "s", "first", 40 * day);
     delivery(j, "t", "dead", 10 * day);
     kept.insert(j);
+    auto k = event(40 * day); // one delivered long ago after failures, one at its first attempt; one still pending
+    delivery(k, "s", "delivered", 40 * day);
+    delivery(k, "t", "first", 40 * day);
+    delivery(k, "u", "pending", 40 * day);
+    kept.insert(k);
+    auto m = event(40 * day); // the same, finished
+    delivery(m, "s", "delivered", 40 * day);
+    delivery(m, "t", "first", 40 * day);
+    expired.insert(m);
     kept.insert(event(millis{0})); // new
     return expired;
   }
@@ -107,10 +133,11 @@ TEST_F(retention_pgtest, a_pass_deletes_exactly_the_history_past_its_policy) {
   }
   EXPECT_GE(windows, 5);
   EXPECT_EQ(events_left(), kept);
-  EXPECT_EQ(finished, 3);
+  EXPECT_EQ(finished, 5);
   EXPECT_EQ(rejected, 1);
   // Deliveries went with their events; the kept events keep all of theirs.
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "5"); // b, d, e and j's two
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "9"); // b, b1, d, e, j's two, k's three
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "4");      // b, d, j's dead one, k's retried one
 
   // Everything kept forever: a pass deletes nothing.
   auto forever = pg::expire_window(*conn, {}, "", 1000);
@@ -159,7 +186,7 @@ TEST_F(retention_pgtest, the_maintenance_leader_expires_history_and_the_api_says
   EXPECT_EQ(e.get("/v1/events/" + *kept.begin()).status, 200);
 
   auto metrics = e.get("/metrics").body;
-  EXPECT_NE(metrics.find("txrelay_events_expired_total{kind=\"finished\"} 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("txrelay_events_expired_total{kind=\"finished\"} 5"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("txrelay_events_expired_total{kind=\"rejected\"} 1"), std::string::npos);
   EXPECT_NE(metrics.find("txrelay_maintenance_leader 1"), std::string::npos);
 

@@ -257,7 +257,7 @@ TEST_F(scenario_1_feedback, bad_feedback_is_refused_with_every_violation_and_not
   EXPECT_EQ(json_string_at(too_long.body, "/error/violations/0/field"), "payload.content") << too_long.body;
 
   EXPECT_EQ(count("SELECT count(*) FROM txrelay.events"), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM txrelay.delivery_status"), 0);
 
   // The barrier: a good one after them is the only thing that ever reaches the sinks.
   auto id = accepted(e, feedback("Kim", "\"" + std::string(800, 'x') + "\"", "\"" + std::string(100, 'c') + "\""));
@@ -618,7 +618,7 @@ TEST_F(scenario_4_verification, approved_and_rejected_requests_alert_nobody) {
     EXPECT_EQ(json_array_size(res.body, "/deliveries"), 0) << res.body;
   }
   EXPECT_EQ(count("SELECT count(*) FROM txrelay.events"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM txrelay.delivery_status"), 0);
 
   // The barrier: a PENDING one after them is the only request Discord ever sees.
   auto id = accepted(e, request(42, "Study Hub", "PENDING"));
@@ -643,7 +643,7 @@ TEST_F(scenario_4_verification, a_request_without_registration_number_is_refused
   EXPECT_EQ(json_string_at(unknown_status.body, "/error/violations/0/field"), "payload.status");
 
   EXPECT_EQ(count("SELECT count(*) FROM txrelay.events"), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM txrelay.deliveries"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM txrelay.delivery_status"), 0);
   EXPECT_EQ(discord.server().request_count(), 0u);
 }
 

@@ -139,7 +139,7 @@ TEST(publish_crash, every_committed_event_is_routed_once_and_delivered_across_a_
 
   // Routed exactly once: one delivery row per committed event, none waiting.
   EXPECT_EQ(db.scalar("SELECT count(*) FROM txrelay.events"), std::to_string(committed.size()));
-  EXPECT_EQ(db.scalar("SELECT count(*) FROM txrelay.deliveries"), std::to_string(committed.size()));
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM txrelay.delivery_status"), std::to_string(committed.size()));
   EXPECT_EQ(db.scalar("SELECT count(*) FROM txrelay.unrouted_events"), "0");
   std::cout << "[publish_crash] " << committed.size() << " events committed, " << sink.request_count()
             << " requests received\n";
