@@ -1,6 +1,6 @@
 #include "actors/router_actor.hpp"
 
-#include "core/json.hpp"
+#include "core/json_writer.hpp"
 #include "persistence/cluster.hpp"
 #include "core/utf8.hpp"
 #include "logging/log.hpp"
@@ -26,13 +26,11 @@ using router_self = caf::stateful_actor<router_state>;
 
 /// The rejection as stored and shown: the API's error object.
 std::string rejection_json(const api_error& err) {
-  std::string out = "{\"code\":";
-  append_json_string(out, err.code);
-  out += ",\"message\":";
-  append_json_string(out, err.message);
-  append_violations(out, err.violations);
-  out += '}';
-  return out;
+  json_writer w;
+  w.begin_object();
+  err.write_members(w);
+  w.end_object();
+  return std::move(w).take();
 }
 
 /// Why a round failed, and which events it had claimed (back in the queue now).

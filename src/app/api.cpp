@@ -3,7 +3,7 @@
 #include "actors/protocol.hpp"
 #include "core/ids.hpp"
 #include "app/access.hpp"
-#include "core/json.hpp"
+#include "core/json_writer.hpp"
 #include "logging/log.hpp"
 
 #include <algorithm>
@@ -38,97 +38,53 @@ bool is_json_content_type(std::string_view ct) {
   return true;
 }
 
-std::string receipt_json(const pg::ingest_receipt& r) {
-  std::string out = "{\"id\":";
-  append_json_string(out, r.event_id);
-  out += ",\"topic\":";
-  append_json_string(out, r.topic);
-  out += ",\"created_at\":";
-  append_json_string(out, r.created_at);
-  out += ",\"deliveries\":[";
-  for (std::size_t i = 0; i < r.deliveries.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += "{\"id\":";
-    append_json_string(out, r.deliveries[i].id);
-    out += ",\"sink\":";
-    append_json_string(out, r.deliveries[i].sink);
-    out += '}';
-  }
-  out += "]}";
-  return out;
+void write_receipt(json_writer& w, const pg::ingest_receipt& r) {
+  w.begin_object().key("id").string(r.event_id).key("topic").string(r.topic).key("created_at").string(r.created_at);
+  w.key("deliveries").begin_array();
+  for (const auto& d : r.deliveries)
+    w.begin_object().key("id").string(d.id).key("sink").string(d.sink).end_object();
+  w.end_array().end_object();
 }
 
 std::string event_json(const pg::event_record& e) {
-  std::string out = "{\"id\":";
-  append_json_string(out, e.id);
-  out += ",\"topic\":";
-  append_json_string(out, e.topic);
-  out += ",\"key\":";
-  if (e.key)
-    append_json_string(out, *e.key);
-  else
-    out += "null";
-  out += ",\"payload\":";
-  out += e.payload_json;
-  out += ",\"created_at\":";
-  append_json_string(out, e.created_at);
+  json_writer w;
+  w.begin_object().key("id").string(e.id).key("topic").string(e.topic).key("key").string_or_null(e.key);
+  w.key("payload").raw(e.payload_json).key("created_at").string(e.created_at);
   // Events published from SQL are routed after their producer's COMMIT:
   // until then "pending", with no deliveries; "rejected" says why.
-  out += ",\"routing\":";
-  append_json_string(out, pg::to_string(e.routing));
+  w.key("routing").string(pg::to_string(e.routing));
   if (e.rejection_json)
-    out += ",\"rejection\":" + *e.rejection_json;
-  out += ",\"deliveries\":[";
-  for (std::size_t i = 0; i < e.deliveries.size(); ++i) {
-    const auto& d = e.deliveries[i];
-    if (i > 0)
-      out += ',';
-    out += "{\"id\":";
-    append_json_string(out, d.id);
-    out += ",\"sink\":";
-    append_json_string(out, d.sink);
-    out += ",\"status\":";
-    append_json_string(out, d.status);
-    out += ",\"attempts\":" + std::to_string(d.attempts);
-    out += ",\"next_attempt_at\":";
+    w.key("rejection").raw(*e.rejection_json);
+  w.key("deliveries").begin_array();
+  for (const auto& d : e.deliveries) {
+    w.begin_object().key("id").string(d.id).key("sink").string(d.sink).key("status").string(d.status);
+    w.key("attempts").number(d.attempts);
+    w.key("next_attempt_at");
     if (d.status == "pending")
-      append_json_string(out, d.next_attempt_at);
+      w.string(d.next_attempt_at);
     else
-      out += "null";
-    out += ",\"last_status\":";
-    out += d.last_status ? std::to_string(*d.last_status) : "null";
-    out += ",\"last_error\":";
-    if (d.last_error)
-      append_json_string(out, *d.last_error);
-    else
-      out += "null";
-    out += ",\"updated_at\":";
-    append_json_string(out, d.updated_at);
-    out += '}';
+      w.null();
+    w.key("last_status").number_or_null(d.last_status);
+    w.key("last_error").string_or_null(d.last_error);
+    w.key("updated_at").string(d.updated_at);
+    w.end_object();
   }
-  out += "]}";
-  return out;
+  w.end_array().end_object();
+  return std::move(w).take();
 }
 
 std::string batch_error_json(const batch_error& err) {
-  std::string out = "{\"error\":{\"code\":";
-  append_json_string(out, err.error.code);
-  out += ",\"message\":";
-  append_json_string(out, err.error.message);
-  out += ",\"items\":[";
-  for (std::size_t i = 0; i < err.items.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += "{\"index\":" + std::to_string(err.items[i].index) + ",\"code\":";
-    append_json_string(out, err.items[i].error.code);
-    out += ",\"message\":";
-    append_json_string(out, err.items[i].error.message);
-    append_violations(out, err.items[i].error.violations);
-    out += '}';
+  json_writer w;
+  w.begin_object().key("error").begin_object();
+  w.key("code").string(err.error.code).key("message").string(err.error.message);
+  w.key("items").begin_array();
+  for (const auto& item : err.items) {
+    w.begin_object().key("index").number(static_cast<long long>(item.index));
+    item.error.write_members(w);
+    w.end_object();
   }
-  out += "]}}";
-  return out;
+  w.end_array().end_object().end_object();
+  return std::move(w).take();
 }
 
 http::response method_not_allowed(std::string_view allow) {
@@ -347,17 +303,16 @@ void api::admit_and_submit(const std::string& body, const std::string& idem, boo
       any_created |= rc.created;
     http::response res;
     res.status = any_created ? 201 : 200;
+    json_writer w;
     if (batch) {
-      res.body = "{\"events\":[";
-      for (std::size_t i = 0; i < r->size(); ++i) {
-        if (i > 0)
-          res.body += ',';
-        res.body += receipt_json((*r)[i]);
-      }
-      res.body += "]}";
+      w.begin_object().key("events").begin_array();
+      for (const auto& receipt : *r)
+        write_receipt(w, receipt);
+      w.end_array().end_object();
     } else {
-      res.body = receipt_json(r->front());
+      write_receipt(w, r->front());
     }
+    res.body = std::move(w).take();
     respond(std::move(res));
   };
   bool projected = std::any_of(submissions.begin(), submissions.end(), [&](const event_submission& sub) {
@@ -401,17 +356,13 @@ void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const 
   replay_reply reply = [respond = std::move(respond)](result<replay_report, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
-    std::string out = "{\"replayed\":[";
-    for (std::size_t i = 0; i < r->deliveries.size(); ++i) {
-      out += i ? ",{\"id\":" : "{\"id\":";
-      append_json_string(out, r->deliveries[i].id);
-      out += ",\"sink\":";
-      append_json_string(out, r->deliveries[i].sink);
-      out += '}';
-    }
-    out += r->more ? "],\"more\":true}" : "],\"more\":false}";
+    json_writer w;
+    w.begin_object().key("replayed").begin_array();
+    for (const auto& d : r->deliveries)
+      w.begin_object().key("id").string(d.id).key("sink").string(d.sink).end_object();
+    w.end_array().key("more").boolean(r->more).end_object();
     http::response res;
-    res.body = std::move(out);
+    res.body = std::move(w).take();
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, replay_atom::value, std::move(filter), std::move(reply));
@@ -419,34 +370,15 @@ void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const 
 
 namespace {
 
-void append_json_names(std::string& out, const std::vector<std::string>& names) {
-  out += '[';
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    append_json_string(out, names[i]);
-  }
-  out += ']';
-}
-
 std::string reload_json(const reload_report& r) {
-  std::string out = "{\"added\":";
-  append_json_names(out, r.change.added_sinks);
-  out += ",\"changed\":";
-  append_json_names(out, r.change.changed_sinks);
-  out += ",\"removed\":[";
-  for (std::size_t i = 0; i < r.removed_pending.size(); ++i) {
-    out += i ? ",{\"name\":" : "{\"name\":";
-    append_json_string(out, r.removed_pending[i].first);
-    const auto& pending = r.removed_pending[i].second;
-    out += ",\"pending\":" + (pending ? std::to_string(*pending) : std::string{"null"}) + '}';
-  }
-  out += "],\"routing_changed\":";
-  out += r.change.routing_changed ? "true" : "false";
-  out += ",\"warnings\":";
-  append_json_names(out, r.warnings);
-  out += '}';
-  return out;
+  json_writer w;
+  w.begin_object().strings("added", r.change.added_sinks).strings("changed", r.change.changed_sinks);
+  w.key("removed").begin_array();
+  for (const auto& [name, pending] : r.removed_pending)
+    w.begin_object().key("name").string(name).key("pending").number_or_null(pending).end_object();
+  w.end_array().key("routing_changed").boolean(r.change.routing_changed).strings("warnings", r.warnings);
+  w.end_object();
+  return std::move(w).take();
 }
 
 } // namespace
@@ -455,24 +387,16 @@ void api::get_nodes(http::respond_fn respond) const {
   nodes_reply reply = [self_id = options_.node_id, respond = std::move(respond)](result<node_list, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
-    std::string out = "{\"self\":";
-    append_json_string(out, self_id);
-    out += ",\"nodes\":[";
-    for (std::size_t i = 0; i < r->nodes.size(); ++i) {
-      const auto& n = r->nodes[i];
-      out += i ? ",{\"id\":" : "{\"id\":";
-      append_json_string(out, n.id);
-      out += ",\"started_at\":";
-      append_json_string(out, n.started_at);
-      out += ",\"heartbeat_at\":";
-      append_json_string(out, n.heartbeat_at);
-      out += n.live ? ",\"live\":true,\"leases\":" : ",\"live\":false,\"leases\":";
-      append_json_names(out, n.leases);
-      out += '}';
+    json_writer w;
+    w.begin_object().key("self").string(self_id).key("nodes").begin_array();
+    for (const auto& n : r->nodes) {
+      w.begin_object().key("id").string(n.id).key("started_at").string(n.started_at);
+      w.key("heartbeat_at").string(n.heartbeat_at).key("live").boolean(n.live).strings("leases", n.leases);
+      w.end_object();
     }
-    out += "]}";
+    w.end_array().end_object();
     http::response res;
-    res.body = std::move(out);
+    res.body = std::move(w).take();
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, nodes_atom::value, std::move(reply));
@@ -511,10 +435,9 @@ void api::get_sinks(http::respond_fn respond) const {
                         respond = std::move(respond)](result<pending_counts, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
-    std::string out = "{\"sinks\":[";
-    const auto& sinks = *sinks_now;
-    for (std::size_t i = 0; i < sinks.size(); ++i) {
-      const auto& sink = sinks[i];
+    json_writer w;
+    w.begin_object().key("sinks").begin_array();
+    for (const auto& sink : *sinks_now) {
       auto& m = metrics->sink(sink.name);
       auto& actor = metrics->actor("sender:" + sink.name);
       long long pending = 0;
@@ -522,56 +445,45 @@ void api::get_sinks(http::respond_fn respond) const {
         if (name == sink.name)
           pending = n;
       auto rel = std::memory_order_relaxed;
-      if (i > 0)
-        out += ',';
-      out += "{\"name\":";
-      append_json_string(out, sink.name);
-      if (!sink.partition_of.empty()) {
-        out += ",\"partition_of\":";
-        append_json_string(out, sink.partition_of);
-      }
-      out += ",\"kind\":";
-      append_json_string(out, to_string(sink.kind));
-      // Only the redacted form: a sink URL's path is often its credential.
-      out += ",\"endpoint\":";
-      if (sink.endpoint)
-        append_json_string(out, sink.endpoint->redacted());
-      else
-        out += "null";
-      out += ",\"signed\":";
-      out += sink.secrets.empty() ? "false" : "true";
       auto now_ms = std::chrono::duration_cast<millis>(clock->now().time_since_epoch()).count();
-      out += ",\"state\":";
-      append_json_string(out, m.state(now_ms));
-      out += ",\"circuit\":";
-      append_json_string(out, to_string(static_cast<circuit_state>(m.circuit.load(rel))));
-      out += ",\"circuit_opened\":" + std::to_string(m.circuit_opened.load(rel));
-      out += ",\"wait_until\":";
+      w.begin_object().key("name").string(sink.name);
+      if (!sink.partition_of.empty())
+        w.key("partition_of").string(sink.partition_of);
+      w.key("kind").string(to_string(sink.kind));
+      // Only the redacted form: a sink URL's path is often its credential.
+      w.key("endpoint");
+      if (sink.endpoint)
+        w.string(sink.endpoint->redacted());
+      else
+        w.null();
+      w.key("signed").boolean(!sink.secrets.empty());
+      w.key("state").string(m.state(now_ms));
+      w.key("circuit").string(to_string(static_cast<circuit_state>(m.circuit.load(rel))));
+      w.key("circuit_opened").number(m.circuit_opened.load(rel));
+      w.key("wait_until");
       if (auto until = m.wait_until_ms.load(rel); until > now_ms)
-        append_json_string(out, format_rfc3339(time_point{millis{until}}));
+        w.string(format_rfc3339(time_point{millis{until}}));
       else
-        out += "null";
-      out += ",\"paused\":";
-      out += m.paused.load(rel) != 0 ? "true" : "false";
-      out += ",\"ordering\":";
-      out += sink.ordering == delivery_ordering::per_key ? "\"per_key\"" : "\"none\"";
-      out += ",\"pending\":" + std::to_string(pending);
-      out += ",\"in_flight\":" + std::to_string(m.in_flight.load(rel));
-      out += ",\"in_memory\":" + std::to_string(m.in_memory.load(rel));
-      out += ",\"delivered\":" + std::to_string(m.delivered.load(rel));
-      out += ",\"failed_attempts\":" + std::to_string(m.failed_attempts.load(rel));
-      out += ",\"dead\":" + std::to_string(m.dead.load(rel));
-      out += ",\"restarts\":" + std::to_string(actor.restarts.load(rel));
-      out += ",\"last_error\":";
+        w.null();
+      w.key("paused").boolean(m.paused.load(rel) != 0);
+      w.key("ordering").string(sink.ordering == delivery_ordering::per_key ? "per_key" : "none");
+      w.key("pending").number(pending);
+      w.key("in_flight").number(m.in_flight.load(rel));
+      w.key("in_memory").number(m.in_memory.load(rel));
+      w.key("delivered").number(m.delivered.load(rel));
+      w.key("failed_attempts").number(m.failed_attempts.load(rel));
+      w.key("dead").number(m.dead.load(rel));
+      w.key("restarts").number(actor.restarts.load(rel));
+      w.key("last_error");
       if (auto err = m.last_error(); !err.empty())
-        append_json_string(out, err);
+        w.string(err);
       else
-        out += "null";
-      out += '}';
+        w.null();
+      w.end_object();
     }
-    out += "]}";
+    w.end_array().end_object();
     http::response res;
-    res.body = std::move(out);
+    res.body = std::move(w).take();
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, counts_atom::value, std::move(reply));
@@ -582,9 +494,9 @@ void api::control_sink(std::string name, sink_command cmd, http::respond_fn resp
     if (!r)
       return respond(error_response(r.error()));
     http::response res;
-    res.body = "{\"name\":";
-    append_json_string(res.body, name);
-    res.body += cmd == sink_command::pause ? ",\"paused\":true}" : ",\"paused\":false}";
+    json_writer w;
+    w.begin_object().key("name").string(name).key("paused").boolean(cmd == sink_command::pause).end_object();
+    res.body = std::move(w).take();
     respond(std::move(res));
   };
   caf::anon_send(options_.supervisor, sink_control_atom::value, std::move(name), cmd, std::move(reply));
@@ -597,7 +509,9 @@ void api::get_health(http::respond_fn respond) const {
     if (!r)
       return respond(error_response({503, "database_unavailable", "the database does not answer"}));
     http::response res;
-    res.body = R"({"status":"ok","database":"ok"})";
+    json_writer w;
+    w.begin_object().key("status").string("ok").key("database").string("ok").end_object();
+    res.body = std::move(w).take();
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, health_atom::value, std::move(reply));

@@ -1,31 +1,25 @@
 #include "core/api_error.hpp"
 
-#include "core/json.hpp"
+#include "core/json_writer.hpp"
 
 namespace txrelay {
 
 std::string api_error::to_json() const {
-  std::string out = "{\"error\":{\"code\":";
-  append_json_string(out, code);
-  out += ",\"message\":";
-  append_json_string(out, message);
-  append_violations(out, violations);
-  out += "}}";
-  return out;
+  json_writer w;
+  w.begin_object().key("error").begin_object();
+  write_members(w);
+  w.end_object().end_object();
+  return std::move(w).take();
 }
 
-void append_violations(std::string& out, const std::vector<field_violation>& violations) {
+void api_error::write_members(json_writer& w) const {
+  w.key("code").string(code).key("message").string(message);
   if (violations.empty())
     return;
-  out += ",\"violations\":[";
-  for (std::size_t i = 0; i < violations.size(); ++i) {
-    out += i ? ",{\"field\":" : "{\"field\":";
-    append_json_string(out, violations[i].field);
-    out += ",\"problem\":";
-    append_json_string(out, violations[i].problem);
-    out += '}';
-  }
-  out += ']';
+  w.key("violations").begin_array();
+  for (const auto& v : violations)
+    w.begin_object().key("field").string(v.field).key("problem").string(v.problem).end_object();
+  w.end_array();
 }
 
 } // namespace txrelay

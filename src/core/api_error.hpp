@@ -7,6 +7,8 @@
 
 namespace txrelay {
 
+class json_writer;
+
 struct api_error {
   api_error() = default;
   api_error(int status, std::string code, std::string message, std::vector<field_violation> violations = {})
@@ -19,9 +21,10 @@ struct api_error {
 
   /// {"error":{"code":"...","message":"..."}}, plus "violations":[{"field","problem"}] when there are any
   std::string to_json() const;
-};
 
-/// `,"violations":[...]` when `violations` is not empty (nothing otherwise).
-void append_violations(std::string& out, const std::vector<field_violation>& violations);
+  /// "code", "message" and, when there are any, "violations": members of
+  /// the object `w` is writing (an error object, a batch item, a rejection).
+  void write_members(json_writer& w) const;
+};
 
 } // namespace txrelay

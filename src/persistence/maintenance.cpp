@@ -19,8 +19,10 @@ constexpr const char* expired_predicate = R"sql(
                      AND NOT CASE WHEN d.status = 'dead' THEN d.updated_at < $3::timestamptz
                                   ELSE d.updated_at < $2::timestamptz END)
    -- deliveries without one were delivered at their first attempt (or the
-   -- event went to no sink): counted from the event's creation
-   AND (e.created_at < $2::timestamptz
+   -- event went to no sink): counted from their creation, which their ids
+   -- carry (a published event is routed later, after a txrelay outage
+   -- perhaps days later), or else from the event's
+   AND (coalesce(txrelay.uuid_v7_time(e.delivery_ids[1]), e.created_at) < $2::timestamptz
         OR cardinality(e.delivery_ids) > 0
            AND cardinality(e.delivery_ids) = (SELECT count(*) FROM txrelay.deliveries d WHERE d.event_id = e.id))
    AND NOT EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id)

@@ -370,7 +370,8 @@ SELECT d.event_id, d.sink, d.id,
 -- per event with two sinks at ingest, for a row that said nothing but
 -- "delivered" for nearly every delivery. From here that row is written only
 -- when there is something to say: a retry, a death, a success after
--- failures, a replay. NULL arrays: not routed (yet), or rejected. A sink
+-- failures, a replay. NULL arrays: no deliveries (not routed yet,
+-- rejected, published and routed to no sink, or made before this). A sink
 -- name in delivery_sinks follows its delivery when a partition count
 -- changes (persistence/partitions.cpp).
 ALTER TABLE txrelay.events ADD COLUMN delivery_ids uuid[], ADD COLUMN delivery_sinks text[];
@@ -388,7 +389,7 @@ DELETE FROM txrelay.deliveries d
 -- history row written late takes its delivery's creation time from its id.
 CREATE FUNCTION txrelay.uuid_v7_time(id uuid) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint / 1000.0);
+AS $$ SELECT to_timestamp(('x' || substr(replace(id::text, '-', ''), 1, 12))::bit(48)::bigint / 1000.0) $$;
 REVOKE ALL ON FUNCTION txrelay.uuid_v7_time(uuid) FROM PUBLIC;
 
 -- As in migration 11, now from the event's arrays: a delivery without a

@@ -63,6 +63,15 @@ WITH o AS (
   DELETE FROM txrelay.pending_deliveries p USING o
    WHERE p.sink = o.sink AND p.id = o.id AND o.status <> 'pending'
   RETURNING p.sink, p.id
+), still_queued AS (
+  -- A retry applies only to a delivery still queued, and the lock keeps it
+  -- so until COMMIT: a concurrent finish (another sender after a lease
+  -- moved), a partition move or retention waits, or has committed and the
+  -- row is skipped. Without it the upsert below could write history for a
+  -- delivery finished meanwhile, or under a sink name just moved away.
+  SELECT p.sink, p.id FROM txrelay.pending_deliveries p JOIN o ON p.sink = o.sink AND p.id = o.id
+   WHERE o.status = 'pending'
+     FOR KEY SHARE OF p
 ), written AS (
   INSERT INTO txrelay.deliveries AS d (event_id, sink, id, status, attempts, next_attempt_at, last_status, last_error,
                                        created_at, updated_at)
@@ -72,7 +81,7 @@ WITH o AS (
    -- First on o alone: a first attempt's success never writes a row.
    WHERE (o.status <> 'delivered' OR o.attempts > 1)
      AND CASE WHEN o.status = 'pending'
-              THEN EXISTS (SELECT 1 FROM txrelay.pending_deliveries p WHERE p.sink = o.sink AND p.id = o.id)
+              THEN EXISTS (SELECT 1 FROM still_queued q WHERE q.sink = o.sink AND q.id = o.id)
               ELSE EXISTS (SELECT 1 FROM finished f WHERE f.sink = o.sink AND f.id = o.id) END
   ON CONFLICT (event_id, sink) DO UPDATE
      SET status = CASE WHEN excluded.status = 'pending' THEN d.status ELSE excluded.status END,
@@ -242,10 +251,27 @@ void add_optional(binary_array& column, const std::optional<std::string>& value)
     column.add_null();
 }
 
+/// An event has at most one delivery per sink: its history row is keyed by
+/// (event_id, sink). Routing makes them so; a breach is a bug, refused here
+/// before it reaches the database.
+std::optional<pg_error> repeated_sink(const ingest_item& item) {
+  const auto& sinks = item.event.sinks;
+  for (std::size_t i = 0; i < sinks.size(); ++i)
+    for (std::size_t j = i + 1; j < sinks.size(); ++j)
+      if (sinks[i] == sinks[j])
+        return pg_error{"", "internal error: event " + item.event_id + " routed to sink " + sinks[i] + " twice"};
+  if (sinks.size() != item.delivery_ids.size())
+    return pg_error{"", "internal error: event " + item.event_id + " has " + std::to_string(sinks.size()) +
+                          " sinks and " + std::to_string(item.delivery_ids.size()) + " delivery ids"};
+  return std::nullopt;
+}
+
 /// The columns of `items`, or an error naming an id that is not a UUID.
 result<ingest_columns, pg_error> ingest_arrays(const std::vector<ingest_item>& items) {
   ingest_columns c;
   for (const auto& item : items) {
+    if (auto bad = repeated_sink(item))
+      return unexpected{*bad};
     if (!c.event_ids.add_uuid(item.event_id))
       return unexpected{not_a_uuid(item.event_id)};
     c.topics.add_text(item.event.topic);
@@ -605,6 +631,8 @@ result<long long, pg_error> record_routing(connection& conn, const std::vector<c
   binary_array id_lists{binary_array::element::text};
   binary_array sink_lists{binary_array::element::text};
   for (const auto* item : routed) {
+    if (auto bad = repeated_sink(*item))
+      return unexpected{*bad};
     for (std::size_t i = 0; i < item->delivery_ids.size(); ++i) {
       if (!ids.add_uuid(item->delivery_ids[i]))
         return unexpected{not_a_uuid(item->delivery_ids[i])};

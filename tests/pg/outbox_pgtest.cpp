@@ -5,12 +5,14 @@
 #include "persistence/migrations.hpp"
 #include "persistence/outbox.hpp"
 #include "pg/migrated_database.hpp"
+#include "support/eventually.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 #include <set>
+#include <thread>
 
 using namespace txrelay;
 using txrelay::testing::test_database;
@@ -246,6 +248,41 @@ TEST_F(outbox_pgtest, a_first_attempt_success_leaves_the_queue_and_writes_nothin
                        "abs(extract(epoch FROM created_at - '" + format_rfc3339(now) + "'::timestamptz)) < 0.002 "
                        "FROM txrelay.deliveries"),
             "t");
+}
+
+// Two senders can report on one delivery (the lease moved while an attempt
+// was in flight): a retry reported while another finish is committing must
+// not write history for the finished delivery.
+TEST_F(outbox_pgtest, a_retry_racing_a_finish_waits_for_it_and_then_changes_nothing) {
+  auto it = item("feedback", {"a"});
+  ASSERT_TRUE(pg::ingest_events(*conn, {it}));
+  auto finisher = pg::connection::open(db->url());
+  auto retrier = pg::connection::open(db->url());
+  ASSERT_TRUE(finisher && retrier);
+  ASSERT_TRUE(finisher->exec("BEGIN"));
+  delivery_outcome done{it.delivery_ids[0], it.event_id, "a", delivery_status::delivered, 1, {}, 204, "", {}};
+  ASSERT_TRUE(pg::record_outcomes(*finisher, {done}));
+  auto retrier_pid = retrier->exec("SELECT pg_backend_pid()");
+  ASSERT_TRUE(retrier_pid);
+  const std::string pid{retrier_pid->get(0, 0)};
+  long long applied = -1;
+  std::thread late{[&] {
+    delivery_outcome retry{it.delivery_ids[0], it.event_id, "a", delivery_status::pending, 1,
+                           now + std::chrono::seconds{5}, 503, "HTTP 503", {}};
+    auto n = pg::record_outcomes(*retrier, {retry});
+    applied = n ? *n : -2;
+  }};
+  // The retry waits on the finish's lock on the queue row ...
+  bool waited = txrelay::testing::eventually([&] {
+    return db->scalar("SELECT coalesce(wait_event_type, '') FROM pg_stat_activity WHERE pid = " + pid) == "Lock";
+  });
+  ASSERT_TRUE(finisher->exec("COMMIT"));
+  late.join();
+  EXPECT_TRUE(waited) << "the retry did not wait for the finish";
+  // ... and then finds the delivery finished: nothing applied, no history.
+  EXPECT_EQ(applied, 0);
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "0");
+  EXPECT_EQ(db->scalar("SELECT status || ':' || attempts FROM txrelay.delivery_status"), "delivered:1");
 }
 
 TEST_F(outbox_pgtest, an_outcome_records_every_field_and_nulls_what_it_lacks) {

@@ -41,8 +41,9 @@ protected:
   /// - "pending": queued, never attempted;
   /// - "delivered" (after failures) and "dead": a history row last changed then.
   void delivery(const std::string& event_id, const std::string& sink, const std::string& kind, millis last_change) {
+    // Made at its first attempt's time ("first"), or at least that long ago.
     auto at = format_rfc3339(std::chrono::system_clock::now() - last_change);
-    auto id = new_uuid_v7(std::chrono::system_clock::now(), rng);
+    auto id = new_uuid_v7(std::chrono::system_clock::now() - last_change, rng);
     db->query("UPDATE txrelay.events SET delivery_ids = delivery_ids || '" + id + "'::uuid, "
               "delivery_sinks = delivery_sinks || '" + sink + "'::text WHERE id = '" + event_id + "'");
     if (kind == "delivered" || kind == "dead")
@@ -77,6 +78,9 @@ protected:
     auto b1 = event(3 * day); // delivered at the first attempt recently
     delivery(b1, "s", "first", 3 * day);
     kept.insert(b1);
+    auto p = event(10 * day); // published long ago while txrelay was down, routed and delivered recently
+    delivery(p, "s", "first", 3 * day);
+    kept.insert(p);
     auto c = event(40 * day); // dead for longer than dead rows are kept
     delivery(c, "s", "dead", 35 * day);
     expired.insert(c);
@@ -136,7 +140,7 @@ TEST_F(retention_pgtest, a_pass_deletes_exactly_the_history_past_its_policy) {
   EXPECT_EQ(finished, 5);
   EXPECT_EQ(rejected, 1);
   // Deliveries went with their events; the kept events keep all of theirs.
-  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "9"); // b, b1, d, e, j's two, k's three
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "10"); // b, b1, p, d, e, j's two, k's three
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.deliveries"), "4");      // b, d, j's dead one, k's retried one
 
   // Everything kept forever: a pass deletes nothing.

@@ -70,7 +70,7 @@ caf::behavior fake_ledger(caf::event_based_actor* self, std::shared_ptr<fake_sto
     [store](sink_control_atom, const std::string& sink, bool paused) {
       // As stored: each command newer than the last.
       auto stamp = std::to_string(1'000'000 + ++store->controls);
-      return pg::sink_control{sink, paused, paused ? std::string{} : stamp, stamp};
+      return pg::sink_control{sink, paused, paused ? std::string{} : stamp, stamp, {}};
     },
     [self, store](load_pending_atom, const std::string&, const std::string& after,
                   int limit) -> caf::result<delivery_jobs> {
