@@ -243,7 +243,12 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
     },
     [=](counts_atom) -> caf::result<pending_counts> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-      return with_connection<pending_counts>(self, [&](pg::connection& c) { return pg::pending_counts(c); });
+      return with_connection<pending_counts>(self, [&](pg::connection& c) -> result<pending_counts, pg::pg_error> {
+        auto backlog = pg::pending_counts(c);
+        if (!backlog)
+          return unexpected{backlog.error()};
+        return pending_counts{std::move(*backlog), read_process_stats()};
+      });
     },
     [=](sink_control_atom, const std::string& sink, bool paused) -> caf::result<pg::sink_control> {
       // Stored first: every node applies it (the sink's owner is the one

@@ -31,6 +31,7 @@
 #include "config/config.hpp"
 #include "core/delivery.hpp"
 #include "core/result.hpp"
+#include "metrics/process_stats.hpp"
 #include "persistence/cluster.hpp"
 #include "persistence/outbox.hpp"
 
@@ -119,8 +120,12 @@ struct node_list {
 };
 using nodes_reply = std::function<void(result<node_list, api_error>)>;
 
+/// What a scrape of /metrics or GET /v1/sinks needs that takes I/O: the
+/// backlog from the database, and the process's figures from /proc (read by
+/// the ledger, whose thread may block).
 struct pending_counts {
-  std::vector<std::pair<std::string, long long>> by_sink;
+  std::vector<sink_backlog> by_sink;
+  std::optional<process_stats> process;
 };
 
 // Replies from the actor world back to an HTTP connection. Called exactly once,

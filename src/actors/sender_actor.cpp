@@ -120,8 +120,13 @@ void count(sender_pointer self, const scheduler_actions& a) {
   m.safety_sweeps.fetch_add(a.safety_passes, rel);
   for (double seconds : a.commit_to_attempt_seconds)
     m.commit_to_attempt.observe(seconds);
-  if (!a.last_error.empty())
+  auto now_ms = std::chrono::duration_cast<millis>(self->state.options.clock->now().time_since_epoch()).count();
+  if (a.delivered > 0)
+    m.last_success_ms.store(now_ms, rel);
+  if (!a.last_error.empty()) {
     m.set_last_error(a.last_error);
+    m.last_error_ms.store(now_ms, rel);
+  }
 }
 
 void carry_out(sender_pointer self);

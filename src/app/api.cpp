@@ -420,11 +420,12 @@ void api::reload_config(http::respond_fn respond) const {
 }
 
 void api::get_metrics(http::respond_fn respond) const {
-  counts_reply reply = [metrics = options_.metrics, respond = std::move(respond)](result<pending_counts, api_error> r) {
+  counts_reply reply = [metrics = options_.metrics, clock = options_.clock,
+                        respond = std::move(respond)](result<pending_counts, api_error> r) {
     http::response res;
     res.content_type = "text/plain; version=0.0.4";
     // Without the database the counters still render; pending counts are omitted.
-    res.body = metrics->render(r ? r->by_sink : std::vector<std::pair<std::string, long long>>{});
+    res.body = r ? metrics->render(r->by_sink, clock->now(), r->process) : metrics->render({}, clock->now());
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, counts_atom::value, std::move(reply));
@@ -440,10 +441,10 @@ void api::get_sinks(http::respond_fn respond) const {
     for (const auto& sink : *sinks_now) {
       auto& m = metrics->sink(sink.name);
       auto& actor = metrics->actor("sender:" + sink.name);
-      long long pending = 0;
-      for (const auto& [name, n] : r->by_sink)
-        if (name == sink.name)
-          pending = n;
+      sink_backlog backlog{sink.name, 0, std::nullopt};
+      for (const auto& b : r->by_sink)
+        if (b.sink == sink.name)
+          backlog = b;
       auto rel = std::memory_order_relaxed;
       auto now_ms = std::chrono::duration_cast<millis>(clock->now().time_since_epoch()).count();
       w.begin_object().key("name").string(sink.name);
@@ -467,18 +468,35 @@ void api::get_sinks(http::respond_fn respond) const {
         w.null();
       w.key("paused").boolean(m.paused.load(rel) != 0);
       w.key("ordering").string(sink.ordering == delivery_ordering::per_key ? "per_key" : "none");
-      w.key("pending").number(pending);
+      w.key("pending").number(backlog.pending);
+      w.key("oldest_pending_at");
+      if (backlog.oldest)
+        w.string(format_rfc3339(*backlog.oldest));
+      else
+        w.null();
       w.key("in_flight").number(m.in_flight.load(rel));
       w.key("in_memory").number(m.in_memory.load(rel));
       w.key("delivered").number(m.delivered.load(rel));
       w.key("failed_attempts").number(m.failed_attempts.load(rel));
       w.key("dead").number(m.dead.load(rel));
       w.key("restarts").number(actor.restarts.load(rel));
+      // The latest error stays after the sink recovered: the times say
+      // which came last (this node's attempts; another node's are its own).
       w.key("last_error");
       if (auto err = m.last_error(); !err.empty())
         w.string(err);
       else
         w.null();
+      auto instant_or_null = [&](std::int64_t unix_ms) {
+        if (unix_ms > 0)
+          w.string(format_rfc3339(time_point{millis{unix_ms}}));
+        else
+          w.null();
+      };
+      w.key("last_error_at");
+      instant_or_null(m.last_error_ms.load(rel));
+      w.key("last_success_at");
+      instant_or_null(m.last_success_ms.load(rel));
       w.end_object();
     }
     w.end_array().end_object();

@@ -416,9 +416,9 @@ result<reload_report, api_error> reload_config(engine::parts& p) {
       std::optional<long long> pending; // unknown if the count failed
       if (counts) {
         pending = 0;
-        for (const auto& [sink, n] : *counts)
-          if (is_instance_of(sink, name))
-            *pending += n;
+        for (const auto& b : *counts)
+          if (is_instance_of(b.sink, name))
+            *pending += b.pending;
       }
       report.removed_pending.emplace_back(name, pending);
     }

@@ -1,5 +1,7 @@
 #include "cli/command_line.hpp"
 
+#include "core/version.hpp"
+
 #include "app/engine.hpp"
 #include "config/config.hpp"
 #include "logging/log.hpp"
@@ -30,8 +32,6 @@ The database is --database-url, else $TXRELAY_DATABASE_URL, else database.url fr
 the config; when none is set, txrelay starts its own PostgreSQL under --data-dir
 (default ./.txrelay) and stops it on exit.
 )";
-
-constexpr const char* version_text = "txrelay 0.1.0";
 
 /// The embedded server when no URL is configured; `holder` keeps it running.
 result<std::string, std::string> database_url_for(const options& opts, const txrelay_config* config,
@@ -239,7 +239,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (opts->command == "version") {
-    std::cout << version_text << '\n';
+    std::cout << "txrelay " << version << '\n';
     return 0;
   }
   if (opts->command == "check-config")

@@ -93,6 +93,15 @@ struct compensation_event {
 };
 
 /// What the persistence actor records for a delivery after an attempt.
+/// A sink's unfinished deliveries as the database has them: how many, and
+/// when the oldest was made (its UUIDv7 id says; a replayed one counts from
+/// its first making). The lag operators alert on.
+struct sink_backlog {
+  std::string sink;
+  long long pending = 0;
+  std::optional<time_point> oldest;
+};
+
 struct delivery_outcome {
   std::string delivery_id;
   std::string event_id; // with sink, the row's key

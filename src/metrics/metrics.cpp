@@ -1,5 +1,7 @@
 #include "metrics/metrics.hpp"
 
+#include "core/version.hpp"
+
 #include <cstdio>
 
 #include <set>
@@ -125,10 +127,23 @@ std::array<std::uint64_t, latency_histogram::bounds_seconds.size() + 1> latency_
 
 double latency_histogram::sum_seconds() const { return static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6; }
 
-std::string metrics_registry::render(const std::vector<std::pair<std::string, long long>>& pending) const {
+std::string metrics_registry::render(const std::vector<sink_backlog>& backlog, time_point now,
+                                     const std::optional<process_stats>& process) const {
   std::string out;
   out.reserve(4096);
   auto rel = std::memory_order_relaxed;
+  header(out, "txrelay_build_info", "gauge", "Always 1; the version of this txrelay in its label.");
+  out += "txrelay_build_info{version=\"" + label(version) + "\"} 1\n";
+  if (process) {
+    header(out, "process_cpu_seconds_total", "counter", "User and system CPU time of the process.");
+    sample(out, "process_cpu_seconds_total", nullptr, "", process->cpu_seconds);
+    header(out, "process_resident_memory_bytes", "gauge", "Resident memory of the process.");
+    sample(out, "process_resident_memory_bytes", nullptr, "", process->resident_bytes);
+    header(out, "process_open_fds", "gauge", "Open file descriptors (sockets included).");
+    sample(out, "process_open_fds", nullptr, "", process->open_fds);
+    header(out, "process_start_time_seconds", "gauge", "Unix time the process started.");
+    sample(out, "process_start_time_seconds", nullptr, "", process->start_time_seconds);
+  }
   header(out, "txrelay_events_accepted_total", "counter", "Events committed and acknowledged with 201.");
   sample(out, "txrelay_events_accepted_total", nullptr, "", events_accepted.load(rel));
   header(out, "txrelay_events_replayed_total", "counter", "Requests answered with an earlier event (same Idempotency-Key).");
@@ -177,15 +192,23 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
   std::set<std::string> sink_names;
   for (const auto& [name, _] : sinks_)
     sink_names.insert(name);
-  for (const auto& [name, _] : pending)
-    sink_names.insert(name);
+  for (const auto& b : backlog)
+    sink_names.insert(b.sink);
+  auto backlog_of = [&](const std::string& name) {
+    for (const auto& b : backlog)
+      if (b.sink == name)
+        return b;
+    return sink_backlog{name, 0, std::nullopt};
+  };
   header(out, "txrelay_sink_pending_deliveries", "gauge", "Deliveries not yet delivered or dead, per sink.");
+  for (const auto& name : sink_names)
+    sample(out, "txrelay_sink_pending_deliveries", "sink", name, backlog_of(name).pending);
+  header(out, "txrelay_sink_oldest_pending_age_seconds", "gauge",
+         "Age of the sink's oldest pending delivery (from when it was made): the outbox lag; 0 with none pending.");
   for (const auto& name : sink_names) {
-    long long n = 0;
-    for (const auto& [s, count] : pending)
-      if (s == name)
-        n = count;
-    sample(out, "txrelay_sink_pending_deliveries", "sink", name, n);
+    auto oldest = backlog_of(name).oldest;
+    double age = oldest && *oldest < now ? std::chrono::duration<double>(now - *oldest).count() : 0.0;
+    sample(out, "txrelay_sink_oldest_pending_age_seconds", "sink", name, age);
   }
   struct sink_series {
     const char* name;
@@ -220,6 +243,10 @@ std::string metrics_registry::render(const std::vector<std::pair<std::string, lo
      [](const sink_metrics& m) { return static_cast<std::int64_t>(m.sweep_unknown.load(std::memory_order_relaxed)); }},
     {"txrelay_sink_leased", "gauge", "1 while this node holds the sink's lease and sends to it (each sink: 1 on exactly one node).",
      [](const sink_metrics& m) { return m.leased.load(std::memory_order_relaxed); }},
+    {"txrelay_sink_last_success_seconds", "gauge", "Unix time of this node's latest delivered attempt to the sink; 0: none yet.",
+     [](const sink_metrics& m) { return m.last_success_ms.load(std::memory_order_relaxed) / 1000; }},
+    {"txrelay_sink_last_error_seconds", "gauge", "Unix time of this node's latest failed attempt to the sink; 0: none yet.",
+     [](const sink_metrics& m) { return m.last_error_ms.load(std::memory_order_relaxed) / 1000; }},
     {"txrelay_sink_wait_until_seconds", "gauge", "Unix time before which the sink asked for no request (429, Retry-After, X-RateLimit-*); 0: none.",
      [](const sink_metrics& m) { return m.wait_until_ms.load(std::memory_order_relaxed) / 1000; }},
   };

@@ -2,6 +2,9 @@
 // What every actor and sink is doing, as lock-free counters that any thread
 // may bump, rendered in the Prometheus text format on /metrics.
 // Label values are sink and actor names from the config, never URLs.
+#include "core/delivery.hpp"
+#include "metrics/process_stats.hpp"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -45,6 +48,8 @@ struct sink_metrics {
   std::atomic<std::uint64_t> safety_sweeps{0}; // periodic passes over the sink's pending rows
   std::atomic<std::uint64_t> sweep_unknown{0}; // pending rows such a pass found that the sender did not hold
   std::atomic<std::int64_t> leased{0};          // 1 while this node holds the sink's lease and sends to it
+  std::atomic<std::int64_t> last_success_ms{0}; // unix ms of this node's latest delivered attempt; 0: none
+  std::atomic<std::int64_t> last_error_ms{0};   // unix ms of its latest failed attempt (last_error()); 0: none
   // From the COMMIT of a delivery's event returning to its first attempt
   // starting, for deliveries dispatched at commit (not those a sweep found).
   latency_histogram commit_to_attempt;
@@ -102,9 +107,11 @@ public:
   actor_metrics& actor(const std::string& name);
   void count_http_response(int status);
 
-  /// Prometheus text exposition; `pending` is pending deliveries per sink
-  /// as read from the database at scrape time.
-  std::string render(const std::vector<std::pair<std::string, long long>>& pending) const;
+  /// Prometheus text exposition. `backlog` is each sink's pending
+  /// deliveries as read from the database at scrape time (their oldest's
+  /// age taken at `now`), `process` the process's own figures if read.
+  std::string render(const std::vector<sink_backlog>& backlog, time_point now,
+                     const std::optional<process_stats>& process = std::nullopt) const;
 
 private:
   mutable std::mutex mutex_;

@@ -180,8 +180,14 @@ WITH chosen AS (
 )
 SELECT id::text, sink FROM replayed ORDER BY id)sql";
 
-const std::string counts_sql =
-  "SELECT sink, count(*) FROM txrelay.pending_deliveries GROUP BY sink ORDER BY sink";
+// A pass over the queue's primary key (it holds the backlog, not the
+// history), then one probe per sink for its first id: the oldest, ids being
+// UUIDv7s (PostgreSQL 15 has no min(uuid)).
+const std::string counts_sql = R"sql(
+SELECT c.sink, c.n, (extract(epoch FROM txrelay.uuid_v7_time(o.id)) * 1000)::bigint
+FROM (SELECT sink, count(*) AS n FROM txrelay.pending_deliveries GROUP BY sink) AS c
+CROSS JOIN LATERAL (SELECT p.id FROM txrelay.pending_deliveries p WHERE p.sink = c.sink ORDER BY p.id LIMIT 1) AS o
+ORDER BY c.sink)sql";
 
 
 /// A text[] literal: {"a","b"} with quotes and backslashes escaped.
@@ -672,13 +678,14 @@ UPDATE txrelay.events e SET rejection = $2::jsonb FROM taken t WHERE e.id = t.ev
   return res->affected_rows();
 }
 
-result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn) {
+result<std::vector<sink_backlog>, pg_error> pending_counts(connection& conn) {
   auto res = conn.exec_prepared("txr_counts", counts_sql, {});
   if (!res)
     return unexpected{res.error()};
-  std::vector<std::pair<std::string, long long>> counts;
+  std::vector<sink_backlog> counts;
   for (int r = 0; r < res->rows(); ++r)
-    counts.emplace_back(std::string{res->get(r, 0)}, res->get_int(r, 1));
+    counts.push_back({std::string{res->get(r, 0)}, res->get_int(r, 1),
+                      time_point{std::chrono::milliseconds{res->get_int(r, 2)}}});
   return counts;
 }
 

@@ -174,7 +174,7 @@ result<long long, pg_error> record_routing(connection& conn, const std::vector<c
 /// it cannot hold up the events behind it. 0: it was not queued any more.
 result<long long, pg_error> reject_unrouted(connection& conn, const rejected_event& event);
 
-/// Pending deliveries per sink.
-result<std::vector<std::pair<std::string, long long>>, pg_error> pending_counts(connection& conn);
+/// Pending deliveries per sink, with the oldest one's age, by sink name.
+result<std::vector<sink_backlog>, pg_error> pending_counts(connection& conn);
 
 } // namespace txrelay::pg

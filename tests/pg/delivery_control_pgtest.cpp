@@ -26,13 +26,7 @@ protected:
   }
 
   static std::string sink_field(const engine_harness& e, const std::string& sink, const std::string& field) {
-    auto body = e.get("/v1/sinks").body;
-    for (int i = 0; i < json_array_size(body, "/sinks"); ++i) {
-      auto p = "/sinks/" + std::to_string(i);
-      if (json_string_at(body, p + "/name") == sink)
-        return json_string_at(body, p + "/" + field).value_or(json_raw_at(body, p + "/" + field).value_or("?"));
-    }
-    return "missing";
+    return txrelay::testing::sink_field(e.get("/v1/sinks").body, sink, field);
   }
 
   long long pending(const std::string& sink) {

@@ -379,7 +379,12 @@ TEST_F(outbox_pgtest, load_pending_pages_by_id_per_sink) {
   auto counts = pg::pending_counts(*conn);
   ASSERT_TRUE(counts);
   ASSERT_EQ(counts->size(), 2u);
-  EXPECT_EQ((*counts)[0], (std::pair<std::string, long long>{"a", 25}));
+  EXPECT_EQ((*counts)[0].sink, "a");
+  EXPECT_EQ((*counts)[0].pending, 25);
+  // The oldest is the first made (each item is a millisecond later): its UUIDv7 id's time.
+  ASSERT_TRUE((*counts)[0].oldest);
+  EXPECT_EQ((*counts)[0].oldest, uuid_v7_time(items[0].delivery_ids[0]));
+  EXPECT_LT((*counts)[0].oldest, uuid_v7_time(items[1].delivery_ids[0]));
 }
 
 TEST_F(outbox_pgtest, find_event_reports_each_delivery) {

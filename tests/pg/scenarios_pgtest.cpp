@@ -299,12 +299,26 @@ TEST_F(scenario_1_feedback, notion_down_does_not_stop_discord_and_loses_nothing)
   EXPECT_NE(json_string_at(failed, "/last_error").value_or("").find("500"), std::string::npos) << failed;
   EXPECT_EQ(failed.find(fake_notion_server::token), std::string::npos) << failed;
   EXPECT_TRUE(notion.pages().empty());
+  // The operator's view of the sink: failing since, nothing delivered yet, and how far behind.
+  auto sinks = e.get("/v1/sinks").body;
+  EXPECT_NE(sink_field(sinks, "feedback-notion", "last_error_at"), "null") << sinks;
+  EXPECT_EQ(sink_field(sinks, "feedback-notion", "last_success_at"), "null") << sinks;
+  EXPECT_NE(sink_field(sinks, "feedback-notion", "oldest_pending_at"), "null") << sinks;
+  EXPECT_EQ(sink_field(sinks, "feedback-discord", "last_error_at"), "null") << sinks;
+  EXPECT_NE(sink_field(sinks, "feedback-discord", "last_success_at"), "null") << sinks;
+  EXPECT_NE(e.get("/metrics").body.find("txrelay_sink_oldest_pending_age_seconds{sink=\"feedback-notion\"} "),
+            std::string::npos);
 
   // Notion comes back: the pages are created by the retries, once each.
   notion.stop_failing();
   ASSERT_TRUE(notion.wait_for_pages(3, std::chrono::seconds{20})) << notion.pages().size();
   ASSERT_TRUE(eventually([&] { return all_delivered(e, ids, "feedback-notion"); }));
   EXPECT_EQ(notion.pages().size(), 3u);
+  // Recovered: the last error is still shown, with a success after it (RFC 3339 texts compare in time order).
+  sinks = e.get("/v1/sinks").body;
+  EXPECT_GE(sink_field(sinks, "feedback-notion", "last_success_at"), sink_field(sinks, "feedback-notion", "last_error_at"))
+    << sinks;
+  EXPECT_EQ(sink_field(sinks, "feedback-notion", "oldest_pending_at"), "null") << sinks;
   EXPECT_EQ(discord.messages().size(), 3u);
 }
 

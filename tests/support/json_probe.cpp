@@ -58,4 +58,13 @@ std::optional<std::string> json_raw_at(const std::string& json, const std::strin
                       [](simdjson::dom::element el) -> std::optional<std::string> { return simdjson::minify(el); });
 }
 
+std::string sink_field(const std::string& sinks_body, const std::string& sink, const std::string& field) {
+  for (int i = 0; i < json_array_size(sinks_body, "/sinks"); ++i) {
+    auto p = "/sinks/" + std::to_string(i);
+    if (json_string_at(sinks_body, p + "/name") == sink)
+      return json_string_at(sinks_body, p + "/" + field).value_or(json_raw_at(sinks_body, p + "/" + field).value_or("?"));
+  }
+  return "missing";
+}
+
 } // namespace txrelay::testing

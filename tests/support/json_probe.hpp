@@ -15,4 +15,8 @@ bool json_is_null_at(const std::string& json, const std::string& pointer);
 /// The minified JSON text of the value at `pointer`.
 std::optional<std::string> json_raw_at(const std::string& json, const std::string& pointer);
 
+/// A field of one sink in a GET /v1/sinks body: its string value, else its
+/// JSON text ("null", "3", "true"); "missing" when no sink has that name.
+std::string sink_field(const std::string& sinks_body, const std::string& sink, const std::string& field);
+
 } // namespace txrelay::testing

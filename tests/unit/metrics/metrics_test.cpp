@@ -1,4 +1,5 @@
 #include "metrics/metrics.hpp"
+#include "core/version.hpp"
 
 #include <gtest/gtest.h>
 
@@ -22,13 +23,18 @@ TEST(metrics_registry, renders_prometheus_text_with_every_series) {
   m.count_http_response(201);
   m.count_http_response(201);
   m.count_http_response(400);
-  auto text = m.render({{"discord", 12}});
+  auto now = wall_clock::now();
+  auto text = m.render({{"discord", 12, now - std::chrono::seconds{90}}}, now);
   EXPECT_TRUE(has_line(text, "txrelay_events_accepted_total 3")) << text;
   EXPECT_TRUE(has_line(text, "txrelay_sink_delivered_total{sink=\"discord\"} 2"));
   EXPECT_TRUE(has_line(text, "txrelay_sink_failed_attempts_total{sink=\"discord\"} 5"));
   EXPECT_TRUE(has_line(text, "txrelay_sink_dead_total{sink=\"discord\"} 1"));
   EXPECT_TRUE(has_line(text, "txrelay_sink_pending_deliveries{sink=\"discord\"} 12"));
   EXPECT_TRUE(has_line(text, "txrelay_sink_pending_deliveries{sink=\"log\"} 0"));
+  EXPECT_TRUE(has_line(text, "txrelay_sink_oldest_pending_age_seconds{sink=\"discord\"} 90.000000")) << text;
+  EXPECT_TRUE(has_line(text, "txrelay_sink_oldest_pending_age_seconds{sink=\"log\"} 0.000000")) << text;
+  EXPECT_TRUE(has_line(text, std::string{"txrelay_build_info{version=\""} + version + "\"} 1")) << text;
+  EXPECT_EQ(text.find("process_cpu_seconds_total"), std::string::npos) << "no process figures were given";
   EXPECT_TRUE(has_line(text, "txrelay_actor_mailbox_size{actor=\"persistence\"} 7"));
   EXPECT_TRUE(has_line(text, "txrelay_actor_restarts_total{actor=\"sender:discord\"} 2"));
   EXPECT_TRUE(has_line(text, "txrelay_http_requests_total{status=\"201\"} 2"));
@@ -44,7 +50,7 @@ TEST(metrics_registry, commit_to_attempt_latency_is_a_cumulative_histogram) {
   h.observe(0.001);  // a bound is inclusive (le)
   h.observe(0.009);
   h.observe(30.0);   // above every bound: only +Inf
-  auto text = m.render({});
+  auto text = m.render({}, wall_clock::now());
   EXPECT_TRUE(has_line(text, "# TYPE txrelay_sink_commit_to_attempt_seconds histogram")) << text;
   EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="0.0005"} 1)")) << text;
   EXPECT_TRUE(has_line(text, R"(txrelay_sink_commit_to_attempt_seconds_bucket{sink="hook",le="0.001"} 2)")) << text;
@@ -62,6 +68,20 @@ TEST(metrics_registry, references_are_stable) {
   for (int i = 0; i < 100; ++i)
     m.sink("s" + std::to_string(i));
   EXPECT_EQ(a, &m.sink("a"));
+}
+
+TEST(metrics_registry, the_process_s_own_figures_are_read_from_proc_and_rendered) {
+  auto stats = read_process_stats();
+  ASSERT_TRUE(stats) << "/proc is mounted on every machine these tests run on";
+  EXPECT_GT(stats->resident_bytes, 1'000'000);
+  EXPECT_GE(stats->open_fds, 3); // stdin, stdout, stderr at least
+  EXPECT_GT(stats->start_time_seconds, 1.6e9);
+  metrics_registry m;
+  auto text = m.render({}, wall_clock::now(), stats);
+  EXPECT_NE(text.find("\nprocess_resident_memory_bytes " + std::to_string(stats->resident_bytes) + "\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
+  EXPECT_NE(text.find("\nprocess_open_fds "), std::string::npos);
 }
 
 } // namespace
