@@ -120,6 +120,11 @@ void count(sender_pointer self, const scheduler_actions& a) {
   m.safety_sweeps.fetch_add(a.safety_passes, rel);
   for (double seconds : a.commit_to_attempt_seconds)
     m.commit_to_attempt.observe(seconds);
+  for (double seconds : a.attempt_seconds)
+    m.attempt_duration.observe(seconds);
+  for (std::size_t i = 0; i < a.failures.size(); ++i)
+    if (a.failures[i] != 0)
+      m.failures[i].fetch_add(a.failures[i], rel);
   auto now_ms = std::chrono::duration_cast<millis>(self->state.options.clock->now().time_since_epoch()).count();
   if (a.delivered > 0)
     m.last_success_ms.store(now_ms, rel);

@@ -3,6 +3,7 @@
 // delivery of it to one sink.
 #include "core/clock.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,18 @@ struct rate_window {
 };
 
 /// What one attempt at a sink came to.
+/// Why an attempt failed, as the failures-by-reason metric counts it.
+enum class failure_reason {
+  other,        // no HTTP exchange to judge: a sql sink's error, a crash, a lost attempt
+  status,       // the sink answered with an error status
+  rate_limited, // 429: the sink asked for fewer requests
+  timeout,      // no answer in time (resolve, connect, handshake or the whole call)
+  connect,      // could not reach the sink, or the connection broke
+  tls,          // the TLS handshake or its setup failed
+};
+inline constexpr std::size_t failure_reason_count = 6;
+const char* to_string(failure_reason reason);
+
 struct attempt_result {
   enum class verdict {
     delivered, // the sink took it
@@ -81,6 +94,8 @@ struct attempt_result {
   // take one of the remaining requests: the sender waits for the reset once
   // no more remain than are under way.
   std::optional<rate_window> bucket;
+  // When it failed: why, for metrics (last, so positional initialisers stay valid).
+  failure_reason reason = failure_reason::other;
 };
 
 /// An event a dead delivery publishes (its sink's `on_dead`), committed in

@@ -138,6 +138,7 @@ delivery_outcome delivery_scheduler::dead_letter(const delivery_job& job, std::s
 void delivery_scheduler::fail_attempt(delivery_job& job, const attempt_result& r, time_point now) {
   const auto& policy = policy_.retry;
   actions_.failed_attempts += 1;
+  actions_.failures[static_cast<std::size_t>(r.reason)] += 1;
   if (!r.error.empty())
     actions_.last_error = r.error;
   if (r.outcome == attempt_result::verdict::permanent || attempts_exhausted(policy, job.attempts) ||
@@ -247,6 +248,7 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
   auto under_way = flying_.find(id);
   if (under_way == flying_.end() || under_way->second.number != attempt.number)
     return; // not in flight: its deadline passed (and it was counted then), or the sender restarted
+  actions_.attempt_seconds.push_back(std::chrono::duration<double>(now - under_way->second.started).count());
   flying_.erase(under_way);
   bool was_probe = probe_ && probe_->id == id && probe_->number == attempt.number;
   if (was_probe)
@@ -313,6 +315,7 @@ void delivery_scheduler::timer(time_point now) {
   std::sort(overdue.begin(), overdue.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   for (const auto& attempt : overdue) {
     attempt_result lost;
+    lost.reason = failure_reason::timeout;
     lost.error = "no result from the attempt within " + std::to_string(policy_.attempt_deadline.count()) + " ms";
     attempted(attempt, lost, now);
   }
@@ -538,7 +541,7 @@ void delivery_scheduler::pump(time_point now) {
     started_attempt started{std::move(id), ++attempts_started_};
     if (!probing_before && breaker_.probe_in_flight())
       probe_ = started;
-    flying_.emplace(started.id, attempt_under_way{started.number, now + policy_.attempt_deadline});
+    flying_.emplace(started.id, attempt_under_way{started.number, now + policy_.attempt_deadline, now});
     actions_.attempts.push_back(std::move(started));
   }
   maybe_sweep(now);

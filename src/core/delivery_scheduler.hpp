@@ -21,6 +21,7 @@
 #include "core/token_bucket.hpp"
 
 #include <cstdint>
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -90,6 +91,8 @@ struct scheduler_actions {
   std::uint64_t unknown_found = 0;        // pending rows a safety pass found that nothing had told the sender of
   std::uint64_t safety_passes = 0;
   std::vector<double> commit_to_attempt_seconds;
+  std::vector<double> attempt_seconds;    // how long each attempt that ended this step took
+  std::array<std::uint64_t, failure_reason_count> failures{}; // failed attempts, by failure_reason
   std::string last_error;                 // the latest failed attempt's error, if any this step
 };
 
@@ -186,6 +189,7 @@ private:
   struct attempt_under_way {
     std::uint64_t number;
     time_point deadline;
+    time_point started;
   };
   std::unordered_map<std::string, attempt_under_way> flying_;    // attempts under way, by delivery id
   std::uint64_t attempts_started_ = 0;

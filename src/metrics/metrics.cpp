@@ -104,6 +104,31 @@ void sample(std::string& out, const char* name, const char* label_name, std::str
   out += '\n';
 }
 
+/// One histogram per sink, in the Prometheus text format.
+void render_histogram(std::string& out, const char* name, const char* help,
+                      const std::map<std::string, std::unique_ptr<sink_metrics>>& sinks,
+                      latency_histogram sink_metrics::*member) {
+  header(out, name, "histogram", help);
+  const std::string metric{name};
+  for (const auto& [sink, m] : sinks) {
+    const auto& h = (*m).*member;
+    auto counts = h.cumulative();
+    const std::string sink_label = "sink=\"" + label(sink) + "\"";
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      char le[32];
+      if (i < latency_histogram::bounds_seconds.size())
+        std::snprintf(le, sizeof le, "%g", latency_histogram::bounds_seconds[i]);
+      else
+        std::snprintf(le, sizeof le, "+Inf");
+      out += metric + "_bucket{" + sink_label + ",le=\"" + le + "\"} " + std::to_string(counts[i]) + "\n";
+    }
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%.6f", h.sum_seconds());
+    out += metric + "_sum{" + sink_label + "} " + sum + "\n";
+    out += metric + "_count{" + sink_label + "} " + std::to_string(counts.back()) + "\n";
+  }
+}
+
 } // namespace
 
 void latency_histogram::observe(double seconds) {
@@ -256,24 +281,19 @@ std::string metrics_registry::render(const std::vector<sink_backlog>& backlog, t
       sample(out, s.name, "sink", name, s.read(*m));
   }
 
-  header(out, "txrelay_sink_commit_to_attempt_seconds", "histogram",
-         "From the COMMIT of an event to the first attempt of its delivery, for deliveries dispatched at commit.");
-  for (const auto& [name, m] : sinks_) {
-    auto counts = m->commit_to_attempt.cumulative();
-    for (std::size_t i = 0; i < counts.size(); ++i) {
-      char le[32];
-      if (i < latency_histogram::bounds_seconds.size())
-        std::snprintf(le, sizeof le, "%g", latency_histogram::bounds_seconds[i]);
-      else
-        std::snprintf(le, sizeof le, "+Inf");
-      out += "txrelay_sink_commit_to_attempt_seconds_bucket{sink=\"" + name + "\",le=\"" + le + "\"} " +
-             std::to_string(counts[i]) + "\n";
-    }
-    char sum[64];
-    std::snprintf(sum, sizeof sum, "%.6f", m->commit_to_attempt.sum_seconds());
-    out += "txrelay_sink_commit_to_attempt_seconds_sum{sink=\"" + name + "\"} " + sum + "\n";
-    out += "txrelay_sink_commit_to_attempt_seconds_count{sink=\"" + name + "\"} " + std::to_string(counts.back()) + "\n";
-  }
+  header(out, "txrelay_sink_failures_total", "counter",
+         "Failed attempts by reason: status (an error answer), rate_limited (429), timeout, connect, tls, other.");
+  for (const auto& [name, m] : sinks_)
+    for (std::size_t i = 0; i < failure_reason_count; ++i)
+      out += "txrelay_sink_failures_total{sink=\"" + label(name) + "\",reason=\"" +
+             to_string(static_cast<failure_reason>(i)) + "\"} " + std::to_string(m->failures[i].load(rel)) + "\n";
+
+  render_histogram(out, "txrelay_sink_commit_to_attempt_seconds",
+                   "From the COMMIT of an event to the first attempt of its delivery, for deliveries dispatched at commit.",
+                   sinks_, &sink_metrics::commit_to_attempt);
+  render_histogram(out, "txrelay_sink_attempt_duration_seconds",
+                   "From an attempt's start to its result, failed attempts included.", sinks_,
+                   &sink_metrics::attempt_duration);
 
   header(out, "txrelay_actor_mailbox_size", "gauge", "Messages waiting in the actor's mailbox (sampled each second).");
   for (const auto& [name, m] : actors_)

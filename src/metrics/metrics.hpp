@@ -53,6 +53,10 @@ struct sink_metrics {
   // From the COMMIT of a delivery's event returning to its first attempt
   // starting, for deliveries dispatched at commit (not those a sweep found).
   latency_histogram commit_to_attempt;
+  // From an attempt's start to its result (failed ones included).
+  latency_histogram attempt_duration;
+  // Failed attempts by failure_reason.
+  std::array<std::atomic<std::uint64_t>, failure_reason_count> failures{};
 
   void set_last_error(std::string error);
   std::string last_error() const;

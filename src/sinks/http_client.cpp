@@ -130,6 +130,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
 namespace {
 
+// The step name of a failed handshake: its failures count as "tls".
+constexpr const char* tls_handshake_step = "TLS handshake failed";
+
 std::string host_header(const url& origin) {
   auto host = origin.host;
   if (host.find(':') != std::string::npos)
@@ -230,7 +233,7 @@ private:
     // SNI lets a server with many names pick the right certificate; RFC 6066
     // allows only names in it, never address literals.
     if (!is_address && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1)
-      return fail_with("TLS setup failed: cannot set the server name");
+      return fail_with("TLS setup failed: cannot set the server name", failure_reason::tls);
     if (client_->options.verify_peer) {
       // The name check goes into OpenSSL's own chain verification (the same
       // X509_check_host/X509_check_ip_asc that ssl::host_name_verification
@@ -241,12 +244,12 @@ private:
       int named = is_address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str())
                              : SSL_set1_host(ssl, host.c_str());
       if (named != 1)
-        return fail_with("TLS setup failed: cannot set the expected server name");
+        return fail_with("TLS setup failed: cannot set the expected server name", failure_reason::tls);
     }
     conn_->tcp().expires_at(setup_deadline_);
     conn_->tls()->async_handshake(ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
       if (ec)
-        return self->fail(ec, "TLS handshake failed");
+        return self->fail(ec, tls_handshake_step);
       self->write();
     });
   }
@@ -344,14 +347,17 @@ private:
       return connect_fresh();
     }
     if (ec == beast::error::timeout || resolve_timed_out_)
-      return fail_with(std::string{step} + ": timeout after " + std::to_string(phase_timeout_.count()) + " ms");
+      return fail_with(std::string{step} + ": timeout after " + std::to_string(phase_timeout_.count()) + " ms",
+                       failure_reason::timeout);
     SSL* ssl = conn_ && conn_->tls() ? conn_->tls()->native_handle() : nullptr;
-    fail_with(std::string{step} + ": " + describe_tls_error(ec, ssl));
+    fail_with(std::string{step} + ": " + describe_tls_error(ec, ssl),
+              step == std::string_view{tls_handshake_step} ? failure_reason::tls : failure_reason::connect);
   }
 
-  void fail_with(std::string transport_error) {
+  void fail_with(std::string transport_error, failure_reason why) {
     http_outcome out;
     out.transport_error = std::move(transport_error);
+    out.transport_failure = why;
     conn_.reset(); // plain TCP close; a TLS close_notify is not worth a round trip to a peer we give up on
     finish(std::move(out));
   }
@@ -395,6 +401,7 @@ void http_client::send(http_call call, std::function<void(http_outcome)> done) {
     net::post(impl_->strand_, [error = *impl_->setup_error, done = std::move(done)] {
       http_outcome out;
       out.transport_error = error;
+      out.transport_failure = error.rfind("TLS", 0) == 0 ? failure_reason::tls : failure_reason::other;
       done(std::move(out));
     });
     return;

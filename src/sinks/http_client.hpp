@@ -4,6 +4,7 @@
 // by the HTTP sinks; completions run on the io_context's threads and must not
 // block.
 #include "core/clock.hpp"
+#include "core/delivery.hpp"
 #include "core/url.hpp"
 #include "http/message.hpp"
 
@@ -30,6 +31,7 @@ struct http_call {
 struct http_outcome {
   bool transport_ok = false;   // false: no complete response (resolve, connect, TLS, timeout, reset)
   std::string transport_error; // set when !transport_ok; names the step, never the URL's path
+  failure_reason transport_failure = failure_reason::connect; // set when !transport_ok
   int status = 0;
   http::header_list headers;
   std::string body;

@@ -32,9 +32,11 @@ std::optional<attempt_result> settled_verdict(const http_outcome& outcome, time_
   if (!outcome.transport_ok) {
     r.outcome = attempt_result::verdict::retry;
     r.error = outcome.transport_error;
+    r.reason = outcome.transport_failure;
     return r;
   }
   r.http_status = outcome.status;
+  r.reason = outcome.status == 429 ? failure_reason::rate_limited : failure_reason::status; // if it failed
   r.retry_after = rate_limit_wait(outcome, now);
   r.bucket = rate_limit_window([&](std::string_view name) { return http::find_header(outcome.headers, name); }, now);
   if (outcome.status >= 200 && outcome.status < 300) {

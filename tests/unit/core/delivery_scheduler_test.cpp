@@ -81,6 +81,9 @@ struct harness {
     totals.dead += a.dead;
     totals.unknown_found += a.unknown_found;
     totals.safety_passes += a.safety_passes;
+    for (std::size_t i = 0; i < a.failures.size(); ++i)
+      totals.failures[i] += a.failures[i];
+    totals.attempt_seconds.insert(totals.attempt_seconds.end(), a.attempt_seconds.begin(), a.attempt_seconds.end());
     auto problems = s->check(now);
     for (const auto& p : problems)
       ADD_FAILURE() << "invariant: " << p;
@@ -318,6 +321,43 @@ TEST(delivery_scheduler, a_safety_sweep_that_finds_only_held_rows_counts_nothing
   h.drain();
   h.serve_sweep();
   EXPECT_EQ(h.totals.unknown_found, 0u);
+}
+
+TEST(delivery_scheduler, each_attempt_s_duration_and_each_failure_s_reason_are_counted) {
+  auto p = base_policy();
+  p.attempt_deadline = 60s;
+  p.safety_sweep = 0ms;
+  p.retry.base = 1s;
+  harness h{p};
+  h.serve_sweep();
+  h.dispatch_new(3);
+  ASSERT_EQ(h.flying.size(), 3u);
+  h.now += 250ms;
+  attempt_result refused{attempt_result::verdict::retry, 0, "connect: Connection refused", {}, false, {}};
+  refused.reason = failure_reason::connect;
+  h.answer(0, refused);
+  h.now += 250ms;
+  attempt_result limited{attempt_result::verdict::retry, 429, "HTTP 429", 2s, false, {}};
+  limited.reason = failure_reason::rate_limited;
+  h.answer(0, limited);
+  h.answer(0, delivered());
+  ASSERT_EQ(h.totals.attempt_seconds.size(), 3u);
+  EXPECT_DOUBLE_EQ(h.totals.attempt_seconds[0], 0.25);
+  EXPECT_DOUBLE_EQ(h.totals.attempt_seconds[1], 0.5);
+  EXPECT_DOUBLE_EQ(h.totals.attempt_seconds[2], 0.5);
+  EXPECT_EQ(h.totals.failures[static_cast<std::size_t>(failure_reason::connect)], 1u);
+  EXPECT_EQ(h.totals.failures[static_cast<std::size_t>(failure_reason::rate_limited)], 1u);
+  EXPECT_EQ(h.totals.failed_attempts, 2u);
+  // An attempt that never answers fails at its deadline, as a timeout.
+  while (h.flying.empty())
+    ASSERT_TRUE(h.advance_to_timer());
+  const auto dropped = h.flying.size(); // the transport lost them all
+  h.flying.clear();
+  const auto failed_before = h.totals.failed_attempts;
+  while (h.totals.failed_attempts == failed_before)
+    ASSERT_TRUE(h.advance_to_timer());
+  EXPECT_EQ(h.totals.failures[static_cast<std::size_t>(failure_reason::timeout)], dropped);
+  EXPECT_EQ(h.totals.failed_attempts, failed_before + dropped);
 }
 
 TEST(delivery_scheduler, an_attempt_that_never_answers_fails_at_its_deadline_and_is_retried) {

@@ -70,6 +70,23 @@ TEST(metrics_registry, references_are_stable) {
   EXPECT_EQ(a, &m.sink("a"));
 }
 
+TEST(metrics_registry, failures_by_reason_and_attempt_durations_per_sink) {
+  metrics_registry m;
+  auto& s = m.sink("hook");
+  s.failures[static_cast<std::size_t>(failure_reason::timeout)] += 2;
+  s.failures[static_cast<std::size_t>(failure_reason::status)] += 1;
+  s.attempt_duration.observe(0.004);
+  s.attempt_duration.observe(3.0);
+  auto text = m.render({}, wall_clock::now());
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_failures_total{sink="hook",reason="timeout"} 2)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_failures_total{sink="hook",reason="status"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_failures_total{sink="hook",reason="tls"} 0)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_attempt_duration_seconds_bucket{sink="hook",le="0.005"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_attempt_duration_seconds_bucket{sink="hook",le="2.5"} 1)")) << text;
+  EXPECT_TRUE(has_line(text, R"(txrelay_sink_attempt_duration_seconds_count{sink="hook"} 2)")) << text;
+  EXPECT_TRUE(has_line(text, "# TYPE txrelay_sink_attempt_duration_seconds histogram")) << text;
+}
+
 TEST(metrics_registry, the_process_s_own_figures_are_read_from_proc_and_rendered) {
   auto stats = read_process_stats();
   ASSERT_TRUE(stats) << "/proc is mounted on every machine these tests run on";

@@ -110,6 +110,7 @@ TEST_F(http_client_fixture, a_stalled_sink_times_out_without_naming_the_path) {
 
   EXPECT_FALSE(out.transport_ok);
   EXPECT_EQ(out.transport_error, "receive: timeout after 200 ms");
+  EXPECT_EQ(out.transport_failure, failure_reason::timeout);
   EXPECT_EQ(out.transport_error.find("secret-token"), std::string::npos);
   EXPECT_GE(took, 190ms);
   EXPECT_LT(took, 5s);
@@ -126,6 +127,7 @@ TEST_F(http_client_fixture, a_refused_connection_names_the_step) {
   auto out = send(client, post("/hook/secret-token-123"));
   EXPECT_FALSE(out.transport_ok);
   EXPECT_EQ(out.transport_error, "connect: Connection refused");
+  EXPECT_EQ(out.transport_failure, failure_reason::connect);
   EXPECT_EQ(out.status, 0);
 }
 
