@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh
+# promtool (Debian's prometheus) and jq: tests/monitoring checks the alert rules and the dashboard.
+bash scripts/deps.sh prometheus jq
 build_dir="$(bash scripts/build.sh RelWithDebInfo | tail -n 1)"
 
 # EXIT covers success, failure and set -e; INT/TERM are turned into an exit so it runs then too.
