@@ -243,12 +243,21 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
     },
     [=](counts_atom) -> caf::result<pending_counts> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
-      return with_connection<pending_counts>(self, [&](pg::connection& c) -> result<pending_counts, pg::pg_error> {
-        auto backlog = pg::pending_counts(c);
-        if (!backlog)
-          return unexpected{backlog.error()};
-        return pending_counts{std::move(*backlog), read_process_stats()};
-      });
+      // The process's figures come back even when the database does not
+      // answer: an outage is when they matter.
+      pending_counts out;
+      out.process = read_process_stats();
+      auto& st = self->state;
+      auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits,
+                                    pg::ledger_session_settings);
+      if (!conn) {
+        out.backlog_error = to_api_error(to_caf(conn.error()));
+      } else if (auto backlog = pg::pending_counts(**conn)) {
+        out.by_sink = std::move(*backlog);
+      } else {
+        out.backlog_error = to_api_error(to_caf(backlog.error()));
+      }
+      return out;
     },
     [=](sink_control_atom, const std::string& sink, bool paused) -> caf::result<pg::sink_control> {
       // Stored first: every node applies it (the sink's owner is the one

@@ -125,7 +125,8 @@ using nodes_reply = std::function<void(result<node_list, api_error>)>;
 /// the ledger, whose thread may block).
 struct pending_counts {
   std::vector<sink_backlog> by_sink;
-  std::optional<process_stats> process;
+  std::optional<api_error> backlog_error; // the database did not answer: by_sink is empty
+  std::optional<process_stats> process;   // read whether or not the database answered
 };
 
 // Replies from the actor world back to an HTTP connection. Called exactly once,

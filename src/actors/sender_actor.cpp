@@ -128,10 +128,8 @@ void count(sender_pointer self, const scheduler_actions& a) {
   auto now_ms = std::chrono::duration_cast<millis>(self->state.options.clock->now().time_since_epoch()).count();
   if (a.delivered > 0)
     m.last_success_ms.store(now_ms, rel);
-  if (!a.last_error.empty()) {
-    m.set_last_error(a.last_error);
-    m.last_error_ms.store(now_ms, rel);
-  }
+  if (!a.last_error.empty())
+    m.set_last_error(a.last_error, now_ms);
 }
 
 void carry_out(sender_pointer self);

@@ -87,6 +87,36 @@ std::string batch_error_json(const batch_error& err) {
   return std::move(w).take();
 }
 
+/// The route a request names, as metrics label it: a method the API knows
+/// and a path template, never the raw path (ids would make a series each,
+/// and a client could make up any number of paths and methods).
+std::string route_name(std::string_view method, std::string_view path) {
+  static constexpr std::string_view methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+  static constexpr std::string_view fixed[] = {"/v1/events", "/v1/events:batch", "/v1/sinks",  "/v1/nodes",
+                                               "/v1/admin/reload", "/metrics",     "/healthz"};
+  std::string_view m = "OTHER";
+  for (auto known : methods)
+    if (method == known)
+      m = known;
+  std::string_view p = "unknown";
+  for (auto known : fixed)
+    if (path == known)
+      p = known;
+  auto tail = path.substr(path.rfind('/') + 1);
+  auto slashes = std::count(path.begin(), path.end(), '/');
+  if (path.rfind("/v1/events/", 0) == 0)
+    p = slashes == 3 ? "/v1/events/{id}" : tail == "replay" && slashes == 4 ? "/v1/events/{id}/replay" : p;
+  if (path.rfind("/v1/sinks/", 0) == 0 && slashes == 4) {
+    if (tail == "pause")
+      p = "/v1/sinks/{name}/pause";
+    else if (tail == "resume")
+      p = "/v1/sinks/{name}/resume";
+    else if (tail == "replay")
+      p = "/v1/sinks/{name}/replay";
+  }
+  return std::string{m} + " " + std::string{p};
+}
+
 http::response method_not_allowed(std::string_view allow) {
   auto res = error_response({405, "method_not_allowed", "use " + std::string{allow} + " on this path"});
   res.headers.emplace_back("Allow", std::string{allow});
@@ -95,7 +125,13 @@ http::response method_not_allowed(std::string_view allow) {
 
 } // namespace
 
-void api::handle(http::request&& req, http::respond_fn respond) const {
+void api::handle(http::request&& req, http::respond_fn respond_unlabelled) const {
+  // Every answer carries the route it came from, for the request metrics.
+  http::respond_fn respond = [route = route_name(req.method, req.path()),
+                              respond = std::move(respond_unlabelled)](http::response res) {
+    res.route = route;
+    respond(std::move(res));
+  };
   // A page on another site can make a browser send requests here (a form,
   // or DNS rebinding to a loopback address): the Host it names, and for
   // state changes a JSON content type, which no HTML form can send.
@@ -426,6 +462,7 @@ void api::get_metrics(http::respond_fn respond) const {
     res.content_type = "text/plain; version=0.0.4";
     // Without the database the counters still render; pending counts are omitted.
     res.body = r ? metrics->render(r->by_sink, clock->now(), r->process) : metrics->render({}, clock->now());
+    // (With backlog_error set, by_sink is empty: the counters render, pending counts are omitted.)
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, counts_atom::value, std::move(reply));
@@ -436,6 +473,8 @@ void api::get_sinks(http::respond_fn respond) const {
                         respond = std::move(respond)](result<pending_counts, api_error> r) {
     if (!r)
       return respond(error_response(r.error()));
+    if (r->backlog_error)
+      return respond(error_response(*r->backlog_error));
     json_writer w;
     w.begin_object().key("sinks").begin_array();
     for (const auto& sink : *sinks_now) {
@@ -482,8 +521,9 @@ void api::get_sinks(http::respond_fn respond) const {
       w.key("restarts").number(actor.restarts.load(rel));
       // The latest error stays after the sink recovered: the times say
       // which came last (this node's attempts; another node's are its own).
+      auto [err, err_ms] = m.last_error_and_time();
       w.key("last_error");
-      if (auto err = m.last_error(); !err.empty())
+      if (!err.empty())
         w.string(err);
       else
         w.null();
@@ -494,7 +534,7 @@ void api::get_sinks(http::respond_fn respond) const {
           w.null();
       };
       w.key("last_error_at");
-      instant_or_null(m.last_error_ms.load(rel));
+      instant_or_null(err_ms);
       w.key("last_success_at");
       instant_or_null(m.last_success_ms.load(rel));
       w.end_object();

@@ -327,7 +327,7 @@ result<std::unique_ptr<engine>, std::string> engine::start(engine_options option
     p->io, server_opts, [rest = p->rest.get()](http::request&& req, http::respond_fn respond) {
       rest->handle(std::move(req), std::move(respond));
     },
-    [metrics = p->metrics](int status) { metrics->count_http_response(status); });
+    [metrics = p->metrics](std::string_view route, int status) { metrics->count_http_response(route, status); });
   auto bound = p->server->start();
   std::unique_ptr<engine> e{new engine(std::move(p))};
   if (!bound) {

@@ -32,7 +32,14 @@ struct response {
   std::string content_type = "application/json";
   header_list headers;
   std::string body;
+  // Which of the handler's routes answered ("GET /v1/events/{id}"), for
+  // metrics; never written to the wire. Empty: the server answered itself.
+  std::string route;
 };
+
+/// Called for every response written: its route (empty if the server
+/// answered itself) and status.
+using response_observer = std::function<void(std::string_view route, int status)>;
 
 /// Called exactly once, from any thread.
 using respond_fn = std::function<void(response)>;

@@ -46,7 +46,7 @@ class session;
 } // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& io, server_options o, request_handler h, std::function<void(int)> r)
+  impl(net::io_context& io, server_options o, request_handler h, response_observer r)
     : io(io), options(std::move(o)), handler(std::move(h)), on_response(std::move(r)),
       acceptor(net::make_strand(io)), accept_retry(acceptor.get_executor()) {}
 
@@ -56,7 +56,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::io_context& io;
   const server_options options;
   const request_handler handler;
-  const std::function<void(int)> on_response;
+  const response_observer on_response;
   tcp::acceptor acceptor;      // used on its strand only (after start())
   net::steady_timer accept_retry; // same strand
   std::atomic<bool> stopped{false};
@@ -222,7 +222,7 @@ private:
     // Counted when committed to the wire, so a client that has its answer can
     // rely on it being counted.
     if (server_->on_response)
-      server_->on_response(res.status);
+      server_->on_response(res.route, res.status);
     stream_.expires_after(server_->options.read_timeout);
     bhttp::async_write(stream_, *out_, [self = shared_from_this(), linger_after](beast::error_code ec, std::size_t) {
       self->on_write(ec, linger_after);
@@ -333,7 +333,7 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
 }
 
 server::server(net::io_context& io, server_options options, request_handler handler,
-               std::function<void(int)> on_response)
+               response_observer on_response)
   : impl_(std::make_shared<impl>(io, std::move(options), std::move(handler), std::move(on_response))) {}
 
 server::~server() { stop(); }

@@ -33,10 +33,10 @@ struct server_options {
 
 class server {
 public:
-  /// `on_response(status)` is called for every response written, including the
+  /// `on_response` is called for every response written, including the
   /// ones the server produces itself (413, 400 for malformed HTTP).
   server(boost::asio::io_context& io, server_options options, request_handler handler,
-         std::function<void(int)> on_response = {});
+         response_observer on_response = {});
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -8,9 +8,15 @@
 
 namespace txrelay {
 
-void sink_metrics::set_last_error(std::string error) {
+void sink_metrics::set_last_error(std::string error, std::int64_t at_ms) {
   std::lock_guard guard{last_error_mutex_};
   last_error_ = std::move(error);
+  last_error_ms.store(at_ms, std::memory_order_relaxed);
+}
+
+std::pair<std::string, std::int64_t> sink_metrics::last_error_and_time() const {
+  std::lock_guard guard{last_error_mutex_};
+  return {last_error_, last_error_ms.load(std::memory_order_relaxed)};
 }
 
 std::string sink_metrics::last_error() const {
@@ -52,9 +58,9 @@ actor_metrics& metrics_registry::actor(const std::string& name) {
   return *slot;
 }
 
-void metrics_registry::count_http_response(int status) {
+void metrics_registry::count_http_response(std::string_view route, int status) {
   std::lock_guard guard{mutex_};
-  auto& slot = http_responses_[status];
+  auto& slot = http_responses_[{route.empty() ? std::string{"none"} : std::string{route}, status}];
   if (!slot)
     slot = std::make_unique<std::atomic<std::uint64_t>>(0);
   slot->fetch_add(1, std::memory_order_relaxed);
@@ -209,9 +215,11 @@ std::string metrics_registry::render(const std::vector<sink_backlog>& backlog, t
   sample(out, "txrelay_outcome_batches_total", nullptr, "", outcome_batches.load(rel));
 
   std::lock_guard guard{mutex_};
-  header(out, "txrelay_http_requests_total", "counter", "HTTP responses by status code.");
-  for (const auto& [status, n] : http_responses_)
-    sample(out, "txrelay_http_requests_total", "status", std::to_string(status), n->load(rel));
+  header(out, "txrelay_http_requests_total", "counter",
+         "HTTP responses by route (\"none\": the server answered before any route, e.g. a malformed request) and status.");
+  for (const auto& [key, n] : http_responses_)
+    out += "txrelay_http_requests_total{route=\"" + label(key.first) + "\",status=\"" + std::to_string(key.second) +
+           "\"} " + std::to_string(n->load(rel)) + "\n";
 
   // Every configured sink appears, with 0 pending when the database has none.
   std::set<std::string> sink_names;
@@ -268,9 +276,9 @@ std::string metrics_registry::render(const std::vector<sink_backlog>& backlog, t
      [](const sink_metrics& m) { return static_cast<std::int64_t>(m.sweep_unknown.load(std::memory_order_relaxed)); }},
     {"txrelay_sink_leased", "gauge", "1 while this node holds the sink's lease and sends to it (each sink: 1 on exactly one node).",
      [](const sink_metrics& m) { return m.leased.load(std::memory_order_relaxed); }},
-    {"txrelay_sink_last_success_seconds", "gauge", "Unix time of this node's latest delivered attempt to the sink; 0: none yet.",
+    {"txrelay_sink_last_success_timestamp_seconds", "gauge", "Unix time of this node's latest delivered attempt to the sink; 0: none yet.",
      [](const sink_metrics& m) { return m.last_success_ms.load(std::memory_order_relaxed) / 1000; }},
-    {"txrelay_sink_last_error_seconds", "gauge", "Unix time of this node's latest failed attempt to the sink; 0: none yet.",
+    {"txrelay_sink_last_error_timestamp_seconds", "gauge", "Unix time of this node's latest failed attempt to the sink; 0: none yet.",
      [](const sink_metrics& m) { return m.last_error_ms.load(std::memory_order_relaxed) / 1000; }},
     {"txrelay_sink_wait_until_seconds", "gauge", "Unix time before which the sink asked for no request (429, Retry-After, X-RateLimit-*); 0: none.",
      [](const sink_metrics& m) { return m.wait_until_ms.load(std::memory_order_relaxed) / 1000; }},

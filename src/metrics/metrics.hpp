@@ -58,8 +58,10 @@ struct sink_metrics {
   // Failed attempts by failure_reason.
   std::array<std::atomic<std::uint64_t>, failure_reason_count> failures{};
 
-  void set_last_error(std::string error);
+  /// The error and its time (unix ms) are set together, and read together.
+  void set_last_error(std::string error, std::int64_t at_ms);
   std::string last_error() const;
+  std::pair<std::string, std::int64_t> last_error_and_time() const;
 
   /// One word for dashboards and GET /v1/sinks, the most severe first:
   /// failed, broken, paused, open, half_open, rate_limited, ok.
@@ -109,7 +111,8 @@ public:
   /// Stable references: entries are never removed.
   sink_metrics& sink(const std::string& name);
   actor_metrics& actor(const std::string& name);
-  void count_http_response(int status);
+  /// `route` as the API names it ("POST /v1/events"); empty: the server answered itself.
+  void count_http_response(std::string_view route, int status);
 
   /// Prometheus text exposition. `backlog` is each sink's pending
   /// deliveries as read from the database at scrape time (their oldest's
@@ -121,7 +124,7 @@ private:
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<sink_metrics>> sinks_;
   std::map<std::string, std::unique_ptr<actor_metrics>> actors_;
-  std::map<int, std::unique_ptr<std::atomic<std::uint64_t>>> http_responses_;
+  std::map<std::pair<std::string, int>, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> http_responses_;
 };
 
 } // namespace txrelay

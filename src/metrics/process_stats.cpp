@@ -26,7 +26,7 @@ std::optional<long long> boot_time() {
 
 } // namespace
 
-std::optional<process_stats> read_process_stats() {
+std::optional<process_stats> read_process_stats() try {
   std::ifstream stat{"/proc/self/stat"};
   std::string line;
   if (!std::getline(stat, line))
@@ -61,7 +61,11 @@ std::optional<process_stats> read_process_stats() {
   for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec}; !ec && it != std::filesystem::directory_iterator{};
        it.increment(ec))
     ++s.open_fds;
+  if (s.open_fds > 0)
+    --s.open_fds; // the iterator's own descriptor
   return s;
+} catch (const std::exception&) { // a /proc line not as proc(5) describes it
+  return std::nullopt;
 }
 
 } // namespace txrelay

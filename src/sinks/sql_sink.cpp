@@ -26,6 +26,10 @@ attempt_result classify_sql_error(const pg::pg_error& err) {
   bool transient = err.connection_lost || err.sqlstate.empty() || cls == "08" || cls == "40" || cls == "53" ||
                    cls == "57" || cls == "58" || err.sqlstate == "55P03";
   r.outcome = transient ? attempt_result::verdict::retry : attempt_result::verdict::permanent;
+  // 57014 query_canceled: the statement_timeout; 55P03 the lock_timeout.
+  r.reason = err.connection_lost || cls == "08"                  ? failure_reason::connect
+             : err.sqlstate == "57014" || err.sqlstate == "55P03" ? failure_reason::timeout
+                                                                  : failure_reason::other;
   return r;
 }
 
@@ -125,6 +129,7 @@ void sql_sink::shared::run() {
         // libpq's reason names the host, port and user: logged, not shown.
         log::warn("sql sink: cannot connect to the database: " + one_line_excerpt(opened.error().message, 500));
         r.error = "cannot connect to the database";
+        r.reason = failure_reason::connect;
         answer(next, std::move(r));
         continue;
       }

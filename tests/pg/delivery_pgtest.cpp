@@ -280,7 +280,14 @@ TEST_F(delivery_pgtest, health_and_metrics_report_the_engine) {
     return metrics.find("txrelay_sink_delivered_total{sink=\"hook\"} 1") != std::string::npos &&
            metrics.find("txrelay_sink_pending_deliveries{sink=\"hook\"} 0") != std::string::npos;
   })) << metrics;
-  for (const char* series : {"txrelay_events_accepted_total 1", "txrelay_http_requests_total{status=\"201\"} 1",
+  // Requests by route: a template, never the raw path; unknown methods and paths are one series each.
+  e.get("/v1/events/01a231a5-4bd9-7500-8567-08a6db3e6962"); // well formed, no such event
+  e.get("/v1/no/such/" + std::string(50, 'x'));
+  metrics = e.get("/metrics").body;
+  for (const char* series : {"txrelay_events_accepted_total 1",
+                             "txrelay_http_requests_total{route=\"POST /v1/events\",status=\"201\"} 1",
+                             "txrelay_http_requests_total{route=\"GET /v1/events/{id}\",status=\"404\"} 1",
+                             "txrelay_http_requests_total{route=\"GET unknown\",status=\"404\"} 1",
                              "txrelay_actor_mailbox_size{actor=\"persistence\"}",
                              "txrelay_actor_restarts_total{actor=\"sender:hook\"} 0",
                              "txrelay_sink_pending_deliveries{sink=\"audit\"}"})

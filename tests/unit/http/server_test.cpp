@@ -36,9 +36,10 @@ protected:
     options.port = 0;
     server_ = std::make_unique<server>(
       io_, options, [this](request&& req, respond_fn respond) { on_request(std::move(req), std::move(respond)); },
-      [this](int status) {
+      [this](std::string_view route, int status) {
         std::lock_guard guard{mutex_};
         statuses_.push_back(status);
+        routes_.emplace_back(route);
       });
     auto bound = server_->start();
     ASSERT_TRUE(bound) << bound.error();
@@ -72,6 +73,7 @@ protected:
     response res;
     res.status = status;
     res.headers = {{"X-Echo-Method", req.method}};
+    res.route = req.method + " echo";
     res.body = "{\"path\":\"" + std::string{req.path()} + "\",\"body\":\"" + req.body + "\"}";
     respond(std::move(res));
   }
@@ -90,6 +92,11 @@ protected:
     return seen_;
   }
 
+  std::vector<std::string> routes() {
+    std::lock_guard guard{mutex_};
+    return routes_;
+  }
+
   std::vector<int> statuses() {
     std::lock_guard guard{mutex_};
     return statuses_;
@@ -105,6 +112,7 @@ protected:
   std::condition_variable changed_;
   std::vector<request> seen_;
   std::vector<int> statuses_;
+  std::vector<std::string> routes_; // as reported with each status
   std::deque<respond_fn> deferred_;
   bool defer_ = false;
   int status_ = 200;
@@ -205,6 +213,7 @@ TEST_F(server_fixture, garbage_gets_400_and_the_connection_closed) {
   EXPECT_TRUE(conn.closed_by_peer());
   EXPECT_TRUE(seen().empty());
   EXPECT_EQ(statuses(), (std::vector<int>{400}));
+  EXPECT_EQ(routes(), (std::vector<std::string>{""})) << "the server answered: no route";
 }
 
 TEST_F(server_fixture, headers_over_the_limit_get_431) {
@@ -237,6 +246,7 @@ TEST_F(server_fixture, handler_statuses_are_reported_as_written) {
     EXPECT_EQ(conn.call("GET", "/").status, status);
   }
   EXPECT_EQ(statuses(), (std::vector<int>{201, 404, 503}));
+  EXPECT_EQ(routes(), (std::vector<std::string>{"GET echo", "GET echo", "GET echo"}));
 }
 
 TEST_F(server_fixture, stop_closes_open_connections) {

@@ -20,9 +20,9 @@ TEST(metrics_registry, renders_prometheus_text_with_every_series) {
   m.sink("log");
   m.actor("persistence").mailbox_size = 7;
   m.actor("sender:discord").restarts += 2;
-  m.count_http_response(201);
-  m.count_http_response(201);
-  m.count_http_response(400);
+  m.count_http_response("POST /v1/events", 201);
+  m.count_http_response("POST /v1/events", 201);
+  m.count_http_response("", 400);
   auto now = wall_clock::now();
   auto text = m.render({{"discord", 12, now - std::chrono::seconds{90}}}, now);
   EXPECT_TRUE(has_line(text, "txrelay_events_accepted_total 3")) << text;
@@ -37,8 +37,8 @@ TEST(metrics_registry, renders_prometheus_text_with_every_series) {
   EXPECT_EQ(text.find("process_cpu_seconds_total"), std::string::npos) << "no process figures were given";
   EXPECT_TRUE(has_line(text, "txrelay_actor_mailbox_size{actor=\"persistence\"} 7"));
   EXPECT_TRUE(has_line(text, "txrelay_actor_restarts_total{actor=\"sender:discord\"} 2"));
-  EXPECT_TRUE(has_line(text, "txrelay_http_requests_total{status=\"201\"} 2"));
-  EXPECT_TRUE(has_line(text, "txrelay_http_requests_total{status=\"400\"} 1"));
+  EXPECT_TRUE(has_line(text, "txrelay_http_requests_total{route=\"POST /v1/events\",status=\"201\"} 2")) << text;
+  EXPECT_TRUE(has_line(text, "txrelay_http_requests_total{route=\"none\",status=\"400\"} 1")) << text;
   EXPECT_TRUE(has_line(text, "# TYPE txrelay_sink_delivered_total counter"));
   EXPECT_TRUE(has_line(text, "# TYPE txrelay_sink_in_flight gauge"));
 }

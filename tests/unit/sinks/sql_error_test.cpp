@@ -26,5 +26,13 @@ TEST(classify_sql_error, keeps_the_primary_message_only) {
   EXPECT_EQ(l.error.find("txrelay"), std::string::npos) << l.error;
 }
 
+TEST(classify_sql_error, says_why_for_the_failures_by_reason_metric) {
+  EXPECT_EQ(classify_sql_error({"", "server closed the connection", true}).reason, failure_reason::connect);
+  EXPECT_EQ(classify_sql_error({"57014", "ERROR:  canceling statement due to statement timeout", false}).reason,
+            failure_reason::timeout);
+  EXPECT_EQ(classify_sql_error({"55P03", "ERROR:  could not obtain lock", false}).reason, failure_reason::timeout);
+  EXPECT_EQ(classify_sql_error({"23505", "ERROR:  duplicate key", false}).reason, failure_reason::other);
+}
+
 } // namespace
 } // namespace txrelay
