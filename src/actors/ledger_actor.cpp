@@ -212,6 +212,12 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       return with_connection<delivery_jobs>(
         self, [&](pg::connection& c) { return pg::load_pending(c, sink, after_id, limit); });
     },
+    [=](dead_list_atom, const dead_list_request& req) -> caf::result<dead_list> {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      flush_outcomes(self); // a death reported a moment ago is listed
+      return with_connection<dead_list>(
+        self, [&](pg::connection& c) { return pg::list_dead(c, req.sinks, req.after_id, req.limit); });
+    },
     [=](get_event_atom, const std::string& id) -> caf::result<event_lookup> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       flush_outcomes(self);

@@ -67,6 +67,7 @@ using sink_control_atom = caf::atom_constant<caf::atom("sinkctl")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
+using dead_list_atom = caf::atom_constant<caf::atom("deadlist")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 // A graceful stop: finish what is under way, start nothing new, answer true when done.
@@ -108,6 +109,16 @@ struct replay_report {
   bool more = false; // the limit was reached: more dead deliveries may match
 };
 
+/// GET /v1/sinks/{name}/dead: a page of dead deliveries by id.
+struct dead_list_request {
+  std::vector<std::string> sinks; // the sink's instances (a partitioned sink: each partition)
+  std::string after_id;           // "": from the start
+  int limit = 100;
+};
+struct dead_list {
+  std::vector<pg::dead_letter> items;
+};
+
 /// The sinks a node may send to now, each with the end of its permission
 /// (the lease, on the node's clock: time_point::rep).
 using sink_leases = std::vector<std::pair<std::string, time_point::rep>>;
@@ -144,6 +155,7 @@ using event_reply = std::function<void(result<event_lookup, api_error>)>;
 using counts_reply = std::function<void(result<pending_counts, api_error>)>;
 using health_reply = std::function<void(result<bool, api_error>)>;
 using replay_reply = std::function<void(result<replay_report, api_error>)>;
+using dead_list_reply = std::function<void(result<dead_list, api_error>)>;
 
 /// What an operator can tell a sink (POST /v1/sinks/{name}/pause|resume).
 /// pause: nothing is sent until resumed; deliveries stay pending.
@@ -205,6 +217,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pending_counts)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::dead_list_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::dead_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::dead_list_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::counts_reply)

@@ -7,6 +7,7 @@
 #include "logging/log.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <string_view>
 #include <tuple>
 
@@ -113,6 +114,8 @@ std::string route_name(std::string_view method, std::string_view path) {
       p = "/v1/sinks/{name}/resume";
     else if (tail == "replay")
       p = "/v1/sinks/{name}/replay";
+    else if (tail == "dead")
+      p = "/v1/sinks/{name}/dead";
   }
   return std::string{m} + " " + std::string{p};
 }
@@ -214,9 +217,14 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
     auto rest = path.substr(10);
     auto slash = rest.find('/');
     auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    if (action == "dead") {
+      if (req.method != "GET")
+        return respond(method_not_allowed("GET"));
+      return list_dead(std::string{rest.substr(0, slash)}, req, std::move(respond));
+    }
     if (action != "pause" && action != "resume" && action != "replay")
-      return respond(
-        error_response({404, "not_found", "no such endpoint (POST /v1/sinks/{name}/pause, /resume or /replay)"}));
+      return respond(error_response(
+        {404, "not_found", "no such endpoint (POST /v1/sinks/{name}/pause, /resume or /replay; GET /v1/sinks/{name}/dead)"}));
     if (req.method != "POST")
       return respond(method_not_allowed("POST"));
     if (action == "replay") {
@@ -402,6 +410,51 @@ void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const 
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, replay_atom::value, std::move(filter), std::move(reply));
+}
+
+void api::list_dead(const std::string& name, const http::request& req, http::respond_fn respond) const {
+  dead_list_request list;
+  for (const auto& s : *options_.sinks->current()) // a partitioned sink's name stands for its partitions
+    if (s.name == name || s.partition_of == name)
+      list.sinks.push_back(s.name);
+  if (list.sinks.empty())
+    return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
+  if (auto limit = req.query_param("limit")) {
+    int n = 0;
+    auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > 1000)
+      return respond(error_response({400, "invalid_query", "limit must be a whole number from 1 to 1000"}));
+    list.limit = n;
+  }
+  if (auto after = req.query_param("after")) {
+    if (!is_uuid(*after))
+      return respond(error_response({400, "invalid_query", "after must be a delivery id (a UUID) from an earlier page's next"}));
+    list.after_id = std::move(*after);
+  }
+  const auto limit = list.limit;
+  dead_list_reply reply = [limit, respond = std::move(respond)](result<dead_list, api_error> r) {
+    if (!r)
+      return respond(error_response(r.error()));
+    json_writer w;
+    w.begin_object().key("dead").begin_array();
+    for (const auto& d : r->items) {
+      w.begin_object().key("id").string(d.id).key("event_id").string(d.event_id).key("sink").string(d.sink);
+      w.key("topic").string(d.topic).key("key").string_or_null(d.key).key("attempts").number(d.attempts);
+      w.key("last_status").number_or_null(d.last_status).key("last_error").string_or_null(d.last_error);
+      w.key("died_at").string(d.died_at).key("created_at").string(d.created_at).end_object();
+    }
+    w.end_array().key("next");
+    // A full page may have more behind it: its last id is where the next starts.
+    if (static_cast<int>(r->items.size()) == limit)
+      w.string(r->items.back().id);
+    else
+      w.null();
+    w.end_object();
+    http::response res;
+    res.body = std::move(w).take();
+    respond(std::move(res));
+  };
+  caf::anon_send(options_.http_actor, dead_list_atom::value, std::move(list), std::move(reply));
 }
 
 namespace {

@@ -80,6 +80,7 @@ private:
   void get_nodes(http::respond_fn respond) const;
   void control_sink(std::string name, sink_command cmd, http::respond_fn respond) const;
   void replay_dead(pg::replay_filter filter, http::respond_fn respond) const;
+  void list_dead(const std::string& name, const http::request& req, http::respond_fn respond) const;
   void reload_config(http::respond_fn respond) const;
 
   api_options options_;

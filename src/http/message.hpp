@@ -2,6 +2,7 @@
 // HTTP requests and responses as plain data, so routing and handlers are
 // testable without sockets and Beast stays inside server.cpp.
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,10 @@ struct request {
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
   std::string_view path() const; // target without the query
+  /// The query parameter `name`, percent-decoded ('+' is a space); the
+  /// first if repeated; nullopt when absent. A value with a bad escape is
+  /// returned as sent, for the caller's validation to refuse.
+  std::optional<std::string> query_param(std::string_view name) const;
 };
 
 struct response {

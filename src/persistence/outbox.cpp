@@ -1,5 +1,6 @@
 #include "persistence/outbox.hpp"
 
+#include "core/ids.hpp"
 #include "core/json.hpp"
 #include "persistence/binary_array.hpp"
 #include "persistence/sql_time.hpp"
@@ -676,6 +677,44 @@ UPDATE txrelay.events e SET rejection = $2::jsonb FROM taken t WHERE e.id = t.ev
   if (!res)
     return unexpected{res.error()};
   return res->affected_rows();
+}
+
+result<std::vector<dead_letter>, pg_error> list_dead(connection& conn, const std::vector<std::string>& sinks,
+                                                     const std::string& after_id, int limit) {
+  // deliveries_dead (sink, id) WHERE status = 'dead' serves it: dead rows are few.
+  static const std::string sql = R"sql(
+SELECT d.id::text, d.event_id::text, d.sink, e.topic, e.key, d.attempts, d.last_status, d.last_error,
+       )sql" TXR_RFC3339("d.updated_at") R"sql(, )sql" TXR_RFC3339("e.created_at") R"sql(
+FROM txrelay.deliveries d JOIN txrelay.events e ON e.id = d.event_id
+WHERE d.status = 'dead' AND d.sink = ANY ($1::text[]) AND d.id > $2::uuid
+ORDER BY d.id
+LIMIT $3)sql";
+  if (!after_id.empty() && !is_uuid(after_id))
+    return unexpected{not_a_uuid(after_id)};
+  auto res = conn.exec_prepared("txr_list_dead", sql,
+                                {param{text_array_literal(sinks)},
+                                 param{after_id.empty() ? std::string{"00000000-0000-0000-0000-000000000000"} : after_id},
+                                 param{std::to_string(limit)}});
+  if (!res)
+    return unexpected{res.error()};
+  std::vector<dead_letter> out;
+  out.reserve(res->rows());
+  for (int r = 0; r < res->rows(); ++r) {
+    dead_letter d;
+    d.id = res->get(r, 0);
+    d.event_id = res->get(r, 1);
+    d.sink = res->get(r, 2);
+    d.topic = res->get(r, 3);
+    d.key = res->get_optional(r, 4);
+    d.attempts = static_cast<int>(res->get_int(r, 5));
+    if (!res->is_null(r, 6))
+      d.last_status = static_cast<int>(res->get_int(r, 6));
+    d.last_error = res->get_optional(r, 7);
+    d.died_at = res->get(r, 8);
+    d.created_at = res->get(r, 9);
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 result<std::vector<sink_backlog>, pg_error> pending_counts(connection& conn) {

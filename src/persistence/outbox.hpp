@@ -174,6 +174,24 @@ result<long long, pg_error> record_routing(connection& conn, const std::vector<c
 /// it cannot hold up the events behind it. 0: it was not queued any more.
 result<long long, pg_error> reject_unrouted(connection& conn, const rejected_event& event);
 
+/// A dead delivery, for GET /v1/sinks/{name}/dead.
+struct dead_letter {
+  std::string id;
+  std::string event_id;
+  std::string sink;
+  std::string topic;
+  std::optional<std::string> key;
+  int attempts = 0;
+  std::optional<int> last_status;
+  std::optional<std::string> last_error;
+  std::string died_at;    // RFC 3339: when it was given up
+  std::string created_at; // RFC 3339: when the event was made
+};
+
+/// Dead deliveries of `sinks` with id > `after_id` ("" = from the start), by id.
+result<std::vector<dead_letter>, pg_error> list_dead(connection& conn, const std::vector<std::string>& sinks,
+                                                     const std::string& after_id, int limit);
+
 /// Pending deliveries per sink, with the oldest one's age, by sink name.
 result<std::vector<sink_backlog>, pg_error> pending_counts(connection& conn);
 

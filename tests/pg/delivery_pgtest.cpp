@@ -498,6 +498,30 @@ TEST_F(delivery_pgtest, dead_deliveries_are_replayed_by_sink_or_by_event) {
   ASSERT_TRUE(eventually([&] {
     return delivery_status(e, first_id, "hook") == "dead:2" && delivery_status(e, second_id, "hook") == "dead:2";
   }));
+  // The operator's list of dead letters, by id, a page at a time, with the last error.
+  auto dead = e.get("/v1/sinks/hook/dead");
+  ASSERT_EQ(dead.status, 200) << dead.body;
+  ASSERT_EQ(json_array_size(dead.body, "/dead"), 2) << dead.body;
+  EXPECT_EQ(json_string_at(dead.body, "/dead/0/event_id"), first_id);
+  EXPECT_EQ(json_string_at(dead.body, "/dead/0/last_error"), "HTTP 500");
+  EXPECT_EQ(json_int_at(dead.body, "/dead/0/last_status"), 500);
+  EXPECT_EQ(json_int_at(dead.body, "/dead/0/attempts"), 2);
+  EXPECT_EQ(json_string_at(dead.body, "/dead/1/event_id"), second_id);
+  EXPECT_TRUE(json_is_null_at(dead.body, "/next")) << dead.body;
+  auto page = e.get("/v1/sinks/hook/dead?limit=1");
+  ASSERT_EQ(json_array_size(page.body, "/dead"), 1) << page.body;
+  auto next = json_string_at(page.body, "/next").value_or("");
+  EXPECT_EQ(next, json_string_at(dead.body, "/dead/0/id"));
+  auto second_page = e.get("/v1/sinks/hook/dead?limit=1&after=" + next);
+  EXPECT_EQ(json_string_at(second_page.body, "/dead/0/event_id"), second_id) << second_page.body;
+  EXPECT_EQ(e.get("/v1/sinks/audit/dead").body, R"({"dead":[],"next":null})");
+  EXPECT_EQ(e.get("/v1/sinks/nope/dead").status, 404);
+  for (const char* bad : {"limit=0", "limit=1001", "limit=ten", "after=not-an-id", "after=%zz"}) {
+    auto refused = e.get(std::string{"/v1/sinks/hook/dead?"} + bad);
+    EXPECT_EQ(refused.status, 400) << bad;
+    EXPECT_EQ(json_string_at(refused.body, "/error/code"), "invalid_query") << bad << " " << refused.body;
+  }
+  EXPECT_EQ(post_json(e.port(), "/v1/sinks/hook/dead", "").status, 405);
   broken = false;
 
   // One event's dead deliveries; the log sink's delivered one is left alone.

@@ -71,6 +71,7 @@ TEST_F(security_pgtest, every_endpoint_answers_each_role_as_its_permissions_say)
     {"GET", "/v1/events/" + id, "", 401, 200, 200, 200}, // the producer posted it
     {"GET", "/metrics", "", 401, 403, 200, 200},
     {"GET", "/v1/sinks", "", 401, 403, 200, 200},
+    {"GET", "/v1/sinks/hook/dead", "", 401, 403, 200, 200},
     {"POST", "/v1/sinks/hook/pause", "", 401, 403, 403, 200},
     {"POST", "/v1/sinks/hook/resume", "", 401, 403, 403, 200},
     {"POST", "/v1/sinks/hook/replay", "", 401, 403, 403, 200},

@@ -35,3 +35,19 @@ TEST(request, header_uses_the_case_insensitive_lookup) {
   EXPECT_EQ(r.header("idempotency-key"), "abc");
   EXPECT_TRUE(r.header("authorization").empty());
 }
+
+TEST(request, query_param_decodes_the_first_of_its_name) {
+  request r;
+  r.target = "/v1/sinks/x/dead?limit=10&after=01a2-x&q=a+b%2Fc&limit=99&empty=&bare";
+  EXPECT_EQ(r.query_param("limit"), "10"); // the first of a repeated name
+  EXPECT_EQ(r.query_param("after"), "01a2-x");
+  EXPECT_EQ(r.query_param("q"), "a b/c");
+  EXPECT_EQ(r.query_param("empty"), "");
+  EXPECT_EQ(r.query_param("bare"), "");
+  EXPECT_EQ(r.query_param("missing"), std::nullopt);
+  r.target = "/x?bad=%zz&cut=%4";
+  EXPECT_EQ(r.query_param("bad"), "%zz"); // as sent: no valid value looks like that
+  EXPECT_EQ(r.query_param("cut"), "%4");
+  r.target = "/x";
+  EXPECT_EQ(r.query_param("limit"), std::nullopt);
+}
