@@ -553,19 +553,24 @@ void api::get_sinks(http::respond_fn respond) const {
       w.key("state").string(m.state(now_ms));
       w.key("circuit").string(to_string(static_cast<circuit_state>(m.circuit.load(rel))));
       w.key("circuit_opened").number(m.circuit_opened.load(rel));
+      // An instant as RFC 3339, or null when there is none.
+      auto instant_or_null = [&](std::optional<time_point> t) {
+        if (t)
+          w.string(format_rfc3339(*t));
+        else
+          w.null();
+      };
+      auto unix_ms_if = [](std::int64_t unix_ms, bool present) {
+        return present ? std::optional<time_point>{time_point{millis{unix_ms}}} : std::nullopt;
+      };
+      auto until = m.wait_until_ms.load(rel);
       w.key("wait_until");
-      if (auto until = m.wait_until_ms.load(rel); until > now_ms)
-        w.string(format_rfc3339(time_point{millis{until}}));
-      else
-        w.null();
+      instant_or_null(unix_ms_if(until, until > now_ms));
       w.key("paused").boolean(m.paused.load(rel) != 0);
       w.key("ordering").string(sink.ordering == delivery_ordering::per_key ? "per_key" : "none");
       w.key("pending").number(backlog.pending);
       w.key("oldest_pending_at");
-      if (backlog.oldest)
-        w.string(format_rfc3339(*backlog.oldest));
-      else
-        w.null();
+      instant_or_null(backlog.oldest);
       w.key("in_flight").number(m.in_flight.load(rel));
       w.key("in_memory").number(m.in_memory.load(rel));
       w.key("delivered").number(m.delivered.load(rel));
@@ -580,16 +585,11 @@ void api::get_sinks(http::respond_fn respond) const {
         w.string(err);
       else
         w.null();
-      auto instant_or_null = [&](std::int64_t unix_ms) {
-        if (unix_ms > 0)
-          w.string(format_rfc3339(time_point{millis{unix_ms}}));
-        else
-          w.null();
-      };
       w.key("last_error_at");
-      instant_or_null(err_ms);
+      instant_or_null(unix_ms_if(err_ms, err_ms > 0));
+      auto success_ms = m.last_success_ms.load(rel);
       w.key("last_success_at");
-      instant_or_null(m.last_success_ms.load(rel));
+      instant_or_null(unix_ms_if(success_ms, success_ms > 0));
       w.end_object();
     }
     w.end_array().end_object();

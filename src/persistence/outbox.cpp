@@ -206,6 +206,9 @@ std::string text_array_literal(const std::vector<std::string>& items) {
   return out + "}";
 }
 
+/// The cursor before every id: paging "from the start".
+const std::string nil_uuid = "00000000-0000-0000-0000-000000000000";
+
 /// Ids are made by the engine, so one that is not a UUID is a bug, refused
 /// before it reaches the database.
 pg_error not_a_uuid(const std::string& id) { return pg_error{"", "internal error: \"" + id + "\" is not a UUID"}; }
@@ -506,7 +509,6 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
 
 result<std::vector<delivery_job>, pg_error> load_pending(connection& conn, const std::string& sink,
                                                          const std::string& after_id, int limit) {
-  static const std::string nil_uuid = "00000000-0000-0000-0000-000000000000";
   auto res = conn.exec_prepared("txr_pending", pending_sql,
                                 {sink, after_id.empty() ? nil_uuid : after_id, std::to_string(limit)});
   if (!res)
@@ -693,7 +695,7 @@ LIMIT $3)sql";
     return unexpected{not_a_uuid(after_id)};
   auto res = conn.exec_prepared("txr_list_dead", sql,
                                 {param{text_array_literal(sinks)},
-                                 param{after_id.empty() ? std::string{"00000000-0000-0000-0000-000000000000"} : after_id},
+                                 param{after_id.empty() ? nil_uuid : after_id},
                                  param{std::to_string(limit)}});
   if (!res)
     return unexpected{res.error()};
