@@ -11,8 +11,12 @@ packages=(
   postgresql-15 # server binaries in /usr/lib/postgresql/15/bin: the embedded default and the test server
   util-linux    # runuser: PostgreSQL refuses to run as root
   openjdk-17-jdk-headless libpostgresql-jdbc-java # the test suite compiles and runs examples/jdbc
+  nodejs # the build embeds the web console with uPlot from npm (cmake/ui_assets.cmake)
   "$@"
 )
+# Debian's npm, unless an npm is already there: a NodeSource nodejs ships its
+# own and conflicts with Debian's package.
+command -v npm >/dev/null || packages+=(npm)
 
 # "install ok installed" only: a removed package whose config files remain is missing.
 installed="$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |

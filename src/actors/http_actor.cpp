@@ -69,6 +69,9 @@ caf::behavior http_behavior(http_self* self, http_actor_options options) {
     },
     [=](counts_atom, counts_reply& reply) { ask<pending_counts>(self, std::move(reply), counts_atom::value); },
     [=](nodes_atom, nodes_reply& reply) { ask<node_list>(self, std::move(reply), nodes_atom::value); },
+    [=](search_atom, pg::event_query& query, search_reply& reply) {
+      ask<pg::event_page>(self, std::move(reply), search_atom::value, std::move(query));
+    },
     [=](dead_list_atom, dead_list_request& req, dead_list_reply& reply) {
       ask<dead_list>(self, std::move(reply), dead_list_atom::value, std::move(req));
     },

@@ -218,6 +218,11 @@ caf::behavior ledger_behavior(ledger_self* self, persistence_options options) {
       return with_connection<dead_list>(
         self, [&](pg::connection& c) { return pg::list_dead(c, req.sinks, req.after_id, req.limit); });
     },
+    [=](search_atom, const pg::event_query& query) -> caf::result<pg::event_page> {
+      self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
+      flush_outcomes(self); // an outcome reported a moment ago is found by its status
+      return with_connection<pg::event_page>(self, [&](pg::connection& c) { return pg::search_events(c, query); });
+    },
     [=](get_event_atom, const std::string& id) -> caf::result<event_lookup> {
       self->state.self_metrics->messages.fetch_add(1, std::memory_order_relaxed);
       flush_outcomes(self);

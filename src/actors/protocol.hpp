@@ -6,7 +6,7 @@
 //   http_actor --request(ingest, [event_batch])--> persistence_actor    (answers each after COMMIT)
 //   persistence_actor --request(commit, [event_batch])--> ingest_writer  (an idle one, the queued group)
 //   ingest_writer --(dispatch, sink, jobs)--> supervisor --(dispatch, jobs)--> sender(sink)
-//   http_actor --request(get_event / counts / health / replay)--> ledger
+//   http_actor --request(get_event / search / counts / health / replay)--> ledger
 //   sender --request(load_pending, sink, after_id, limit)--> ledger     (recovery, paging)
 //   sender --(outcome, [delivery_outcome])--> ledger                    (recorded in batches)
 //   ledger --(dispatch, sink, jobs)--> supervisor                       (compensation events)
@@ -33,6 +33,7 @@
 #include "core/result.hpp"
 #include "metrics/process_stats.hpp"
 #include "persistence/cluster.hpp"
+#include "persistence/event_search.hpp"
 #include "persistence/outbox.hpp"
 
 #include <caf/all.hpp>
@@ -68,6 +69,7 @@ using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using dead_list_atom = caf::atom_constant<caf::atom("deadlist")>;
+using search_atom = caf::atom_constant<caf::atom("evsearch")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 // A graceful stop: finish what is under way, start nothing new, answer true when done.
@@ -156,6 +158,7 @@ using counts_reply = std::function<void(result<pending_counts, api_error>)>;
 using health_reply = std::function<void(result<bool, api_error>)>;
 using replay_reply = std::function<void(result<replay_report, api_error>)>;
 using dead_list_reply = std::function<void(result<dead_list, api_error>)>;
+using search_reply = std::function<void(result<pg::event_page, api_error>)>;
 
 /// What an operator can tell a sink (POST /v1/sinks/{name}/pause|resume).
 /// pause: nothing is sent until resumed; deliveries stay pending.
@@ -220,6 +223,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::replay_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::dead_list_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::dead_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::dead_list_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pg::event_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::pg::event_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::search_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::ingest_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::event_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(txrelay::counts_reply)

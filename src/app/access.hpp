@@ -9,7 +9,7 @@
 namespace txrelay {
 
 enum class access {
-  open,    // GET /healthz: no key needed (load balancers, service managers)
+  open,    // GET /healthz, GET /ui/...: no key needed (load balancers, service managers; the console's files)
   produce, // POST /v1/events, /v1/events:batch
   receipt, // GET /v1/events/{id}: readers, and a producer for the events it posted
   read,    // every other GET, /metrics included (and unknown paths: a key is needed to learn they are unknown)

@@ -3,7 +3,9 @@
 #include "actors/protocol.hpp"
 #include "core/ids.hpp"
 #include "app/access.hpp"
+#include "app/console.hpp"
 #include "core/json_writer.hpp"
+#include "core/utf8.hpp"
 #include "logging/log.hpp"
 
 #include <algorithm>
@@ -47,7 +49,10 @@ void write_receipt(json_writer& w, const pg::ingest_receipt& r) {
   w.end_array().end_object();
 }
 
-std::string event_json(const pg::event_record& e) {
+/// An event as GET /v1/events/{id} shows it. `with_attempts`: each
+/// delivery's attempt history, with the sinks' answers, which an operator
+/// reads and a producer (seeing its own receipt) does not.
+std::string event_json(const pg::event_record& e, bool with_attempts) {
   json_writer w;
   w.begin_object().key("id").string(e.id).key("topic").string(e.topic).key("key").string_or_null(e.key);
   w.key("payload").raw(e.payload_json).key("created_at").string(e.created_at);
@@ -68,6 +73,17 @@ std::string event_json(const pg::event_record& e) {
     w.key("last_status").number_or_null(d.last_status);
     w.key("last_error").string_or_null(d.last_error);
     w.key("updated_at").string(d.updated_at);
+    if (with_attempts) {
+      w.key("attempt_history").begin_array();
+      for (const auto& a : d.history) {
+        w.begin_object().key("attempt").number(a.attempt).key("at").string(a.at);
+        w.key("duration_ms").number(a.duration_ms).key("outcome").string(a.outcome);
+        w.key("http_status").number_or_null(a.http_status).key("error_class").string_or_null(a.error_class);
+        w.key("error").string_or_null(a.error).key("response_excerpt").string_or_null(a.response_excerpt);
+        w.end_object();
+      }
+      w.end_array();
+    }
     w.end_object();
   }
   w.end_array().end_object();
@@ -105,6 +121,8 @@ std::string route_name(std::string_view method, std::string_view path) {
       p = known;
   auto tail = path.substr(path.rfind('/') + 1);
   auto slashes = std::count(path.begin(), path.end(), '/');
+  if (is_console_path(path)) // the console's files: one label for them all
+    p = "/ui";
   if (path.rfind("/v1/events/", 0) == 0)
     p = slashes == 3 ? "/v1/events/{id}" : tail == "replay" && slashes == 4 ? "/v1/events/{id}/replay" : p;
   if (path.rfind("/v1/sinks/", 0) == 0 && slashes == 4) {
@@ -118,6 +136,19 @@ std::string route_name(std::string_view method, std::string_view path) {
       p = "/v1/sinks/{name}/dead";
   }
   return std::string{m} + " " + std::string{p};
+}
+
+/// A limit query parameter: absent gives `fallback`; anything but a whole
+/// number in [1, max] is an error naming the range.
+result<int, api_error> limit_param(const http::request& req, int fallback, int max) {
+  auto limit = req.query_param("limit");
+  if (!limit)
+    return fallback;
+  int n = 0;
+  auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+  if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > max)
+    return unexpected{api_error{400, "invalid_query", "limit must be a whole number from 1 to " + std::to_string(max)}};
+  return n;
 }
 
 http::response method_not_allowed(std::string_view allow) {
@@ -171,9 +202,16 @@ void api::handle(http::request&& req, http::respond_fn respond_unlabelled) const
 
 void api::route(http::request&& req, http::respond_fn respond, const api_key* key) const {
   auto path = req.path();
+  if (is_console_path(path)) {
+    if (req.method != "GET")
+      return respond(method_not_allowed("GET"));
+    return respond(console_response(path, req.header("if-none-match")));
+  }
+  if (path == "/v1/events" && req.method == "GET")
+    return search_events(req, std::move(respond));
   if (path == "/v1/events" || path == "/v1/events:batch") {
     if (req.method != "POST")
-      return respond(method_not_allowed("POST"));
+      return respond(method_not_allowed(path == "/v1/events" ? "GET, POST" : "POST"));
     return post_events(std::move(req), path == "/v1/events:batch", std::move(respond), key);
   }
   if (path.rfind("/v1/events/", 0) == 0) {
@@ -387,7 +425,7 @@ void api::get_event(std::string id, std::optional<std::string> owner, http::resp
     if (absent)
       return respond(error_response({404, "not_found", "no event with that id"}));
     http::response res;
-    res.body = event_json(*r->record);
+    res.body = event_json(*r->record, !owner);
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, get_event_atom::value, std::move(id), std::move(reply));
@@ -419,13 +457,10 @@ void api::list_dead(const std::string& name, const http::request& req, http::res
       list.sinks.push_back(s.name);
   if (list.sinks.empty())
     return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
-  if (auto limit = req.query_param("limit")) {
-    int n = 0;
-    auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
-    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > 1000)
-      return respond(error_response({400, "invalid_query", "limit must be a whole number from 1 to 1000"}));
-    list.limit = n;
-  }
+  auto asked = limit_param(req, list.limit, 1000);
+  if (!asked)
+    return respond(error_response(asked.error()));
+  list.limit = *asked;
   if (auto after = req.query_param("after")) {
     if (!is_uuid(*after))
       return respond(error_response({400, "invalid_query", "after must be a delivery id (a UUID) from an earlier page's next"}));
@@ -455,6 +490,83 @@ void api::list_dead(const std::string& name, const http::request& req, http::res
     respond(std::move(res));
   };
   caf::anon_send(options_.http_actor, dead_list_atom::value, std::move(list), std::move(reply));
+}
+
+namespace {
+
+void write_search_page(json_writer& w, const pg::event_page& page) {
+  w.begin_object().key("events").begin_array();
+  for (const auto& e : page.events) {
+    w.begin_object().key("id").string(e.id).key("topic").string(e.topic).key("key").string_or_null(e.key);
+    w.key("created_at").string(e.created_at).key("routing").string(pg::to_string(e.routing));
+    w.key("deliveries").begin_array();
+    for (const auto& d : e.deliveries) {
+      w.begin_object().key("id").string(d.id).key("sink").string(d.sink).key("status").string(d.status);
+      w.key("attempts").number(d.attempts).key("last_status").number_or_null(d.last_status);
+      w.key("last_error").string_or_null(d.last_error).key("updated_at").string(d.updated_at).end_object();
+    }
+    w.end_array().end_object();
+  }
+  w.end_array().key("next").string_or_null(page.next).end_object();
+}
+
+} // namespace
+
+void api::search_events(const http::request& req, http::respond_fn respond) const {
+  pg::event_query query;
+  auto fail = [&](std::string message) { respond(error_response({400, "invalid_query", std::move(message)})); };
+  for (const auto& [name, max] : {std::pair{"topic", 200}, std::pair{"key", 200}}) {
+    auto value = req.query_param(name);
+    if (!value)
+      continue;
+    if (value->empty() || value->size() > static_cast<std::size_t>(max))
+      return fail(std::string{name} + " must be 1 to " + std::to_string(max) + " bytes");
+    if (valid_utf8(*value) != *value) // NUL or malformed: a prefix would be searched, or the database refuse it
+      return fail(std::string{name} + " must be UTF-8 text without NUL");
+    (std::string_view{name} == "topic" ? query.topic : query.key) = std::move(*value);
+  }
+  if (auto status = req.query_param("status")) {
+    query.status = pg::parse_search_status(*status);
+    if (!query.status)
+      return fail("status must be pending, delivered, dead or rejected");
+  }
+  if (auto sink = req.query_param("sink")) {
+    if (sink->empty() || valid_utf8(*sink) != *sink)
+      return fail("sink must be a sink's name");
+    for (const auto& s : *options_.sinks->current()) // a partitioned sink's name stands for its partitions
+      if (s.name == *sink || s.partition_of == *sink)
+        query.sinks.push_back(s.name);
+    if (query.sinks.empty()) // a removed sink's deliveries keep its name
+      query.sinks.push_back(std::move(*sink));
+  }
+  for (const auto& [name, field] : {std::pair{"since", &query.since}, std::pair{"until", &query.until}}) {
+    auto value = req.query_param(name);
+    if (!value)
+      continue;
+    auto at = parse_rfc3339(*value);
+    if (!at)
+      return fail(std::string{name} + " must be an RFC 3339 time, e.g. 2026-12-01T14:02:00Z");
+    *field = *at;
+  }
+  if (auto cursor = req.query_param("cursor")) {
+    if (!is_uuid(*cursor))
+      return fail("cursor must be the next of an earlier page");
+    query.before_id = std::move(*cursor);
+  }
+  auto limit = limit_param(req, 50, 500);
+  if (!limit)
+    return respond(error_response(limit.error()));
+  query.limit = *limit;
+  search_reply reply = [respond = std::move(respond)](result<pg::event_page, api_error> r) {
+    if (!r)
+      return respond(error_response(r.error()));
+    json_writer w;
+    write_search_page(w, *r);
+    http::response res;
+    res.body = std::move(w).take();
+    respond(std::move(res));
+  };
+  caf::anon_send(options_.http_actor, search_atom::value, std::move(query), std::move(reply));
 }
 
 namespace {

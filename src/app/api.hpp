@@ -18,6 +18,7 @@
 //   GET  /v1/nodes         the nodes sharing the database: id, started_at, heartbeat_at, live, leases
 //   POST /v1/admin/reload  reloads the config file: 200 with what changed; 422 invalid_config,
 //                          409 restart_required (nothing changed)
+//   GET  /ui, /ui/{file}   the web console's files (app/console.hpp); no key: they hold no data
 #include "actors/protocol.hpp"
 #include "app/ingest_coalescer.hpp"
 #include "app/reload_report.hpp"
@@ -81,6 +82,7 @@ private:
   void control_sink(std::string name, sink_command cmd, http::respond_fn respond) const;
   void replay_dead(pg::replay_filter filter, http::respond_fn respond) const;
   void list_dead(const std::string& name, const http::request& req, http::respond_fn respond) const;
+  void search_events(const http::request& req, http::respond_fn respond) const;
   void reload_config(http::respond_fn respond) const;
 
   api_options options_;

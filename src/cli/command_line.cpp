@@ -1,5 +1,7 @@
 #include "cli/command_line.hpp"
 
+#include "cli/operator_commands.hpp"
+#include "cli/operator_run.hpp"
 #include "core/version.hpp"
 
 #include "app/engine.hpp"
@@ -31,6 +33,7 @@ usage:
 The database is --database-url, else $TXRELAY_DATABASE_URL, else database.url from
 the config; when none is set, txrelay starts its own PostgreSQL under --data-dir
 (default ./.txrelay) and stops it on exit.
+
 )";
 
 /// The embedded server when no URL is configured; `holder` keeps it running.
@@ -172,7 +175,7 @@ std::string resolve_database_url(const options& opts, const std::string& config_
 result<options, std::string> parse_arguments(const std::vector<std::string>& args) {
   options opts;
   if (args.empty())
-    return unexpected{std::string{"no command given (serve, check-config, migrate; --help for usage)"}};
+    return unexpected{std::string{"no command given (serve, check-config, migrate, events, sinks, dead; --help for usage)"}};
   std::size_t i = 0;
   const auto& first = args[0];
   if (first == "--help" || first == "-h" || first == "help") {
@@ -184,7 +187,7 @@ result<options, std::string> parse_arguments(const std::vector<std::string>& arg
     return opts;
   }
   if (first != "serve" && first != "check-config" && first != "migrate")
-    return unexpected{"unknown command \"" + first + "\" (serve, check-config, migrate; --help for usage)"};
+    return unexpected{"unknown command \"" + first + "\" (serve, check-config, migrate, events, sinks, dead; --help for usage)"};
   opts.command = first;
   for (i = 1; i < args.size(); ++i) {
     std::string flag = args[i];
@@ -229,13 +232,17 @@ result<options, std::string> parse_arguments(const std::vector<std::string>& arg
 
 int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The operator commands talk to a running server; they have their own
+  // parser and exit codes (operator_commands.hpp).
+  if (!args.empty() && is_operator_group(args[0]))
+    return run_operator_command(args);
   auto opts = parse_arguments(args);
   if (!opts) {
     std::cerr << "txrelay: " << opts.error() << '\n';
     return 2;
   }
   if (opts->command == "help") {
-    std::cout << usage;
+    std::cout << usage << operator_usage();
     return 0;
   }
   if (opts->command == "version") {

@@ -48,7 +48,9 @@ std::optional<time_point> parse_rfc3339(std::string_view s) {
   using namespace std::chrono;
   int y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
   int h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
-  if (y < 0 || mo < 0 || d < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+  // A time_point counts nanoseconds in 64 bits: it ends in 2262. Past 2200
+  // an instant would wrap round to a time long gone.
+  if (y < 0 || y > 2200 || mo < 0 || d < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
     return std::nullopt;
   if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
     return std::nullopt;

@@ -44,7 +44,7 @@ std::string format_rfc3339(time_point t);
 
 /// An RFC 3339 date-time ("2026-11-23T17:20:14.123Z", any numeric offset,
 /// lower-case t/z or a space separator accepted) as the instant it names;
-/// nullopt for anything else, impossible dates included. Fractions of a
+/// nullopt for anything else, impossible dates and years past 2200 included. Fractions of a
 /// second are dropped.
 std::optional<time_point> parse_rfc3339(std::string_view text);
 

@@ -96,6 +96,23 @@ struct attempt_result {
   std::optional<rate_window> bucket;
   // When it failed: why, for metrics (last, so positional initialisers stay valid).
   failure_reason reason = failure_reason::other;
+  // The start of the sink's answer (response_excerpt_limit bytes at most),
+  // its credentials already redacted by the sink: kept in the attempt
+  // history of a delivery that failed. Empty without an answer.
+  std::string response_excerpt;
+};
+
+/// How much of a sink's answer the attempt history keeps.
+inline constexpr std::size_t response_excerpt_limit = 1024;
+
+/// One attempt as the attempt history keeps it. Only a failed attempt, and the
+/// last attempt of a delivery that failed before, are kept: a delivery taken
+/// at its first attempt writes none (it costs nothing at the common path).
+struct attempt_record {
+  time_point started{};
+  millis duration{0};
+  std::optional<failure_reason> failure; // empty: the sink took it
+  std::string response_excerpt;
 };
 
 /// An event a dead delivery publishes (its sink's `on_dead`), committed in
@@ -127,6 +144,9 @@ struct delivery_outcome {
   int http_status = 0;
   std::string error;
   std::optional<compensation_event> compensation; // only with status dead
+  // The attempt this outcome reports, for the attempt history; empty when
+  // none is kept (a first attempt's success, a dead letter never attempted).
+  std::optional<attempt_record> attempt;
 };
 
 } // namespace txrelay

@@ -132,10 +132,11 @@ delivery_outcome delivery_scheduler::dead_letter(const delivery_job& job, std::s
   actions_.dead_jobs.push_back(job);
   notice(scheduler_notice::level::warn,
          "delivery " + job.id + " is dead after " + std::to_string(job.attempts) + " attempt(s): " + why);
-  return {job.id, job.event_id, job.sink, delivery_status::dead, job.attempts, {}, http_status, std::move(why), {}};
+  return {job.id, job.event_id, job.sink, delivery_status::dead, job.attempts, {}, http_status, std::move(why), {}, {}};
 }
 
-void delivery_scheduler::fail_attempt(delivery_job& job, const attempt_result& r, time_point now) {
+void delivery_scheduler::fail_attempt(delivery_job& job, const attempt_result& r, attempt_record record,
+                                      time_point now) {
   const auto& policy = policy_.retry;
   actions_.failed_attempts += 1;
   actions_.failures[static_cast<std::size_t>(r.reason)] += 1;
@@ -144,6 +145,7 @@ void delivery_scheduler::fail_attempt(delivery_job& job, const attempt_result& r
   if (r.outcome == attempt_result::verdict::permanent || attempts_exhausted(policy, job.attempts) ||
       !broken_.empty()) {
     actions_.outcomes.push_back(dead_letter(job, r.error, r.http_status));
+    actions_.outcomes.back().attempt = std::move(record);
     forget(job.id, now);
     return;
   }
@@ -151,12 +153,13 @@ void delivery_scheduler::fail_attempt(delivery_job& job, const attempt_result& r
   if (past_max_age(policy, age_origin(job), now + delay)) {
     actions_.outcomes.push_back(
         dead_letter(job, r.error + " (no further attempt: older than retry.max_age)", r.http_status));
+    actions_.outcomes.back().attempt = std::move(record);
     forget(job.id, now);
     return;
   }
   job.next_attempt_at = now + delay;
   actions_.outcomes.push_back({job.id, job.event_id, job.sink, delivery_status::pending, job.attempts,
-                               job.next_attempt_at, r.http_status, r.error, {}});
+                               job.next_attempt_at, r.http_status, r.error, {}, std::move(record)});
   if (policy_.per_key_order && job.key) {
     // A sweep may have brought an older row of this key while this one was
     // in flight: that one goes first now.
@@ -249,6 +252,11 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
   if (under_way == flying_.end() || under_way->second.number != attempt.number)
     return; // not in flight: its deadline passed (and it was counted then), or the sender restarted
   actions_.attempt_seconds.push_back(std::chrono::duration<double>(now - under_way->second.started).count());
+  attempt_record record{under_way->second.started,
+                        std::chrono::duration_cast<millis>(now - under_way->second.started), std::nullopt,
+                        r.response_excerpt};
+  if (r.outcome != attempt_result::verdict::delivered)
+    record.failure = r.reason;
   flying_.erase(under_way);
   bool was_probe = probe_ && probe_->id == id && probe_->number == attempt.number;
   if (was_probe)
@@ -284,7 +292,11 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
     if (r.outcome == attempt_result::verdict::delivered) {
       actions_.delivered += 1;
       actions_.outcomes.push_back(
-          {job.id, job.event_id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status, {}, {}});
+          {job.id, job.event_id, job.sink, delivery_status::delivered, job.attempts, {}, r.http_status, {}, {}, {}});
+      // The last attempt of a delivery that failed before (a replay starts
+      // its count again) closes its history; a first success has none.
+      if (job.attempts > 1 || job.replayed_at)
+        actions_.outcomes.back().attempt = std::move(record);
       forget(id, now);
     } else if (!permitted(now)) {
       // The lease ran out while the attempt was under way: another node may
@@ -293,7 +305,7 @@ void delivery_scheduler::attempted(const started_attempt& attempt, const attempt
       // is for whoever holds the lease. A success is a fact, and recorded.
       forget(id, now);
     } else {
-      fail_attempt(job, r, now);
+      fail_attempt(job, r, std::move(record), now);
     }
   }
   pump(now);

@@ -159,7 +159,7 @@ private:
   void activate_next(const std::string& key, time_point now);
   void forget(const std::string& id, time_point now);
   void unschedule(const std::string& id);
-  void fail_attempt(delivery_job& job, const attempt_result& r, time_point now);
+  void fail_attempt(delivery_job& job, const attempt_result& r, attempt_record record, time_point now);
   delivery_outcome dead_letter(const delivery_job& job, std::string why, int http_status = 0);
   void dead_letter_all();
   void note_circuit(const attempt_result& r, bool was_probe, time_point now);

@@ -25,4 +25,13 @@ std::string truncate_code_points(std::string_view text, std::size_t max_code_poi
 /// anything past `max_code_points` is cut with "…".
 std::string one_line_excerpt(std::string_view text, std::size_t max_code_points = 200);
 
+/// `bytes` (anything a server sent) as valid UTF-8 text that PostgreSQL and
+/// JSON can hold: each malformed, overlong or surrogate sequence and each NUL
+/// becomes U+FFFD; everything else is kept as it was.
+std::string valid_utf8(std::string_view bytes);
+
+/// The longest prefix of valid UTF-8 `text` with at most `max_bytes` bytes,
+/// cut between code points.
+std::string_view prefix_bytes(std::string_view text, std::size_t max_bytes);
+
 } // namespace txrelay

@@ -413,6 +413,35 @@ SELECT e.id AS event_id, r.sink, r.id,
   LEFT JOIN txrelay.deliveries d ON d.event_id = e.id AND d.sink = r.sink
   LEFT JOIN txrelay.pending_deliveries p ON p.sink = r.sink AND p.id = r.id;
 )sql"},
+    {13, "attempt history; indexes for searching events", R"sql(
+-- Each failed attempt, and the last attempt of a delivery that failed
+-- before: what an operator reads to learn why a delivery did not arrive. A
+-- delivery taken at its first attempt has none (nothing is written on the
+-- common path). Keyed by event first: read by event, deleted with it by
+-- retention (the cascade walks this index). A report repeated after a crash
+-- has the same start and is stored once.
+CREATE TABLE txrelay.delivery_attempts (
+  event_id         uuid NOT NULL REFERENCES txrelay.events (id) ON DELETE CASCADE,
+  delivery_id      uuid NOT NULL,
+  started_at       timestamptz NOT NULL,
+  sink             text NOT NULL,
+  attempt          integer NOT NULL,
+  duration_ms      integer NOT NULL,
+  outcome          text NOT NULL CHECK (outcome IN ('retry', 'dead', 'delivered')),
+  http_status      integer,
+  error_class      text,
+  error            text,
+  response_excerpt text,
+  PRIMARY KEY (event_id, delivery_id, started_at)
+);
+
+-- GET /v1/events: newest first by id, within a topic or a key. Status and
+-- sink filters are served by the queue (pending), deliveries_dead (dead)
+-- and this partial index (rejected); docs/architecture.md has the table.
+CREATE INDEX events_topic ON txrelay.events (topic, id);
+CREATE INDEX events_key ON txrelay.events (key, id) WHERE key IS NOT NULL;
+CREATE INDEX events_rejected ON txrelay.events (id) WHERE rejection IS NOT NULL;
+)sql"},
   };
   return all;
 }

@@ -8,6 +8,7 @@
 #include "core/utf8.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -92,6 +93,20 @@ WITH o AS (
          last_error = excluded.last_error,
          updated_at = excluded.updated_at
   RETURNING d.status
+), attempts_kept AS (
+  -- Every attempt the batch reports (not only each delivery's last), kept
+  -- when its delivery's outcome applied; a repeated report is stored once.
+  INSERT INTO txrelay.delivery_attempts (event_id, delivery_id, started_at, sink, attempt, duration_ms, outcome,
+                                         http_status, error_class, error, response_excerpt)
+  SELECT a.event_id, a.delivery_id, a.started_at::timestamptz, a.sink, a.attempt, a.duration_ms, a.outcome,
+         a.http_status, a.error_class, a.error, a.response_excerpt
+    FROM unnest($9::uuid[], $10::uuid[], $11::text[], $12::text[], $13::int4[], $14::int4[], $15::text[],
+                $16::int4[], $17::text[], $18::text[], $19::text[])
+         AS a(event_id, delivery_id, started_at, sink, attempt, duration_ms, outcome, http_status, error_class, error,
+              response_excerpt)
+   WHERE EXISTS (SELECT 1 FROM finished f WHERE f.sink = a.sink AND f.id = a.delivery_id)
+      OR EXISTS (SELECT 1 FROM still_queued q WHERE q.sink = a.sink AND q.id = a.delivery_id)
+  ON CONFLICT DO NOTHING
 )
 SELECT (SELECT count(*) FROM finished) + (SELECT count(*) FROM written WHERE status = 'pending'))sql";
 
@@ -112,6 +127,13 @@ LEFT JOIN txrelay.deliveries d ON d.event_id = p.event_id AND d.sink = p.sink
 WHERE p.sink = $1 AND p.id > $2::uuid
 ORDER BY p.id
 LIMIT $3)sql";
+
+// The attempt history of an event's deliveries, each delivery's in order.
+const std::string event_attempts_sql = R"sql(
+SELECT a.delivery_id::text, a.attempt, )sql" TXR_RFC3339("a.started_at") R"sql(, a.duration_ms, a.outcome,
+       a.http_status, a.error_class, a.error, a.response_excerpt
+FROM txrelay.delivery_attempts a WHERE a.event_id = $1::uuid
+ORDER BY a.delivery_id, a.started_at)sql";
 
 const std::string event_sql = R"sql(
 SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
@@ -191,7 +213,16 @@ CROSS JOIN LATERAL (SELECT p.id FROM txrelay.pending_deliveries p WHERE p.sink =
 ORDER BY c.sink)sql";
 
 
-/// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+
+/// The cursor before every id: paging "from the start".
+const std::string nil_uuid = "00000000-0000-0000-0000-000000000000";
+
+/// Ids are made by the engine, so one that is not a UUID is a bug, refused
+/// before it reaches the database.
+pg_error not_a_uuid(const std::string& id) { return pg_error{"", "internal error: \"" + id + "\" is not a UUID"}; }
+
+} // namespace
+
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -205,15 +236,6 @@ std::string text_array_literal(const std::vector<std::string>& items) {
   }
   return out + "}";
 }
-
-/// The cursor before every id: paging "from the start".
-const std::string nil_uuid = "00000000-0000-0000-0000-000000000000";
-
-/// Ids are made by the engine, so one that is not a UUID is a bug, refused
-/// before it reaches the database.
-pg_error not_a_uuid(const std::string& id) { return pg_error{"", "internal error: \"" + id + "\" is not a UUID"}; }
-
-} // namespace
 
 namespace {
 result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn, const std::vector<ingest_item>& items);
@@ -451,6 +473,55 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
   return receipts;
 }
 
+// The attempt history's columns of one outcome batch, as binary arrays.
+struct attempt_columns {
+  binary_array event_ids{binary_array::element::uuid};
+  binary_array delivery_ids{binary_array::element::uuid};
+  binary_array started_at{binary_array::element::text};
+  binary_array sinks{binary_array::element::text};
+  binary_array attempts{binary_array::element::int4};
+  binary_array durations{binary_array::element::int4};
+  binary_array outcomes{binary_array::element::text};
+  binary_array statuses{binary_array::element::int4};
+  binary_array error_classes{binary_array::element::text};
+  binary_array errors{binary_array::element::text};
+  binary_array excerpts{binary_array::element::text};
+
+  bool add(const delivery_outcome& o) {
+    const auto& a = *o.attempt;
+    if (!event_ids.add_uuid(o.event_id))
+      return false;
+    if (!delivery_ids.add_uuid(o.delivery_id))
+      return false;
+    started_at.add_text(format_rfc3339(a.started));
+    sinks.add_text(o.sink);
+    attempts.add_int4(o.attempts);
+    durations.add_int4(static_cast<std::int32_t>(std::clamp<long long>(a.duration.count(), 0, INT32_MAX)));
+    outcomes.add_text(o.status == delivery_status::pending ? "retry" : to_string(o.status));
+    add_or_null(statuses, o.http_status);
+    if (a.failure)
+      error_classes.add_text(to_string(*a.failure));
+    else
+      error_classes.add_null();
+    add_or_null(errors, o.error);
+    add_or_null(excerpts, a.response_excerpt);
+    return true;
+  }
+
+  static void add_or_null(binary_array& column, int status) {
+    if (status != 0)
+      column.add_int4(status);
+    else
+      column.add_null();
+  }
+  static void add_or_null(binary_array& column, const std::string& text) {
+    if (text.empty())
+      column.add_null();
+    else
+      column.add_text(text);
+  }
+};
+
 } // namespace
 
 result<long long, pg_error> record_outcomes(connection& conn, const std::vector<delivery_outcome>& outcomes) {
@@ -490,18 +561,26 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
     else
       last_error.add_text(o.error);
   }
+  // Each attempt the batch reports, for the attempt history.
+  attempt_columns kept;
+  for (const auto& o : outcomes)
+    if (o.attempt && !kept.add(o))
+      return unexpected{not_a_uuid(o.delivery_id + " / " + o.event_id)};
   // The common batch, every outcome a first attempt's success, is the
   // DELETE alone: a statement that much simpler also plans in a fraction of
   // the time (the ledger plans each execution: plan_cache_mode).
   bool only_first_successes = std::all_of(outcomes.begin(), outcomes.end(), [](const delivery_outcome& o) {
-    return o.status == delivery_status::delivered && o.attempts <= 1;
+    return o.status == delivery_status::delivered && o.attempts <= 1 && !o.attempt;
   });
   auto res = only_first_successes
                ? conn.exec_prepared_binary("txr_outcomes_done", finished_sql, {sinks.bytes(), ids.bytes()})
                : conn.exec_prepared_binary("txr_outcomes", outcomes_sql,
                                            {ids.bytes(), event_ids.bytes(), sinks.bytes(), statuses.bytes(),
                                             attempts.bytes(), next_attempt_at.bytes(), last_status.bytes(),
-                                            last_error.bytes()});
+                                            last_error.bytes(), kept.event_ids.bytes(), kept.delivery_ids.bytes(),
+                                            kept.started_at.bytes(), kept.sinks.bytes(), kept.attempts.bytes(),
+                                            kept.durations.bytes(), kept.outcomes.bytes(), kept.statuses.bytes(),
+                                            kept.error_classes.bytes(), kept.errors.bytes(), kept.excerpts.bytes()});
   if (!res)
     return unexpected{res.error()};
   return only_first_successes ? res->affected_rows() : res->get_int(0, 0);
@@ -566,6 +645,26 @@ result<std::optional<event_record>, pg_error> find_event(connection& conn, const
     d.last_error = ds->get_optional(r, 6);
     d.updated_at = ds->get(r, 7);
     rec.deliveries.push_back(std::move(d));
+  }
+  auto as = conn.exec_prepared("txr_event_attempts", event_attempts_sql, {event_id});
+  if (!as)
+    return unexpected{as.error()};
+  for (int r = 0; r < as->rows(); ++r) {
+    auto delivery = std::find_if(rec.deliveries.begin(), rec.deliveries.end(),
+                                 [&](const delivery_record& d) { return d.id == as->get(r, 0); });
+    if (delivery == rec.deliveries.end())
+      continue; // a delivery the event no longer names (a partition move keeps the id; this is defensive)
+    attempt_entry a;
+    a.attempt = static_cast<int>(as->get_int(r, 1));
+    a.at = as->get(r, 2);
+    a.duration_ms = as->get_int(r, 3);
+    a.outcome = as->get(r, 4);
+    if (!as->is_null(r, 5))
+      a.http_status = static_cast<int>(as->get_int(r, 5));
+    a.error_class = as->get_optional(r, 6);
+    a.error = as->get_optional(r, 7);
+    a.response_excerpt = as->get_optional(r, 8);
+    delivery->history.push_back(std::move(a));
   }
   return std::optional<event_record>{std::move(rec)};
 }

@@ -46,6 +46,19 @@ struct ingest_receipt {
   std::vector<delivery_ref> deliveries; // ordered by id
 };
 
+/// One kept attempt of a delivery (migration 13): failed ones, and the last
+/// of a delivery that failed before.
+struct attempt_entry {
+  int attempt = 0;
+  std::string at; // RFC 3339: when it started
+  long long duration_ms = 0;
+  std::string outcome; // retry | dead | delivered
+  std::optional<int> http_status;
+  std::optional<std::string> error_class; // a failure_reason; empty when the sink took it
+  std::optional<std::string> error;
+  std::optional<std::string> response_excerpt;
+};
+
 struct delivery_record {
   std::string id;
   std::string sink;
@@ -55,6 +68,7 @@ struct delivery_record {
   std::optional<int> last_status;
   std::optional<std::string> last_error;
   std::string updated_at;
+  std::vector<attempt_entry> history; // by start
 };
 
 /// Whether an event has been routed. Events ingested over HTTP are routed
@@ -74,6 +88,9 @@ struct event_record {
   std::optional<std::string> producer;       // the name of the API key that posted it
   std::vector<delivery_record> deliveries; // ordered by id
 };
+
+/// A text[] literal: {"a","b"} with quotes and backslashes escaped.
+std::string text_array_literal(const std::vector<std::string>& items);
 
 /// Settings for a connection that records outcomes and pages pending
 /// deliveries (the ledger's).

@@ -32,6 +32,8 @@ void json_post_sink::attempt(const delivery_job& job, attempt_callback done) {
     auto r = classify(outcome, clock->now());
     if (redact)
       redact(r.error);
+    if (r.outcome != attempt_result::verdict::delivered) // a success's answer says nothing to keep
+      r.response_excerpt = response_excerpt(outcome, redact);
     done(std::move(r));
   });
 }

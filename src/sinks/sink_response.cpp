@@ -1,5 +1,10 @@
 #include "sinks/sink_response.hpp"
 
+#include "core/utf8.hpp"
+
+#include <algorithm>
+#include <cctype>
+
 #include <vector>
 
 namespace txrelay {
@@ -62,6 +67,33 @@ attempt_result fallback_verdict(attempt_result r, const http_outcome& outcome, t
   return r;
 }
 
+std::string response_excerpt(const http_outcome& outcome, const std::function<void(std::string&)>& redact) {
+  if (!outcome.transport_ok || outcome.body.empty())
+    return {};
+  // Redaction reads more than is kept: a token that starts before the cut
+  // is found whole.
+  auto text = valid_utf8(std::string_view{outcome.body}.substr(0, 4 * response_excerpt_limit));
+  if (redact)
+    redact(text);
+  redact_bearer_tokens(text);
+  return std::string{prefix_bytes(text, response_excerpt_limit)};
+}
+
+void redact_bearer_tokens(std::string& text) {
+  // "Bearer <token>" as an error body may echo an Authorization header.
+  static constexpr std::string_view scheme = "bearer ";
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (auto at = lower.rfind(scheme); at != std::string::npos; at = at == 0 ? std::string::npos : lower.rfind(scheme, at - 1)) {
+    auto start = at + scheme.size();
+    auto end = start;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != '"' && text[end] != '\'')
+      ++end;
+    if (end > start)
+      text.replace(start, end - start, "…");
+  }
+}
+
 void redact_secret(std::string& text, std::string_view secret) { replace_all(text, secret); }
 
 void redact_target(std::string& text, std::string_view target) {
@@ -83,6 +115,23 @@ void redact_target(std::string& text, std::string_view target) {
     if (segment.size() >= min_secret_segment)
       replace_all(text, segment);
     start = end + 1;
+  }
+  // A generic receiver may take its token in the query (?token=...): each
+  // long enough value too.
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    auto query = target.substr(q + 1);
+    std::size_t at = 0;
+    while (at <= query.size()) {
+      auto amp = query.find('&', at);
+      if (amp == std::string_view::npos)
+        amp = query.size();
+      auto pair = query.substr(at, amp - at);
+      auto eq = pair.find('=');
+      auto value = eq == std::string_view::npos ? pair : pair.substr(eq + 1);
+      if (value.size() >= min_secret_segment)
+        replace_all(text, value);
+      at = amp + 1;
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #include "core/rate_limit_headers.hpp"
 #include "sinks/http_client.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,15 @@ attempt_result fallback_verdict(attempt_result r, const http_outcome& outcome, t
 
 /// The Retry-After header's wait, or the X-RateLimit wait already in `r` if longer.
 void honour_retry_after(attempt_result& r, const http_outcome& outcome, time_point now);
+
+/// The start of the sink's answer for the attempt history (at most
+/// response_excerpt_limit bytes of valid UTF-8), with `redact` (the sink's
+/// credential) and any bearer token removed before it is cut, so a secret
+/// across the cut leaves no prefix behind. Empty without a response.
+std::string response_excerpt(const http_outcome& outcome, const std::function<void(std::string&)>& redact);
+
+/// Replaces the token after each "Bearer " (any case) in `text` with "…".
+void redact_bearer_tokens(std::string& text);
 
 /// Replaces every occurrence of `secret` (a token) in `text` with "…".
 void redact_secret(std::string& text, std::string_view secret);

@@ -74,8 +74,12 @@ void webhook_sink::attempt(const delivery_job& job, attempt_callback done) {
                   {"webhook-timestamp", std::to_string(ts)}};
   if (!keys_.empty())
     call.headers.emplace_back("webhook-signature", webhook_signature_header(keys_, job.id, ts, call.body));
-  client_.send(std::move(call), [clock = clock_, done = std::move(done)](http_outcome outcome) {
-    done(classify_webhook_response(outcome, clock->now()));
+  client_.send(std::move(call), [clock = clock_, target = target_, done = std::move(done)](http_outcome outcome) {
+    auto r = classify_webhook_response(outcome, clock->now());
+    // A receiver's URL may carry its token in the path or query.
+    if (r.outcome != attempt_result::verdict::delivered)
+      r.response_excerpt = response_excerpt(outcome, [&](std::string& text) { redact_target(text, target); });
+    done(std::move(r));
   });
 }
 

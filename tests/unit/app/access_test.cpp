@@ -21,6 +21,16 @@ TEST(required_access, follows_method_and_path) {
   EXPECT_EQ(required_access("GET", "/anything"), access::read);
 }
 
+TEST(required_access, console_files_are_open_to_get_only) {
+  EXPECT_EQ(required_access("GET", "/ui"), access::open);
+  EXPECT_EQ(required_access("GET", "/ui/"), access::open);
+  EXPECT_EQ(required_access("GET", "/ui/app.js"), access::open);
+  EXPECT_EQ(required_access("GET", "/uix"), access::read);
+  // The console's role probe: only an admin passes.
+  EXPECT_EQ(required_access("POST", "/ui/role-probe"), access::admin);
+  EXPECT_EQ(required_access("PUT", "/ui/app.js"), access::read);
+}
+
 TEST(permits, each_role_its_own) {
   for (auto a : {access::open, access::produce, access::receipt, access::read, access::admin})
     EXPECT_TRUE(permits(api_role::admin, a));

@@ -60,3 +60,9 @@ TEST(delivery_status, names_match_the_database_vocabulary) {
 
 } // namespace
 } // namespace txrelay
+
+TEST(clock, an_instant_past_what_a_time_point_holds_is_refused_not_wrapped) {
+  EXPECT_TRUE(txrelay::parse_rfc3339("2200-12-31T23:59:59Z"));
+  EXPECT_FALSE(txrelay::parse_rfc3339("2999-01-01T00:00:00Z"));
+  EXPECT_FALSE(txrelay::parse_rfc3339("9999-12-31T23:59:59Z"));
+}

@@ -23,7 +23,10 @@ struct fake_database {
   };
   std::map<std::string, row> rows; // by id, as the pending index orders them
 
+  std::vector<delivery_outcome> reported; // every outcome, in order
+
   void record(const std::vector<delivery_outcome>& outcomes) {
+    reported.insert(reported.end(), outcomes.begin(), outcomes.end());
     for (const auto& o : outcomes) {
       auto& r = rows.at(o.delivery_id);
       r.status = o.status;
@@ -169,6 +172,41 @@ scheduler_policy base_policy() {
   p.max_in_flight = 4;
   p.window = 16;
   return p;
+}
+
+TEST(delivery_scheduler, failed_attempts_and_the_last_of_a_failed_delivery_are_reported_for_the_history) {
+  harness h{base_policy()};
+  h.serve_sweep();
+  h.dispatch_new(2);
+  ASSERT_EQ(h.flying.size(), 2u);
+  h.answer(0, delivered()); // the first at its first attempt: no history
+  ASSERT_EQ(h.db.reported.size(), 1u);
+  EXPECT_FALSE(h.db.reported[0].attempt) << "a first attempt's success writes no history";
+  h.now += 40ms;
+  auto failure = server_error();
+  failure.reason = failure_reason::status;
+  failure.response_excerpt = "busy";
+  h.answer(0, failure);
+  ASSERT_EQ(h.db.reported.size(), 2u);
+  const auto& failed = h.db.reported[1];
+  ASSERT_TRUE(failed.attempt);
+  EXPECT_EQ(failed.attempt->started, t0);
+  EXPECT_EQ(failed.attempt->duration, 40ms);
+  EXPECT_EQ(failed.attempt->failure, failure_reason::status);
+  EXPECT_EQ(failed.attempt->response_excerpt, "busy");
+  h.now += 5s; // past its backoff
+  h.s->timer(h.now);
+  h.drain();
+  ASSERT_EQ(h.flying.size(), 1u);
+  h.now += 10ms;
+  h.answer(0, delivered());
+  ASSERT_EQ(h.db.reported.size(), 3u);
+  const auto& last = h.db.reported[2];
+  EXPECT_EQ(last.status, delivery_status::delivered);
+  EXPECT_EQ(last.attempts, 2);
+  ASSERT_TRUE(last.attempt) << "the last attempt of a delivery that failed before closes its history";
+  EXPECT_EQ(last.attempt->duration, 10ms);
+  EXPECT_FALSE(last.attempt->failure);
 }
 
 TEST(delivery_scheduler, past_its_lease_a_node_starts_no_attempt_until_the_lease_is_renewed) {

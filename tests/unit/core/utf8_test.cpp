@@ -54,3 +54,25 @@ TEST(utf8, one_line_excerpt_flattens_and_cuts) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(utf8, anything_a_server_sends_becomes_valid_text) {
+  EXPECT_EQ(valid_utf8(mixed), mixed);
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(valid_utf8(std::string{"a\0b", 3}), "a" + fffd + "b"); // PostgreSQL text cannot hold NUL
+  EXPECT_EQ(valid_utf8("\xff"), fffd);
+  EXPECT_EQ(valid_utf8("\xc0\xaf"), fffd + fffd);             // overlong '/'
+  EXPECT_EQ(valid_utf8("\xed\xa0\x80"), fffd + fffd + fffd);  // a surrogate
+  EXPECT_EQ(valid_utf8("\xf4\x90\x80\x80"), fffd + fffd + fffd + fffd); // past U+10FFFF
+  EXPECT_EQ(valid_utf8("ok\xe2\x82"), "ok" + fffd + fffd);    // cut short
+}
+
+TEST(utf8, a_byte_prefix_ends_between_code_points) {
+  EXPECT_EQ(prefix_bytes(mixed, 100), mixed);
+  EXPECT_EQ(prefix_bytes(mixed, 2), "a");      // not half of "é"
+  EXPECT_EQ(prefix_bytes(mixed, 3), "a\xc3\xa9");
+  EXPECT_EQ(prefix_bytes(mixed, 5), "a\xc3\xa9");
+}
+
+} // namespace

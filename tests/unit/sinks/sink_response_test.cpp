@@ -39,3 +39,40 @@ TEST(sink_response, the_target_and_its_token_are_redacted) {
 }
 
 } // namespace
+
+namespace {
+
+http_outcome answered(int status, std::string body) {
+  http_outcome o;
+  o.transport_ok = true;
+  o.status = status;
+  o.body = std::move(body);
+  return o;
+}
+
+TEST(sink_response, an_excerpt_keeps_the_first_kibibyte_without_credentials) {
+  auto redact = [](std::string& text) { redact_secret(text, "tok_secret_value"); };
+  EXPECT_EQ(response_excerpt(answered(500, "down"), redact), "down");
+  EXPECT_EQ(response_excerpt(answered(500, ""), redact), "");
+  http_outcome lost;
+  EXPECT_EQ(response_excerpt(lost, redact), "");
+  auto long_body = std::string(1020, 'a') + "tok_secret_value" + std::string(2000, 'b');
+  auto excerpt = response_excerpt(answered(500, long_body), redact);
+  EXPECT_LE(excerpt.size(), response_excerpt_limit);
+  EXPECT_EQ(excerpt.find("tok_"), std::string::npos) << "a secret across the cut left its start behind";
+  auto echoed = response_excerpt(answered(401, R"({"header":"Authorization: bearer abc.def-123"})"), {});
+  EXPECT_EQ(echoed, R"({"header":"Authorization: bearer …"})");
+  EXPECT_EQ(response_excerpt(answered(500, std::string{"a\0\xff", 3}), {}), "a\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+} // namespace
+
+namespace {
+
+TEST(sink_response, a_token_in_the_query_is_redacted_too) {
+  std::string text = "invalid token abcdefghijklmnopqrstuvwx for team 7";
+  redact_target(text, "/hooks/in?team=7&token=abcdefghijklmnopqrstuvwx");
+  EXPECT_EQ(text, "invalid token … for team 7");
+}
+
+} // namespace
