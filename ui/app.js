@@ -92,20 +92,6 @@ async function api(path, { method = 'GET' } = {}) {
   throw new ApiError(res.status, err.code, err.message);
 }
 
-/**
- * No endpoint names a key's role, so the console asks the server to judge a
- * request only an admin may make: a POST to the console's own path. A reader
- * is refused with 403; an admin passes the role check and gets 415 (no JSON
- * body: nothing happens; the server's audit log notes the POST).
- */
-async function detectRole() {
-  const res = await fetch('/ui/role-probe', {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${key()}`, 'Content-Type': 'text/plain' },
-  });
-  return res.status === 415 || res.status === 405 ? 'admin' : 'reader';
-}
-
 /** Asks to confirm, runs an admin action, reports and re-renders. */
 async function act(question, path, describe) {
   if (!window.confirm(question)) return;
@@ -153,14 +139,18 @@ function signOut(message) {
 async function signIn(event) {
   event.preventDefault();
   sessionStorage.setItem(KEY, $('api-key').value.trim());
+  let me;
   try {
-    await api('/v1/sinks'); // a reader's or an admin's key may read
+    me = await api('/v1/whoami'); // the key's role: a reader sees, an admin also acts
   } catch (e) {
-    if (e.status === 403) signOut('A producer key cannot use the console: sign in with a reader or admin key.');
-    else if (e.status !== 401) signOut(`The server did not answer: ${e.message}`);
+    if (e.status !== 401) signOut(`The server did not answer: ${e.message}`);
     return;
   }
-  sessionStorage.setItem(ROLE, await detectRole());
+  if (me.role !== 'reader' && me.role !== 'admin') {
+    signOut('A producer key cannot use the console: sign in with a reader or admin key.');
+    return;
+  }
+  sessionStorage.setItem(ROLE, me.role);
   if (!location.hash || location.hash === '#/') location.hash = '#/overview';
   route();
 }

@@ -11,10 +11,11 @@ access required_access(std::string_view method, std::string_view path) {
   if (path == "/healthz")
     return access::open;
   // The console's files hold no data: the page asks the API for it with the
-  // operator's key. (Other methods there fall to the rules below: the console
-  // learns whether its key is an admin's from the answer to a POST.)
+  // operator's key. (Other methods there fall to the rules below.)
   if (method == "GET" && is_console_path(path))
     return access::open;
+  if (path == "/v1/whoami" && method == "GET")
+    return access::identify;
   bool post = method == "POST";
   if (path == "/v1/events" || path == "/v1/events:batch")
     return post ? access::produce : access::read;
@@ -31,6 +32,7 @@ bool permits(api_role role, access needed) {
     case access::open: return true;
     case access::produce: return role == api_role::producer || role == api_role::admin;
     case access::receipt: return true; // a producer sees only its own (the API filters)
+    case access::identify: return true;
     case access::read: return role == api_role::reader || role == api_role::admin;
     case access::admin: return role == api_role::admin;
   }

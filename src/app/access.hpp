@@ -12,6 +12,7 @@ enum class access {
   open,    // GET /healthz, GET /ui/...: no key needed (load balancers, service managers; the console's files)
   produce, // POST /v1/events, /v1/events:batch
   receipt, // GET /v1/events/{id}: readers, and a producer for the events it posted
+  identify, // GET /v1/whoami: any key, about itself (the console learns what its key may do)
   read,    // every other GET, /metrics included (and unknown paths: a key is needed to learn they are unknown)
   admin,   // pause, resume, replay: changes what txrelay does
 };

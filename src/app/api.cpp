@@ -109,8 +109,8 @@ std::string batch_error_json(const batch_error& err) {
 /// and a client could make up any number of paths and methods).
 std::string route_name(std::string_view method, std::string_view path) {
   static constexpr std::string_view methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
-  static constexpr std::string_view fixed[] = {"/v1/events", "/v1/events:batch", "/v1/sinks",  "/v1/nodes",
-                                               "/v1/admin/reload", "/metrics",     "/healthz"};
+  static constexpr std::string_view fixed[] = {"/v1/events",       "/v1/events:batch", "/v1/sinks", "/v1/nodes",
+                                               "/v1/admin/reload", "/v1/whoami",       "/metrics",  "/healthz"};
   std::string_view m = "OTHER";
   for (auto known : methods)
     if (method == known)
@@ -149,6 +149,22 @@ result<int, api_error> limit_param(const http::request& req, int fallback, int m
   if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > max)
     return unexpected{api_error{400, "invalid_query", "limit must be a whole number from 1 to " + std::to_string(max)}};
   return n;
+}
+
+/// GET /v1/whoami: the key's name and role, so a client (the console) shows
+/// only what the key may do. Without keys (none configured, on loopback, or
+/// authentication disabled) every request is allowed: an admin's, unnamed.
+http::response whoami(const api_key* key) {
+  json_writer w;
+  w.begin_object().key("name");
+  if (key)
+    w.string(key->name);
+  else
+    w.null();
+  w.key("role").string(key ? to_string(key->role) : "admin").key("authenticated").boolean(key != nullptr).end_object();
+  http::response res;
+  res.body = std::move(w).take();
+  return res;
 }
 
 http::response method_not_allowed(std::string_view allow) {
@@ -206,6 +222,11 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
     if (req.method != "GET")
       return respond(method_not_allowed("GET"));
     return respond(console_response(path, req.header("if-none-match")));
+  }
+  if (path == "/v1/whoami") {
+    if (req.method != "GET")
+      return respond(method_not_allowed("GET"));
+    return respond(whoami(key));
   }
   if (path == "/v1/events" && req.method == "GET")
     return search_events(req, std::move(respond));

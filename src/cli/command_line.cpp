@@ -1,5 +1,7 @@
 #include "cli/command_line.hpp"
 
+#include "cli/argument_reader.hpp"
+
 #include "cli/operator_commands.hpp"
 #include "cli/operator_run.hpp"
 #include "core/version.hpp"
@@ -176,7 +178,6 @@ result<options, std::string> parse_arguments(const std::vector<std::string>& arg
   options opts;
   if (args.empty())
     return unexpected{std::string{"no command given (serve, check-config, migrate, events, sinks, dead; --help for usage)"}};
-  std::size_t i = 0;
   const auto& first = args[0];
   if (first == "--help" || first == "-h" || first == "help") {
     opts.command = "help";
@@ -189,20 +190,9 @@ result<options, std::string> parse_arguments(const std::vector<std::string>& arg
   if (first != "serve" && first != "check-config" && first != "migrate")
     return unexpected{"unknown command \"" + first + "\" (serve, check-config, migrate, events, sinks, dead; --help for usage)"};
   opts.command = first;
-  for (i = 1; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> value;
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto take = [&]() -> result<std::string, std::string> {
-      if (value)
-        return *value;
-      if (i + 1 >= args.size())
-        return unexpected{flag + " needs a value"};
-      return args[++i];
-    };
+  for (argument_reader reader{args}; !reader.done();) {
+    auto arg = reader.next();
+    const auto& flag = arg.name;
     std::optional<std::string>* target = nullptr;
     std::optional<std::string> config;
     if (flag == "--config" || flag == "-c")
@@ -218,7 +208,7 @@ result<options, std::string> parse_arguments(const std::vector<std::string>& arg
       return opts;
     } else
       return unexpected{"unknown option \"" + flag + "\" for " + opts.command + " (--help for usage)"};
-    auto v = take();
+    auto v = reader.value_of(arg);
     if (!v)
       return unexpected{v.error()};
     *target = *v;

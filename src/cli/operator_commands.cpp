@@ -1,5 +1,7 @@
 #include "cli/operator_commands.hpp"
 
+#include "cli/argument_reader.hpp"
+
 #include "core/duration.hpp"
 
 #include <algorithm>
@@ -111,26 +113,15 @@ result<operator_command, std::string> parse_operator_command(const std::vector<s
   cmd.group = args[0];
   std::vector<std::string> positional;
   std::vector<std::pair<std::string, std::string>> options; // query options, checked once the command is known
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string flag = args[i];
+  for (argument_reader reader{args}; !reader.done();) {
+    auto arg = reader.next();
+    const auto& flag = arg.name;
     if (flag.rfind("-", 0) != 0 || flag == "-") {
       positional.push_back(flag);
       continue;
     }
-    std::optional<std::string> value;
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto take = [&]() -> result<std::string, std::string> {
-      if (value)
-        return *value;
-      if (i + 1 >= args.size())
-        return unexpected{flag + " needs a value"};
-      return args[++i];
-    };
     auto no_value = [&]() -> std::optional<std::string> {
-      if (value)
+      if (arg.inline_value)
         return flag + " takes no value";
       return std::nullopt;
     };
@@ -149,7 +140,7 @@ result<operator_command, std::string> parse_operator_command(const std::vector<s
     bool common = flag == "--url" || flag == "--ca-file" || flag == "--timeout";
     if (!common && !is_query_option(flag))
       return unexpected{"unknown option \"" + flag + "\" (txrelay help)"};
-    auto v = take();
+    auto v = reader.value_of(arg);
     if (!v)
       return unexpected{v.error()};
     if (flag == "--url") {

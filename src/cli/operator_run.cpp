@@ -1,5 +1,7 @@
 #include "cli/operator_run.hpp"
 
+#include "cli/table.hpp"
+
 #include "cli/api_client.hpp"
 #include "cli/operator_commands.hpp"
 #include "cli/operator_views.hpp"
@@ -139,7 +141,7 @@ int run_once(const operator_command& cmd, api_client& client, bool has_key) {
   int code = print(cmd, *answer);
   if (code == exit_code::ok && is_paged(cmd))
     if (auto next = next_of(*answer))
-      std::cout << "more: add " << (cmd.group == "dead" ? "--after " : "--cursor ") << *next
+      std::cout << "more: add " << (cmd.group == "dead" ? "--after " : "--cursor ") << table_cell(*next, 64) // the server's text: no escape sequences reach the terminal
                 << " for the next page, or --all for every page\n";
   return code;
 }

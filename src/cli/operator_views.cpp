@@ -92,7 +92,7 @@ std::string render_event(const json_value& event) {
       h.add_row({text_at(a, "attempt"), text_at(a, "at"), text_at(a, "duration_ms"), text_at(a, "outcome"),
                  text_at(a, "http_status"), text_at(a, "error_class"), text_at(a, "error"),
                  text_at(a, "response_excerpt")});
-    out += "\nattempts to " + table_cell(text_at(d, "sink"), 64) + " (delivery " + text_at(d, "id") + ")\n";
+    out += "\nattempts to " + table_cell(text_at(d, "sink"), 64) + " (delivery " + table_cell(text_at(d, "id"), 64) + ")\n";
     out += h.render();
   }
   return out;

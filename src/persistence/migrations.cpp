@@ -438,9 +438,11 @@ CREATE TABLE txrelay.delivery_attempts (
 -- GET /v1/events: newest first by id, within a topic or a key. Status and
 -- sink filters are served by the queue (pending), deliveries_dead (dead)
 -- and this partial index (rejected); docs/architecture.md has the table.
-CREATE INDEX events_topic ON txrelay.events (topic, id);
-CREATE INDEX events_key ON txrelay.events (key, id) WHERE key IS NOT NULL;
-CREATE INDEX events_rejected ON txrelay.events (id) WHERE rejection IS NOT NULL;
+-- IF NOT EXISTS: an operator may have built them CONCURRENTLY before the
+-- upgrade (docs/scaling.md), so that inserts are not held off meanwhile.
+CREATE INDEX IF NOT EXISTS events_topic ON txrelay.events (topic, id);
+CREATE INDEX IF NOT EXISTS events_key ON txrelay.events (key, id) WHERE key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_rejected ON txrelay.events (id) WHERE rejection IS NOT NULL;
 )sql"},
   };
   return all;

@@ -515,6 +515,12 @@ const fixtures = {
     { name: 'every sink', role: 'reader', expect: 200, check: (b) => assert(b.sinks?.map((s) => s.name).sort().join() === 'bad,flaky,good', 'expected sinks bad, flaky, good') },
   ],
 
+  whoami: [
+    { name: 'a reader', role: 'reader', expect: 200, check: (b) => assert(b.role === 'reader' && b.name && b.authenticated, 'not the reader') },
+    { name: 'an admin', role: 'admin', expect: 200, check: (b) => assert(b.role === 'admin', 'not the admin') },
+    { name: 'a producer', role: 'producer', expect: 200, check: (b) => assert(b.role === 'producer', 'not the producer') },
+  ],
+
   listNodes: [
     { name: 'this node', role: 'reader', expect: 200, check: (b) => assert(b.nodes?.some((n) => n.id === b.self && n.live), 'this node is not listed as live') },
   ],

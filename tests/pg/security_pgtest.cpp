@@ -72,6 +72,8 @@ TEST_F(security_pgtest, every_endpoint_answers_each_role_as_its_permissions_say)
     {"GET", "/metrics", "", 401, 403, 200, 200},
     {"GET", "/v1/sinks", "", 401, 403, 200, 200},
     {"GET", "/v1/sinks/hook/dead", "", 401, 403, 200, 200},
+    {"GET", "/v1/events?limit=1", "", 401, 403, 200, 200},
+    {"GET", "/v1/whoami", "", 401, 200, 200, 200},
     {"POST", "/v1/sinks/hook/pause", "", 401, 403, 403, 200},
     {"POST", "/v1/sinks/hook/resume", "", 401, 403, 403, 200},
     {"POST", "/v1/sinks/hook/replay", "", 401, 403, 403, 200},
@@ -102,6 +104,15 @@ TEST_F(security_pgtest, every_endpoint_answers_each_role_as_its_permissions_say)
   auto other_id = *json_string_at(others.body, "/id");
   EXPECT_EQ(http_call(e.port(), "GET", "/v1/events/" + other_id, "", bearer(producer_key)).status, 404);
   EXPECT_EQ(http_call(e.port(), "GET", "/v1/events/" + other_id, "", bearer(reader_key)).status, 200);
+  // A producer's receipt leaves out the attempt history: it holds the sinks' answers.
+  auto receipt = http_call(e.port(), "GET", "/v1/events/" + id, "", bearer(producer_key)).body;
+  EXPECT_EQ(receipt.find("attempt_history"), std::string::npos) << receipt;
+  EXPECT_NE(http_call(e.port(), "GET", "/v1/events/" + id, "", bearer(reader_key)).body.find("attempt_history"),
+            std::string::npos);
+  // Each key learns its own role, and only its own.
+  auto me = http_call(e.port(), "GET", "/v1/whoami", "", bearer(reader_key)).body;
+  EXPECT_EQ(json_string_at(me, "/role"), "reader") << me;
+  EXPECT_EQ(json_string_at(me, "/name"), "dashboards") << me;
   // An unknown key, a key in the wrong scheme, and a key with a byte changed.
   for (const auto& auth : std::vector<std::string>{"Bearer not-a-key-at-all-000000", "Basic " + admin_key,
                                                    "Bearer " + admin_key.substr(0, admin_key.size() - 1) + "x",

@@ -26,9 +26,15 @@ TEST(required_access, console_files_are_open_to_get_only) {
   EXPECT_EQ(required_access("GET", "/ui/"), access::open);
   EXPECT_EQ(required_access("GET", "/ui/app.js"), access::open);
   EXPECT_EQ(required_access("GET", "/uix"), access::read);
-  // The console's role probe: only an admin passes.
-  EXPECT_EQ(required_access("POST", "/ui/role-probe"), access::admin);
+  EXPECT_EQ(required_access("POST", "/ui/app.js"), access::admin); // like any POST
   EXPECT_EQ(required_access("PUT", "/ui/app.js"), access::read);
+}
+
+TEST(required_access, any_key_may_ask_who_it_is) {
+  EXPECT_EQ(required_access("GET", "/v1/whoami"), access::identify);
+  for (auto role : {api_role::producer, api_role::reader, api_role::admin})
+    EXPECT_TRUE(permits(role, access::identify));
+  EXPECT_EQ(required_access("POST", "/v1/whoami"), access::admin);
 }
 
 TEST(permits, each_role_its_own) {
