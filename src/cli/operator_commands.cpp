@@ -180,11 +180,12 @@ result<operator_command, std::string> parse_operator_command(const std::vector<s
     return unexpected{"unexpected argument \"" + positional.back() + "\" for " + name};
   if (cmd.all && !spec->pages)
     return unexpected{std::string{"--all is for commands that answer in pages (events search, dead list)"}};
-  for (const auto& [option, value] : options) {
+  for (const auto& given : options) {
+    const auto& [option, value] = given;
     const auto& allowed = spec->query_options;
     if (std::find(allowed.begin(), allowed.end(), option) == allowed.end())
       return unexpected{"unknown option \"--" + option + "\" for " + name + " (txrelay help)"};
-    bool repeated = std::any_of(cmd.query.begin(), cmd.query.end(), [&](const auto& q) { return q.first == option; });
+    bool repeated = std::any_of(cmd.query.begin(), cmd.query.end(), [&](const auto& q) { return q.first == given.first; });
     if (repeated)
       return unexpected{"--" + option + " is given twice"};
     if (auto problem = check_query_value(option, value))
