@@ -288,11 +288,8 @@ void api::route(http::request&& req, http::respond_fn respond, const api_key* ke
       return respond(method_not_allowed("POST"));
     if (action == "replay") {
       auto name = std::string{rest.substr(0, slash)};
-      // A partitioned sink's name stands for all of its partitions.
       pg::replay_filter filter;
-      for (const auto& s : *options_.sinks->current())
-        if (s.name == name || s.partition_of == name)
-          filter.sinks.push_back(s.name);
+      filter.sinks = sink_instances(name);
       if (filter.sinks.empty())
         return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
       return replay_dead(std::move(filter), std::move(respond));
@@ -471,11 +468,17 @@ void api::replay_dead(pg::replay_filter filter, http::respond_fn respond) const 
   caf::anon_send(options_.http_actor, replay_atom::value, std::move(filter), std::move(reply));
 }
 
+std::vector<std::string> api::sink_instances(std::string_view name) const {
+  std::vector<std::string> instances;
+  for (const auto& s : *options_.sinks->current())
+    if (s.name == name || s.partition_of == name)
+      instances.push_back(s.name);
+  return instances;
+}
+
 void api::list_dead(const std::string& name, const http::request& req, http::respond_fn respond) const {
   dead_list_request list;
-  for (const auto& s : *options_.sinks->current()) // a partitioned sink's name stands for its partitions
-    if (s.name == name || s.partition_of == name)
-      list.sinks.push_back(s.name);
+  list.sinks = sink_instances(name);
   if (list.sinks.empty())
     return respond(error_response({404, "not_found", "no sink named \"" + name + "\""}));
   auto asked = limit_param(req, list.limit, 1000);
@@ -542,7 +545,7 @@ void api::search_events(const http::request& req, http::respond_fn respond) cons
       continue;
     if (value->empty() || value->size() > static_cast<std::size_t>(max))
       return fail(std::string{name} + " must be 1 to " + std::to_string(max) + " bytes");
-    if (valid_utf8(*value) != *value) // NUL or malformed: a prefix would be searched, or the database refuse it
+    if (!is_text(*value)) // NUL or malformed: a prefix would be searched, or the database refuse it
       return fail(std::string{name} + " must be UTF-8 text without NUL");
     (std::string_view{name} == "topic" ? query.topic : query.key) = std::move(*value);
   }
@@ -552,11 +555,9 @@ void api::search_events(const http::request& req, http::respond_fn respond) cons
       return fail("status must be pending, delivered, dead or rejected");
   }
   if (auto sink = req.query_param("sink")) {
-    if (sink->empty() || valid_utf8(*sink) != *sink)
+    if (sink->empty() || !is_text(*sink))
       return fail("sink must be a sink's name");
-    for (const auto& s : *options_.sinks->current()) // a partitioned sink's name stands for its partitions
-      if (s.name == *sink || s.partition_of == *sink)
-        query.sinks.push_back(s.name);
+    query.sinks = sink_instances(*sink);
     if (query.sinks.empty()) // a removed sink's deliveries keep its name
       query.sinks.push_back(std::move(*sink));
   }

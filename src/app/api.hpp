@@ -84,6 +84,9 @@ private:
   void list_dead(const std::string& name, const http::request& req, http::respond_fn respond) const;
   void search_events(const http::request& req, http::respond_fn respond) const;
   void reload_config(http::respond_fn respond) const;
+  /// The sink instances a name in a path or query stands for: the sink, or
+  /// every partition of a partitioned one; none for an unknown name.
+  std::vector<std::string> sink_instances(std::string_view name) const;
 
   api_options options_;
   api_key_set keys_;

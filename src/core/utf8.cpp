@@ -65,44 +65,62 @@ std::string one_line_excerpt(std::string_view text, std::size_t max_code_points)
   return std::string{prefix_code_points(flat, max_code_points - 1)} + "…";
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at bytes[i] (never NUL), or 0.
+// Each lead byte announces a length and the range its first continuation
+// byte must fall in (RFC 3629's table): this refuses overlong forms,
+// surrogates and code points past U+10FFFF.
+std::size_t sequence_length(std::string_view bytes, std::size_t i) {
+  auto b0 = static_cast<unsigned char>(bytes[i]);
+  if (b0 != 0 && b0 < 0x80)
+    return 1;
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xbf;
+  if (b0 >= 0xc2 && b0 <= 0xdf) length = 2;
+  else if (b0 == 0xe0) length = 3, low = 0xa0;
+  else if (b0 >= 0xe1 && b0 <= 0xec) length = 3;
+  else if (b0 == 0xed) length = 3, high = 0x9f;
+  else if (b0 >= 0xee && b0 <= 0xef) length = 3;
+  else if (b0 == 0xf0) length = 4, low = 0x90;
+  else if (b0 >= 0xf1 && b0 <= 0xf3) length = 4;
+  else if (b0 == 0xf4) length = 4, high = 0x8f;
+  if (length == 0 || i + length > bytes.size())
+    return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    auto b = static_cast<unsigned char>(bytes[i + k]);
+    if (k == 1 ? (b < low || b > high) : !is_continuation(bytes[i + k]))
+      return 0;
+  }
+  return length;
+}
+
+} // namespace
+
 std::string valid_utf8(std::string_view bytes) {
   static constexpr std::string_view replacement = "\xEF\xBF\xBD";
   std::string out;
   out.reserve(bytes.size());
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    auto b0 = static_cast<unsigned char>(bytes[i]);
-    if (b0 != 0 && b0 < 0x80) {
-      out += bytes[i++];
-      continue;
-    }
-    // The length a lead byte announces, and the range its first
-    // continuation byte must fall in (RFC 3629's table): this refuses
-    // overlong forms, surrogates and code points past U+10FFFF.
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xbf;
-    if (b0 >= 0xc2 && b0 <= 0xdf) length = 2;
-    else if (b0 == 0xe0) length = 3, low = 0xa0;
-    else if (b0 >= 0xe1 && b0 <= 0xec) length = 3;
-    else if (b0 == 0xed) length = 3, high = 0x9f;
-    else if (b0 >= 0xee && b0 <= 0xef) length = 3;
-    else if (b0 == 0xf0) length = 4, low = 0x90;
-    else if (b0 >= 0xf1 && b0 <= 0xf3) length = 4;
-    else if (b0 == 0xf4) length = 4, high = 0x8f;
-    bool ok = length != 0 && i + length <= bytes.size();
-    for (std::size_t k = 1; ok && k < length; ++k) {
-      auto b = static_cast<unsigned char>(bytes[i + k]);
-      ok = k == 1 ? (b >= low && b <= high) : is_continuation(bytes[i + k]);
-    }
-    if (ok) {
-      out.append(bytes.substr(i, length));
-      i += length;
+  for (std::size_t i = 0; i < bytes.size();) {
+    if (auto n = sequence_length(bytes, i)) {
+      out.append(bytes.substr(i, n));
+      i += n;
     } else {
       out += replacement;
       i += 1;
     }
   }
   return out;
+}
+
+bool is_text(std::string_view bytes) {
+  for (std::size_t i = 0; i < bytes.size();) {
+    auto n = sequence_length(bytes, i);
+    if (n == 0)
+      return false;
+    i += n;
+  }
+  return true;
 }
 
 std::string_view prefix_bytes(std::string_view text, std::size_t max_bytes) {

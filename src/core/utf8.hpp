@@ -30,6 +30,10 @@ std::string one_line_excerpt(std::string_view text, std::size_t max_code_points 
 /// becomes U+FFFD; everything else is kept as it was.
 std::string valid_utf8(std::string_view bytes);
 
+/// Whether `bytes` is what valid_utf8 would keep as it is: valid UTF-8
+/// without NUL.
+bool is_text(std::string_view bytes);
+
 /// The longest prefix of valid UTF-8 `text` with at most `max_bytes` bytes,
 /// cut between code points.
 std::string_view prefix_bytes(std::string_view text, std::size_t max_bytes);

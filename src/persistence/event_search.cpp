@@ -1,7 +1,6 @@
 #include "persistence/event_search.hpp"
 
 #include "core/ids.hpp"
-#include "persistence/sql_time.hpp"
 
 #include <algorithm>
 
@@ -17,12 +16,10 @@ namespace {
 constexpr auto id_time_margin = std::chrono::minutes{1};
 
 // The page's deliveries, from the view that says each one's status now.
-const std::string page_deliveries_sql = R"sql(
-SELECT s.event_id::text, s.id::text, s.sink, s.status, s.attempts, s.last_status, s.last_error,
-       )sql" TXR_RFC3339("s.next_attempt_at") R"sql(, )sql" TXR_RFC3339("s.updated_at") R"sql(
-FROM txrelay.delivery_status s
-WHERE s.event_id = ANY ($1::uuid[])
-ORDER BY s.event_id, s.id)sql";
+const std::string page_deliveries_sql = "SELECT d.event_id::text, " TXR_DELIVERY_RECORD_COLUMNS R"sql(
+FROM txrelay.delivery_status d
+WHERE d.event_id = ANY ($1::uuid[])
+ORDER BY d.event_id, d.id)sql";
 
 } // namespace
 
@@ -98,10 +95,7 @@ search_statement event_search_statement(const event_query& q) {
         break;
     }
   }
-  st.sql = "SELECT e.id::text, e.topic, e.key, " TXR_RFC3339("e.created_at") ",\n"
-           "       CASE WHEN e.rejection IS NOT NULL THEN 'rejected'\n"
-           "            WHEN EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'\n"
-           "            ELSE 'routed' END\n"
+  st.sql = "SELECT e.id::text, e.topic, e.key, " TXR_RFC3339("e.created_at") ", " TXR_ROUTING_STATE "\n"
            "FROM txrelay.events e";
   for (std::size_t i = 0; i < where.size(); ++i)
     st.sql += (i == 0 ? "\nWHERE " : "\n  AND ") + where[i];
@@ -136,10 +130,7 @@ result<event_page, pg_error> search_events(connection& conn, const event_query& 
     e.topic = res->get(r, 1);
     e.key = res->get_optional(r, 2);
     e.created_at = res->get(r, 3);
-    std::string_view routing = res->get(r, 4);
-    e.routing = routing == "pending"    ? routing_state::pending
-                : routing == "rejected" ? routing_state::rejected
-                                        : routing_state::routed;
+    e.routing = routing_state_from(res->get(r, 4));
     ids.push_back(e.id);
     page.events.push_back(std::move(e));
   }
@@ -155,17 +146,7 @@ result<event_page, pg_error> search_events(connection& conn, const event_query& 
                               [&](const event_summary& e) { return e.id == ds->get(r, 0); });
     if (event == page.events.end())
       continue;
-    delivery_record d;
-    d.id = ds->get(r, 1);
-    d.sink = ds->get(r, 2);
-    d.status = ds->get(r, 3);
-    d.attempts = static_cast<int>(ds->get_int(r, 4));
-    if (!ds->is_null(r, 5))
-      d.last_status = static_cast<int>(ds->get_int(r, 5));
-    d.last_error = ds->get_optional(r, 6);
-    d.next_attempt_at = ds->get(r, 7);
-    d.updated_at = ds->get(r, 8);
-    event->deliveries.push_back(std::move(d));
+    event->deliveries.push_back(delivery_record_at(*ds, r, 1));
   }
   return page;
 }

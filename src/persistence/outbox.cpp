@@ -137,10 +137,7 @@ ORDER BY a.delivery_id, a.started_at)sql";
 
 const std::string event_sql = R"sql(
 SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
-       CASE WHEN e.rejection IS NOT NULL THEN 'rejected'
-            WHEN EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'
-            ELSE 'routed' END,
-       e.rejection::text, e.producer
+       )sql" TXR_ROUTING_STATE R"sql(, e.rejection::text, e.producer
 FROM txrelay.events e WHERE e.id = $1::uuid)sql";
 
 // SKIP LOCKED: another router (a second node) holding some rows takes
@@ -175,9 +172,7 @@ WITH queued AS (
 )
 SELECT (SELECT count(*) FROM queued) + (SELECT count(*) FROM rejected))sql";
 
-const std::string event_deliveries_sql = R"sql(
-SELECT d.id::text, d.sink, d.status, d.attempts, )sql" TXR_RFC3339("d.next_attempt_at") R"sql(,
-       d.last_status, d.last_error, )sql" TXR_RFC3339("d.updated_at") R"sql(
+const std::string event_deliveries_sql = "SELECT " TXR_DELIVERY_RECORD_COLUMNS R"sql(
 FROM txrelay.delivery_status d
 WHERE d.event_id = $1::uuid ORDER BY d.id)sql";
 
@@ -473,6 +468,22 @@ result<std::vector<ingest_receipt>, pg_error> ingest_statements(connection& conn
   return receipts;
 }
 
+// An HTTP status, 0 (no answer) as NULL.
+void add_status(binary_array& column, int status) {
+  if (status != 0)
+    column.add_int4(status);
+  else
+    column.add_null();
+}
+
+// Text, empty as NULL.
+void add_text_or_null(binary_array& column, std::string_view text) {
+  if (text.empty())
+    column.add_null();
+  else
+    column.add_text(text);
+}
+
 // The attempt history's columns of one outcome batch, as binary arrays.
 struct attempt_columns {
   binary_array event_ids{binary_array::element::uuid};
@@ -498,27 +509,11 @@ struct attempt_columns {
     attempts.add_int4(o.attempts);
     durations.add_int4(static_cast<std::int32_t>(std::clamp<long long>(a.duration.count(), 0, INT32_MAX)));
     outcomes.add_text(o.status == delivery_status::pending ? "retry" : to_string(o.status));
-    add_or_null(statuses, o.http_status);
-    if (a.failure)
-      error_classes.add_text(to_string(*a.failure));
-    else
-      error_classes.add_null();
-    add_or_null(errors, o.error);
-    add_or_null(excerpts, a.response_excerpt);
+    add_status(statuses, o.http_status);
+    add_text_or_null(error_classes, a.failure ? to_string(*a.failure) : "");
+    add_text_or_null(errors, o.error);
+    add_text_or_null(excerpts, a.response_excerpt);
     return true;
-  }
-
-  static void add_or_null(binary_array& column, int status) {
-    if (status != 0)
-      column.add_int4(status);
-    else
-      column.add_null();
-  }
-  static void add_or_null(binary_array& column, const std::string& text) {
-    if (text.empty())
-      column.add_null();
-    else
-      column.add_text(text);
   }
 };
 
@@ -552,14 +547,8 @@ result<long long, pg_error> record_outcomes(connection& conn, const std::vector<
       next_attempt_at.add_text(format_rfc3339(o.next_attempt_at));
     else
       next_attempt_at.add_null();
-    if (o.http_status != 0)
-      last_status.add_int4(o.http_status);
-    else
-      last_status.add_null();
-    if (o.error.empty())
-      last_error.add_null();
-    else
-      last_error.add_text(o.error);
+    add_status(last_status, o.http_status);
+    add_text_or_null(last_error, o.error);
   }
   // Each attempt the batch reports, for the attempt history.
   attempt_columns kept;
@@ -624,28 +613,14 @@ result<std::optional<event_record>, pg_error> find_event(connection& conn, const
   rec.key = ev->get_optional(0, 2);
   rec.payload_json = ev->get(0, 3);
   rec.created_at = ev->get(0, 4);
-  std::string_view routing = ev->get(0, 5);
-  rec.routing = routing == "pending"    ? routing_state::pending
-                : routing == "rejected" ? routing_state::rejected
-                                        : routing_state::routed;
+  rec.routing = routing_state_from(ev->get(0, 5));
   rec.rejection_json = ev->get_optional(0, 6);
   rec.producer = ev->get_optional(0, 7);
   auto ds = conn.exec_prepared("txr_event_deliveries", event_deliveries_sql, {event_id});
   if (!ds)
     return unexpected{ds.error()};
-  for (int r = 0; r < ds->rows(); ++r) {
-    delivery_record d;
-    d.id = ds->get(r, 0);
-    d.sink = ds->get(r, 1);
-    d.status = ds->get(r, 2);
-    d.attempts = static_cast<int>(ds->get_int(r, 3));
-    d.next_attempt_at = ds->get(r, 4);
-    if (!ds->is_null(r, 5))
-      d.last_status = static_cast<int>(ds->get_int(r, 5));
-    d.last_error = ds->get_optional(r, 6);
-    d.updated_at = ds->get(r, 7);
-    rec.deliveries.push_back(std::move(d));
-  }
+  for (int r = 0; r < ds->rows(); ++r)
+    rec.deliveries.push_back(delivery_record_at(*ds, r, 0));
   auto as = conn.exec_prepared("txr_event_attempts", event_attempts_sql, {event_id});
   if (!as)
     return unexpected{as.error()};
@@ -667,6 +642,24 @@ result<std::optional<event_record>, pg_error> find_event(connection& conn, const
     delivery->history.push_back(std::move(a));
   }
   return std::optional<event_record>{std::move(rec)};
+}
+
+routing_state routing_state_from(std::string_view text) {
+  return text == "pending" ? routing_state::pending : text == "rejected" ? routing_state::rejected : routing_state::routed;
+}
+
+delivery_record delivery_record_at(const result_set& rows, int row, int first) {
+  delivery_record d;
+  d.id = rows.get(row, first);
+  d.sink = rows.get(row, first + 1);
+  d.status = rows.get(row, first + 2);
+  d.attempts = static_cast<int>(rows.get_int(row, first + 3));
+  d.next_attempt_at = rows.get(row, first + 4);
+  if (!rows.is_null(row, first + 5))
+    d.last_status = static_cast<int>(rows.get_int(row, first + 5));
+  d.last_error = rows.get_optional(row, first + 6);
+  d.updated_at = rows.get(row, first + 7);
+  return d;
 }
 
 const char* to_string(routing_state s) {

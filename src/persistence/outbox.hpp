@@ -5,9 +5,11 @@
 // costs one statement and one commit, not N.
 #include "core/delivery.hpp"
 #include "persistence/pg_connection.hpp"
+#include "persistence/sql_time.hpp"
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -76,6 +78,21 @@ struct delivery_record {
 enum class routing_state { routed, pending, rejected };
 
 const char* to_string(routing_state s);
+
+/// An event's routing state in SQL, over `txrelay.events e`: text that
+/// routing_state_from reads back.
+#define TXR_ROUTING_STATE                                                                          \
+  "CASE WHEN e.rejection IS NOT NULL THEN 'rejected'"                                              \
+  " WHEN EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'" \
+  " ELSE 'routed' END"
+routing_state routing_state_from(std::string_view text);
+
+/// A delivery's columns in the delivery_status view `d`, in the order
+/// delivery_record_at reads them from column `first` on.
+#define TXR_DELIVERY_RECORD_COLUMNS                                                              \
+  "d.id::text, d.sink, d.status, d.attempts, " TXR_RFC3339("d.next_attempt_at") ", d.last_status, " \
+  "d.last_error, " TXR_RFC3339("d.updated_at")
+delivery_record delivery_record_at(const result_set& rows, int row, int first);
 
 struct event_record {
   std::string id;

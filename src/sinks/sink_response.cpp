@@ -106,32 +106,16 @@ void redact_target(std::string& text, std::string_view target) {
   auto path = target.substr(0, target.find('?'));
   replace_all(text, target);
   replace_all(text, path);
+  // Each long part of it too: the path's segments, and the query's values
+  // (a generic receiver may take its token as ?token=...).
   std::size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find('/', start);
+  while (start <= target.size()) {
+    auto end = target.find_first_of("/?&=", start);
     if (end == std::string_view::npos)
-      end = path.size();
-    auto segment = path.substr(start, end - start);
-    if (segment.size() >= min_secret_segment)
-      replace_all(text, segment);
+      end = target.size();
+    if (end - start >= min_secret_segment)
+      replace_all(text, target.substr(start, end - start));
     start = end + 1;
-  }
-  // A generic receiver may take its token in the query (?token=...): each
-  // long enough value too.
-  if (auto q = target.find('?'); q != std::string_view::npos) {
-    auto query = target.substr(q + 1);
-    std::size_t at = 0;
-    while (at <= query.size()) {
-      auto amp = query.find('&', at);
-      if (amp == std::string_view::npos)
-        amp = query.size();
-      auto pair = query.substr(at, amp - at);
-      auto eq = pair.find('=');
-      auto value = eq == std::string_view::npos ? pair : pair.substr(eq + 1);
-      if (value.size() >= min_secret_segment)
-        replace_all(text, value);
-      at = amp + 1;
-    }
   }
 }
 

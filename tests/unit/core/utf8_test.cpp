@@ -76,3 +76,15 @@ TEST(utf8, a_byte_prefix_ends_between_code_points) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(utf8, text_is_what_valid_utf8_keeps_as_it_is) {
+  EXPECT_TRUE(is_text(mixed));
+  EXPECT_TRUE(is_text(""));
+  EXPECT_FALSE(is_text(std::string{"a\0b", 3}));
+  EXPECT_FALSE(is_text("\xc0\xaf"));
+  EXPECT_FALSE(is_text("ok\xe2\x82"));
+}
+
+} // namespace
