@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 
 namespace txrelay {
 
@@ -59,6 +60,12 @@ struct supervisor_state {
   std::mt19937_64 seeds;
   caf::actor cluster; // who sends the leases; told of released sinks and of rows for sinks owned elsewhere
   bool controls_read = false; // the operators' commands were read once since the start
+  // Every sender spawned whose exit message (by the link) has not come yet.
+  // CAF monitors and links a child only after spawning it: a sender that
+  // dies at once can have its down message arrive before its exit message,
+  // after the down handler forgot it. Its exit must still not be taken for
+  // this supervisor's end.
+  std::set<caf::actor_addr> linked_senders;
 };
 
 using supervisor_self = caf::stateful_actor<supervisor_state>;
@@ -80,6 +87,7 @@ void start_child(supervisor_self* self, child& c) {
   opts.start_broken = c.broken;
   opts.start_quiet_until = c.quiet_until;
   c.actor = spawn_monitored_sender(self, std::move(opts));
+  st.linked_senders.insert(c.actor.address());
 }
 
 /// Carries out a pause or a resume here: the sender (if this node runs
@@ -198,7 +206,14 @@ void control(supervisor_self* self, const std::string& sink, sink_command cmd, c
 void drain_then_stop(supervisor_self* self, sender_actor actor) {
   self->request(actor, std::chrono::seconds{60}, drain_atom::value)
     .then([self, actor](bool) { self->send_exit(actor, caf::exit_reason::user_shutdown); },
-          [self, actor](caf::error&) { self->send_exit(actor, caf::exit_reason::kill); });
+          [self, actor](caf::error&) {
+            // A killed actor's exit message kills whatever is linked to it:
+            // unlinked first, so that only the sender goes (its down message
+            // still comes). Its address stays in linked_senders: if it died
+            // by itself, its exit message may be on its way still.
+            self->unlink_from(actor);
+            self->send_exit(actor, caf::exit_reason::kill);
+          });
 }
 
 void adopt(supervisor_self* self, const sink_config& sink) {
@@ -317,9 +332,8 @@ caf::behavior supervisor_behavior(supervisor_self* self, supervisor_options opti
     auto& st = self->state;
     // A sender's own exit reaches here through its link: its down message
     // decides about a restart. Anything else is this supervisor's end.
-    for (const auto& [_, c] : st.children)
-      if (c.actor && c.actor.address() == msg.source)
-        return;
+    if (st.linked_senders.erase(msg.source) > 0)
+      return;
     st.stopping = true;
     for (auto& [_, c] : st.children)
       if (c.actor)
