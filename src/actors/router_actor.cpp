@@ -45,16 +45,16 @@ using round_result = result<std::size_t, round_failure>;
 
 /// Routes one claimed event that has in_transaction projections, under a
 /// savepoint: its deliveries and statements, or, when a statement refuses it
-/// for good, its rejection. A transient failure is returned (the caller rolls
-/// the whole round back and tries again later).
-result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c, const pg::ingest_item& item,
-                                           std::vector<pg::rejected_event>& rejected) {
+/// for good, nothing yet: it is then marked rejected, and recorded with the
+/// rest of the round. A transient failure is returned (the caller rolls the
+/// whole round back and tries again later).
+result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c, pg::routing_decision& decision) {
   auto& st = self->state;
   if (auto r = c.exec("SAVEPOINT projected"); !r)
     return unexpected{r.error()};
-  if (auto recorded = pg::record_routing(c, {&item}, {}); !recorded)
+  if (auto recorded = pg::record_routing(c, {&decision}); !recorded)
     return unexpected{recorded.error()};
-  auto failed = run_projections(c, st.options.in_transaction, item);
+  auto failed = run_projections(c, st.options.in_transaction, decision.item);
   if (!failed) {
     if (auto r = c.exec("RELEASE SAVEPOINT projected"); !r)
       return unexpected{r.error()};
@@ -64,9 +64,10 @@ result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c,
     return unexpected{failed->error};
   if (auto r = c.exec("ROLLBACK TO SAVEPOINT projected"); !r)
     return unexpected{r.error()};
-  rejected.push_back({item.event_id, rejection_json(api_error{422, "projection_failed",
-                                                              "sink " + failed->sink + ": " +
-                                                                primary_message(failed->error.message)})});
+  decision.rejection_json = rejection_json(
+    api_error{422, "projection_failed", "sink " + failed->sink + ": " + primary_message(failed->error.message)});
+  decision.item.event.sinks.clear();
+  decision.item.delivery_ids.clear();
   return false;
 }
 
@@ -106,54 +107,55 @@ round_result route_round(router_self* self, int limit) {
   if (!claimed)
     return fail(claimed.error());
   if (claimed->empty()) {
-    c.exec("ROLLBACK");
+    c.exec("COMMIT"); // queue rows naming events deleted by hand go
     return std::size_t{0};
   }
 
   for (const auto& ev : *claimed)
     claimed_ids.push_back(ev.event_id);
   auto now = st.options.clock->now();
-  std::vector<pg::ingest_item> routed;
-  std::vector<pg::rejected_event> rejected;
-  routed.reserve(claimed->size());
+  std::vector<pg::routing_decision> decisions;
+  decisions.reserve(claimed->size());
   const auto admission = st.options.admission->current(); // one version for the whole round
   for (auto& ev : *claimed) {
     parsed_event parsed{std::move(ev.topic), std::move(ev.key), std::move(ev.payload_json)};
     auto sinks = admission->admit(parsed);
-    if (!sinks) {
-      log::warn("published event " + ev.event_id + " (topic " + parsed.topic + ") rejected: " + sinks.error().message);
-      rejected.push_back({ev.event_id, rejection_json(sinks.error())});
-      continue;
+    pg::routing_decision d;
+    d.stored = ev.stored;
+    d.item.event_id = std::move(ev.event_id);
+    d.item.created_at = std::move(ev.created_at);
+    if (sinks) {
+      d.item.event.sinks = std::move(*sinks);
+      for (std::size_t i = 0; i < d.item.event.sinks.size(); ++i)
+        d.item.delivery_ids.push_back(st.options.ids->next(now));
+    } else {
+      log::warn("published event " + d.item.event_id + " (topic " + parsed.topic +
+                ") rejected: " + sinks.error().message);
+      d.rejection_json = rejection_json(sinks.error());
     }
-    pg::ingest_item item;
-    item.event_id = std::move(ev.event_id);
-    item.created_at = std::move(ev.created_at);
-    item.event.topic = std::move(parsed.topic);
-    item.event.key = std::move(parsed.key);
-    item.event.payload_json = std::move(parsed.payload_json);
-    item.event.sinks = std::move(*sinks);
-    for (std::size_t i = 0; i < item.event.sinks.size(); ++i)
-      item.delivery_ids.push_back(st.options.ids->next(now));
-    routed.push_back(std::move(item));
+    d.item.event.topic = std::move(parsed.topic);
+    d.item.event.key = std::move(parsed.key);
+    d.item.event.payload_json = std::move(parsed.payload_json);
+    decisions.push_back(std::move(d));
   }
 
   // Events with projections are recorded one by one (each under its
-  // savepoint), the rest in one statement; all but the rejected ones are
-  // dispatched after COMMIT.
-  std::vector<const pg::ingest_item*> plain;
-  std::vector<bool> refused(routed.size(), false);
-  plain.reserve(routed.size());
-  for (std::size_t i = 0; i < routed.size(); ++i) {
-    if (!routed_to_any(routed[i].event, st.options.in_transaction)) {
-      plain.push_back(&routed[i]);
+  // savepoint), the rest (and those the projections refused) in one
+  // statement; all but the refused ones are dispatched after COMMIT.
+  std::vector<const pg::routing_decision*> rest;
+  rest.reserve(decisions.size());
+  for (auto& d : decisions) {
+    if (d.rejection_json || !routed_to_any(d.item.event, st.options.in_transaction)) {
+      rest.push_back(&d);
       continue;
     }
-    auto done = route_projected(self, c, routed[i], rejected);
+    auto done = route_projected(self, c, d);
     if (!done)
       return fail(done.error());
-    refused[i] = !*done; // dispatched otherwise: its in_transaction sinks are skipped there
+    if (!*done)
+      rest.push_back(&d); // recorded with its rejection
   }
-  if (auto recorded = pg::record_routing(c, plain, rejected); !recorded)
+  if (auto recorded = pg::record_routing(c, rest); !recorded)
     return fail(recorded.error());
   if (auto committed = c.exec("COMMIT"); !committed) {
     // Unknown whether it committed: if it did, the rows are pending without
@@ -164,12 +166,16 @@ round_result route_round(router_self* self, int limit) {
   }
   auto committed_at = st.options.clock->now();
   std::vector<pg::ingest_item> dispatched;
-  dispatched.reserve(routed.size());
-  for (std::size_t i = 0; i < routed.size(); ++i)
-    if (!refused[i])
-      dispatched.push_back(std::move(routed[i]));
+  dispatched.reserve(decisions.size());
+  std::size_t rejected = 0;
+  for (auto& d : decisions) {
+    if (d.rejection_json)
+      ++rejected;
+    else
+      dispatched.push_back(std::move(d.item));
+  }
   st.options.metrics->events_published.fetch_add(dispatched.size(), std::memory_order_relaxed);
-  st.options.metrics->events_rejected.fetch_add(rejected.size(), std::memory_order_relaxed);
+  st.options.metrics->events_rejected.fetch_add(rejected, std::memory_order_relaxed);
   std::vector<pg::ingest_receipt> receipts(dispatched.size()); // every one new (created = true)
   dispatch_committed(self, st.dispatcher, dispatched, receipts, st.options.in_transaction, now, committed_at);
   return claimed->size();

@@ -96,7 +96,7 @@ search_statement event_search_statement(const event_query& q) {
     }
   }
   st.sql = "SELECT e.id::text, e.topic, e.key, " TXR_RFC3339("e.created_at") ", " TXR_ROUTING_STATE "\n"
-           "FROM txrelay.events e";
+           "FROM txrelay.event_log e";
   for (std::size_t i = 0; i < where.size(); ++i)
     st.sql += (i == 0 ? "\nWHERE " : "\n  AND ") + where[i];
   // One more than the page: whether a next page exists.

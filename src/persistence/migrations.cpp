@@ -444,6 +444,136 @@ CREATE INDEX IF NOT EXISTS events_topic ON txrelay.events (topic, id);
 CREATE INDEX IF NOT EXISTS events_key ON txrelay.events (key, id) WHERE key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_rejected ON txrelay.events (id) WHERE rejection IS NOT NULL;
 )sql"},
+    {14, "events published without an idempotency key travel in their queue row", R"sql(
+-- publish() without an idempotency key wrote the event (its primary key,
+-- topic and key index entries) and a queue row: three more index entries
+-- than a producer's own outbox table costs it. Now such an event is its
+-- queue row, and the router inserts it into txrelay.events with its
+-- deliveries (so routed events pay those entries on txrelay's side, as HTTP
+-- ingest does). A queue row without a topic stands for an event stored
+-- already: one with an idempotency key, which the unique index must decide
+-- inside the producer's transaction. Nullable columns without defaults:
+-- metadata only.
+ALTER TABLE txrelay.unrouted_events
+  ADD COLUMN topic text,
+  ADD COLUMN key text,
+  ADD COLUMN payload jsonb,
+  ADD COLUMN created_at timestamptz;
+
+-- As migration 6, but an event without an idempotency key goes into the queue only.
+CREATE OR REPLACE FUNCTION txrelay.publish(topic text, payload jsonb, key text DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+-- ON CONFLICT's column list cannot be qualified; there, the column is meant.
+#variable_conflict use_column
+DECLARE
+  new_id uuid;
+  ms bigint;
+BEGIN
+  -- One test passes the common call; only a call that fails it, or carries
+  -- an idempotency key, goes through the checks that name what is wrong.
+  IF topic IS NULL OR payload IS NULL OR topic = '' OR char_length(topic) > 200
+     OR jsonb_typeof(payload) <> 'object' OR coalesce(char_length(key) > 200, false)
+     OR idempotency_key IS NOT NULL THEN
+    IF topic IS NULL THEN
+      RAISE EXCEPTION 'txrelay.publish: topic must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF topic = '' THEN
+      RAISE EXCEPTION 'txrelay.publish: topic must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF char_length(topic) > 200 THEN
+      RAISE EXCEPTION 'txrelay.publish: topic is % characters long; at most 200', char_length(topic)
+        USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    IF payload IS NULL THEN
+      RAISE EXCEPTION 'txrelay.publish: payload must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(payload) <> 'object' THEN
+      RAISE EXCEPTION 'txrelay.publish: payload must be a JSON object, got %', jsonb_typeof(payload)
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF char_length(key) > 200 THEN
+      RAISE EXCEPTION 'txrelay.publish: key is % characters long; at most 200', char_length(key)
+        USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    IF char_length(idempotency_key) > 200 THEN
+      RAISE EXCEPTION 'txrelay.publish: idempotency_key is % characters long; at most 200', char_length(idempotency_key)
+        USING ERRCODE = 'string_data_right_truncation';
+    END IF;
+    -- The HTTP API refuses them too, and a batch's keys use \x1f: never a collision.
+    IF idempotency_key ~ '[\x01-\x1f\x7f]' THEN
+      RAISE EXCEPTION 'txrelay.publish: idempotency_key must not contain control characters'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF idempotency_key = '' THEN
+      RAISE EXCEPTION 'txrelay.publish: idempotency_key must not be empty (NULL for none)'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Compensation events (a dead delivery's on_dead) use these keys: a
+    -- producer's key must not be able to suppress one.
+    IF starts_with(idempotency_key, 'on_dead:') THEN
+      RAISE EXCEPTION 'txrelay.publish: idempotency_key must not start with on_dead:'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM txrelay.topics t WHERE t.topic = publish.topic) THEN
+    RAISE EXCEPTION 'txrelay.publish: no route for topic "%"', topic
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'txrelay routes only the topics its config names; add a route for it and restart txrelay';
+  END IF;
+
+  -- A UUIDv7, like txrelay's own ids: 48 bits of unix milliseconds, then
+  -- random bits, version 7 and the RFC 4122 variant.
+  ms := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+  new_id := encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                       PLACING substring(int8send(ms) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid;
+
+  IF idempotency_key IS NULL THEN
+    -- Nothing to conflict with: the event travels in its queue row, and the
+    -- router stores it in txrelay.events with its deliveries. The producer
+    -- pays one row and one index entry, as for a table of its own.
+    INSERT INTO txrelay.unrouted_events (event_id, topic, key, payload, created_at)
+    VALUES (new_id, topic, key, payload, clock_timestamp());
+    RETURN new_id;
+  ELSE
+    INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
+    VALUES (new_id, topic, key, payload, idempotency_key, clock_timestamp())
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+    IF NOT FOUND THEN
+      -- The key was used before (over HTTP or SQL): the first event's id,
+      -- nothing new stored. Under REPEATABLE READ a duplicate committed after
+      -- this transaction's snapshot raises a serialization failure instead.
+      SELECT e.id INTO new_id FROM txrelay.events e WHERE e.idempotency_key = publish.idempotency_key;
+      IF new_id IS NULL THEN
+        RAISE EXCEPTION 'txrelay.publish: idempotency_key is taken by an event this transaction cannot see; retry the transaction'
+          USING ERRCODE = 'serialization_failure';
+      END IF;
+      RETURN new_id;
+    END IF;
+  END IF;
+  INSERT INTO txrelay.unrouted_events (event_id) VALUES (new_id);
+  RETURN new_id;
+END
+$fn$;
+
+-- Every event txrelay knows, routed or still in the queue: what
+-- GET /v1/events and GET /v1/events/{id} read. Conditions on it reach both
+-- parts (the queue's is scanned: it holds the milliseconds not routed yet).
+CREATE VIEW txrelay.event_log AS
+  SELECT e.id, e.topic, e.key, e.payload, e.created_at, e.rejection, e.producer, e.delivery_ids, e.delivery_sinks,
+         false AS queued
+    FROM txrelay.events e
+  UNION ALL
+  SELECT u.event_id, u.topic, u.key, u.payload, u.created_at, NULL::jsonb, NULL::text, NULL::uuid[], NULL::text[],
+         true
+    FROM txrelay.unrouted_events u
+   WHERE u.topic IS NOT NULL;
+)sql"},
   };
   return all;
 }

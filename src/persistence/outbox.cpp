@@ -135,42 +135,52 @@ SELECT a.delivery_id::text, a.attempt, )sql" TXR_RFC3339("a.started_at") R"sql(,
 FROM txrelay.delivery_attempts a WHERE a.event_id = $1::uuid
 ORDER BY a.delivery_id, a.started_at)sql";
 
+// Routed or still queued (migration 14's view).
 const std::string event_sql = R"sql(
 SELECT e.id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(,
        )sql" TXR_ROUTING_STATE R"sql(, e.rejection::text, e.producer
-FROM txrelay.events e WHERE e.id = $1::uuid)sql";
+FROM txrelay.event_log e WHERE e.id = $1::uuid)sql";
 
 // SKIP LOCKED: another router (a second node) holding some rows takes
-// nothing from this one; the DELETE is the claim, undone by a rollback.
+// nothing from this one; the DELETE is the claim, undone by a rollback. A
+// queue row carries its event (topic not NULL) or names a stored one.
 const std::string claim_sql = R"sql(
 WITH claimed AS (
   DELETE FROM txrelay.unrouted_events
    WHERE seq IN (SELECT seq FROM txrelay.unrouted_events
                   ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-  RETURNING seq, event_id
+  RETURNING seq, event_id, topic, key, payload, created_at
 )
-SELECT c.event_id::text, e.topic, e.key, e.payload::text, )sql" TXR_RFC3339("e.created_at") R"sql(
-FROM claimed c LEFT JOIN txrelay.events e ON e.id = c.event_id
+SELECT c.event_id::text, coalesce(c.topic, e.topic),
+       CASE WHEN c.topic IS NULL THEN e.key ELSE c.key END, coalesce(c.payload, e.payload)::text,
+       )sql" TXR_RFC3339("coalesce(c.created_at, e.created_at)") R"sql(, c.topic IS NULL
+FROM claimed c LEFT JOIN txrelay.events e ON c.topic IS NULL AND e.id = c.event_id
 ORDER BY c.seq)sql";
 
-// A routed event's deliveries go into its row (events routed to no sink are
-// left as they are: NULL arrays, no deliveries) and into the queue.
+// An event that came in its queue row is inserted with its deliveries (or
+// its rejection); a stored one gets them in its row (one routed to no sink
+// is left as it is: NULL arrays). Its deliveries are queued.
 const std::string routing_sql = R"sql(
 WITH queued AS (
   INSERT INTO txrelay.pending_deliveries (sink, id, event_id)
   SELECT d.sink, d.id, d.event_id FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS d(id, event_id, sink)
   RETURNING 1
-), routed AS (
-  UPDATE txrelay.events e SET delivery_ids = r.ids::uuid[], delivery_sinks = r.sinks::text[]
-    FROM unnest($4::uuid[], $7::text[], $8::text[]) AS r(event_id, ids, sinks)
+), carried AS (
+  INSERT INTO txrelay.events (id, topic, key, payload, created_at, delivery_ids, delivery_sinks, rejection)
+  SELECT r.id, r.topic, r.key, r.payload::jsonb, r.created_at::timestamptz, r.ids::uuid[], r.sinks::text[],
+         r.rejection::jsonb
+    FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+         AS r(id, topic, key, payload, created_at, ids, sinks, rejection)
+  RETURNING rejection IS NOT NULL AS rejected
+), stored AS (
+  UPDATE txrelay.events e
+     SET delivery_ids = r.ids::uuid[], delivery_sinks = r.sinks::text[], rejection = r.rejection::jsonb
+    FROM unnest($12::uuid[], $13::text[], $14::text[], $15::text[]) AS r(event_id, ids, sinks, rejection)
    WHERE e.id = r.event_id
-), rejected AS (
-  UPDATE txrelay.events e SET rejection = r.rejection::jsonb
-    FROM unnest($5::uuid[], $6::text[]) AS r(event_id, rejection)
-   WHERE e.id = r.event_id
-  RETURNING 1
+  RETURNING r.rejection IS NOT NULL AS rejected
 )
-SELECT (SELECT count(*) FROM queued) + (SELECT count(*) FROM rejected))sql";
+SELECT (SELECT count(*) FROM queued) + (SELECT count(*) FROM carried WHERE rejected)
+       + (SELECT count(*) FROM stored WHERE rejected))sql";
 
 const std::string event_deliveries_sql = "SELECT " TXR_DELIVERY_RECORD_COLUMNS R"sql(
 FROM txrelay.delivery_status d
@@ -711,66 +721,101 @@ result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, 
   events.reserve(res->rows());
   for (int r = 0; r < res->rows(); ++r) {
     if (res->is_null(r, 1))
-      continue; // a queue row whose event was deleted by hand: nothing to route
+      continue; // a queue row whose stored event was deleted by hand: nothing to route
     published_event ev;
     ev.event_id = res->get(r, 0);
     ev.topic = res->get(r, 1);
     ev.key = res->get_optional(r, 2);
     ev.payload_json = res->get(r, 3);
     ev.created_at = res->get(r, 4);
+    ev.stored = res->get(r, 5) == "t";
     events.push_back(std::move(ev));
   }
   return events;
 }
 
-result<long long, pg_error> record_routing(connection& conn, const std::vector<const ingest_item*>& routed,
-                                          const std::vector<rejected_event>& rejected) {
+result<long long, pg_error> record_routing(connection& conn, const std::vector<const routing_decision*>& decisions) {
   binary_array ids{binary_array::element::uuid};
   binary_array event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
-  binary_array routed_ids{binary_array::element::uuid}; // events routed to at least one sink
-  binary_array id_lists{binary_array::element::text};
-  binary_array sink_lists{binary_array::element::text};
-  for (const auto* item : routed) {
-    if (auto bad = repeated_sink(*item))
+  binary_array new_ids{binary_array::element::uuid}; // events carried by their queue rows
+  binary_array new_topics{binary_array::element::text};
+  binary_array new_keys{binary_array::element::text};
+  binary_array new_payloads{binary_array::element::text};
+  binary_array new_created{binary_array::element::text};
+  binary_array new_id_lists{binary_array::element::text};
+  binary_array new_sink_lists{binary_array::element::text};
+  binary_array new_rejections{binary_array::element::text};
+  binary_array stored_ids{binary_array::element::uuid}; // stored events routed somewhere or refused
+  binary_array stored_id_lists{binary_array::element::text};
+  binary_array stored_sink_lists{binary_array::element::text};
+  binary_array stored_rejections{binary_array::element::text};
+  for (const auto* d : decisions) {
+    const auto& item = d->item;
+    if (auto bad = repeated_sink(item))
       return unexpected{*bad};
-    for (std::size_t i = 0; i < item->delivery_ids.size(); ++i) {
-      if (!ids.add_uuid(item->delivery_ids[i]))
-        return unexpected{not_a_uuid(item->delivery_ids[i])};
-      if (!event_ids.add_uuid(item->event_id))
-        return unexpected{not_a_uuid(item->event_id)};
-      sinks.add_text(item->event.sinks[i]);
+    for (std::size_t i = 0; i < item.delivery_ids.size(); ++i) {
+      if (!ids.add_uuid(item.delivery_ids[i]))
+        return unexpected{not_a_uuid(item.delivery_ids[i])};
+      if (!event_ids.add_uuid(item.event_id))
+        return unexpected{not_a_uuid(item.event_id)};
+      sinks.add_text(item.event.sinks[i]);
     }
-    if (item->delivery_ids.empty())
+    std::optional<std::string> id_list, sink_list;
+    if (!item.delivery_ids.empty()) {
+      id_list = uuid_array_literal(item.delivery_ids);
+      sink_list = text_array_literal(item.event.sinks);
+    }
+    if (d->stored) {
+      if (!id_list && !d->rejection_json)
+        continue; // routed to no sink: its row stays as it is
+      if (!stored_ids.add_uuid(item.event_id))
+        return unexpected{not_a_uuid(item.event_id)};
+      add_optional(stored_id_lists, id_list);
+      add_optional(stored_sink_lists, sink_list);
+      add_optional(stored_rejections, d->rejection_json);
       continue;
-    routed_ids.add_uuid(item->event_id);
-    id_lists.add_text(uuid_array_literal(item->delivery_ids));
-    sink_lists.add_text(text_array_literal(item->event.sinks));
+    }
+    if (!new_ids.add_uuid(item.event_id))
+      return unexpected{not_a_uuid(item.event_id)};
+    new_topics.add_text(item.event.topic);
+    add_optional(new_keys, item.event.key);
+    new_payloads.add_text(item.event.payload_json);
+    new_created.add_text(item.created_at);
+    add_optional(new_id_lists, id_list);
+    add_optional(new_sink_lists, sink_list);
+    add_optional(new_rejections, d->rejection_json);
   }
-  binary_array rejected_ids{binary_array::element::uuid};
-  binary_array rejections{binary_array::element::text};
-  for (const auto& r : rejected) {
-    if (!rejected_ids.add_uuid(r.event_id))
-      return unexpected{not_a_uuid(r.event_id)};
-    rejections.add_text(r.rejection_json);
-  }
-  auto res = conn.exec_prepared_binary("txr_routing", routing_sql,
-                                       {ids.bytes(), event_ids.bytes(), sinks.bytes(), routed_ids.bytes(),
-                                        rejected_ids.bytes(), rejections.bytes(), id_lists.bytes(),
-                                        sink_lists.bytes()});
+  auto res = conn.exec_prepared_binary(
+    "txr_routing", routing_sql,
+    {ids.bytes(), event_ids.bytes(), sinks.bytes(), new_ids.bytes(), new_topics.bytes(), new_keys.bytes(),
+     new_payloads.bytes(), new_created.bytes(), new_id_lists.bytes(), new_sink_lists.bytes(),
+     new_rejections.bytes(), stored_ids.bytes(), stored_id_lists.bytes(), stored_sink_lists.bytes(),
+     stored_rejections.bytes()});
   if (!res)
     return unexpected{res.error()};
   return res->get_int(0, 0);
 }
 
 result<long long, pg_error> reject_unrouted(connection& conn, const rejected_event& event) {
+  // The event as its queue row carries it, or its stored row, gets the rejection.
   static const std::string sql = R"sql(
-WITH taken AS (DELETE FROM txrelay.unrouted_events WHERE event_id = $1::uuid RETURNING event_id)
-UPDATE txrelay.events e SET rejection = $2::jsonb FROM taken t WHERE e.id = t.event_id)sql";
+WITH taken AS (
+  DELETE FROM txrelay.unrouted_events WHERE event_id = $1::uuid RETURNING event_id, topic, key, payload, created_at
+), carried AS (
+  INSERT INTO txrelay.events (id, topic, key, payload, created_at, rejection)
+  SELECT t.event_id, t.topic, t.key, t.payload, t.created_at, $2::jsonb FROM taken t WHERE t.topic IS NOT NULL
+  ON CONFLICT (id) DO UPDATE SET rejection = excluded.rejection
+  RETURNING 1
+), stored AS (
+  UPDATE txrelay.events e SET rejection = $2::jsonb FROM taken t WHERE t.topic IS NULL AND e.id = t.event_id
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM carried) + (SELECT count(*) FROM stored))sql";
   auto res = conn.exec_prepared("txr_reject_unrouted", sql, {event.event_id, event.rejection_json});
   if (!res)
     return unexpected{res.error()};
-  return res->affected_rows();
+  return res->get_int(0, 0);
 }
 
 result<std::vector<dead_letter>, pg_error> list_dead(connection& conn, const std::vector<std::string>& sinks,

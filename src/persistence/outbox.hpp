@@ -79,11 +79,14 @@ enum class routing_state { routed, pending, rejected };
 
 const char* to_string(routing_state s);
 
-/// An event's routing state in SQL, over `txrelay.events e`: text that
-/// routing_state_from reads back.
-#define TXR_ROUTING_STATE                                                                          \
-  "CASE WHEN e.rejection IS NOT NULL THEN 'rejected'"                                              \
-  " WHEN EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'" \
+/// An event's routing state in SQL, over `txrelay.event_log e`: text that
+/// routing_state_from reads back. An event still in the queue is its queue
+/// row (queued), or, published with an idempotency key, a stored row not
+/// routed yet: no deliveries, and named by a queue row.
+#define TXR_ROUTING_STATE                                                                    \
+  "CASE WHEN e.rejection IS NOT NULL THEN 'rejected' WHEN e.queued THEN 'pending'"             \
+  " WHEN e.delivery_ids IS NULL"                                                             \
+  " AND EXISTS (SELECT 1 FROM txrelay.unrouted_events u WHERE u.event_id = e.id) THEN 'pending'" \
   " ELSE 'routed' END"
 routing_state routing_state_from(std::string_view text);
 
@@ -177,6 +180,9 @@ struct published_event {
   std::optional<std::string> key;
   std::string payload_json;
   std::string created_at; // RFC 3339
+  // Its row is in txrelay.events already (it was published with an
+  // idempotency key); otherwise it came in its queue row only.
+  bool stored = false;
 };
 
 /// Whether any event waits for routing: one probe of the queue's index, so
@@ -197,11 +203,18 @@ struct rejected_event {
   std::string rejection_json;
 };
 
-/// Records routing inside the caller's transaction: each `routed` item's
-/// deliveries in its event's row (the events exist already) and queued, due
-/// at once; and each rejection.
-result<long long, pg_error> record_routing(connection& conn, const std::vector<const ingest_item*>& routed,
-                                          const std::vector<rejected_event>& rejected);
+/// What routing decided for a claimed event: its deliveries (none if no
+/// route took it), or why it was refused.
+struct routing_decision {
+  ingest_item item; // the event, its sinks and delivery ids
+  bool stored = false; // its row exists (published_event::stored): updated, not inserted
+  std::optional<std::string> rejection_json;
+};
+
+/// Records routing inside the caller's transaction: each event in
+/// txrelay.events with its deliveries or its rejection (inserted, or
+/// updated when stored already), and its deliveries queued, due at once.
+result<long long, pg_error> record_routing(connection& conn, const std::vector<const routing_decision*>& decisions);
 
 /// Takes one event out of the routing queue and records it rejected, in its
 /// own transaction: for an event that fails every attempt to route it, so

@@ -1,6 +1,8 @@
 // Publishing from the producer's own transaction: txrelay.publish() in SQL,
 // routed by txrelay after the producer's COMMIT, delivered like any event.
 #include "core/standard_webhooks.hpp"
+#include "persistence/event_search.hpp"
+#include "persistence/outbox.hpp"
 #include "pg/engine_harness.hpp"
 #include "support/child_process.hpp"
 #include "support/fake_sink_server.hpp"
@@ -282,6 +284,64 @@ TEST_F(publish_pgtest, events_published_while_txrelay_is_down_are_delivered_when
   EXPECT_EQ(routing_of(e, first), "routed");
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.delivery_status"), "4");
   EXPECT_EQ(sink.request_count(), 2u);
+}
+
+TEST_F(publish_pgtest, an_event_still_in_the_queue_is_found_and_keeps_its_order_among_keyed_ones) {
+  fake_sink_server sink;
+  std::string yaml = publish_yaml(sink.url());
+  yaml.replace(yaml.find("    secret:"), 0, "    ordering: per_key\n");
+  std::vector<std::string> published;
+  {
+    engine_harness e{*db, yaml};
+    e.stop();
+    producer app{db->url()};
+    published.push_back(app.publish_ok("user.signed_up", R"({"n": 1})", std::string_view{"user-1"}));
+    published.push_back(
+      app.publish_ok("user.signed_up", R"({"n": 2})", std::string_view{"user-1"}, std::string_view{"n-2"}));
+    published.push_back(app.publish_ok("user.signed_up", R"({"n": 3})", std::string_view{"user-1"}));
+  }
+  // Without an idempotency key an event is its queue row until routed;
+  // with one, its row is stored at once (the unique index decides there).
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.unrouted_events"), "3");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events"), "1");
+
+  // Found all the same, by id and by search, as not routed yet.
+  auto conn = pg::connection::open(db->url());
+  ASSERT_TRUE(conn);
+  for (const auto& id : published) {
+    auto found = pg::find_event(*conn, id);
+    ASSERT_TRUE(found && *found) << id;
+    EXPECT_EQ((*found)->routing, pg::routing_state::pending);
+    EXPECT_EQ((*found)->topic, "user.signed_up");
+    EXPECT_EQ((*found)->key, "user-1");
+    EXPECT_TRUE((*found)->deliveries.empty());
+  }
+  EXPECT_EQ(pg::find_event(*conn, published[0]).value()->payload_json, R"({"n": 1})");
+  for (auto status : {std::optional<pg::search_status>{}, std::optional{pg::search_status::pending}}) {
+    pg::event_query q;
+    q.key = "user-1";
+    q.status = status;
+    auto page = pg::search_events(*conn, q);
+    ASSERT_TRUE(page) << page.error().message;
+    std::vector<std::string> ids;
+    for (const auto& ev : page->events) {
+      ids.push_back(ev.id);
+      EXPECT_EQ(ev.routing, pg::routing_state::pending);
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{published.rbegin(), published.rend()})); // newest first
+  }
+
+  // Routed in the order published, whichever way each was stored.
+  engine_harness e{*db, yaml};
+  ASSERT_TRUE(sink.wait_for_requests(3, std::chrono::seconds{10}));
+  std::vector<std::string> arrived;
+  for (const auto& r : sink.requests())
+    arrived.push_back(*json_string_at(r.body, "/id"));
+  EXPECT_EQ(arrived, published);
+  for (const auto& id : published)
+    EXPECT_EQ(routing_of(e, id), "routed");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events WHERE delivery_ids IS NOT NULL"), "3");
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.unrouted_events"), "0");
 }
 
 TEST_F(publish_pgtest, connections_cut_while_routing_lose_nothing_and_route_nothing_twice) {
