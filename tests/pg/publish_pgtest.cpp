@@ -344,6 +344,29 @@ TEST_F(publish_pgtest, an_event_still_in_the_queue_is_found_and_keeps_its_order_
   EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.unrouted_events"), "0");
 }
 
+TEST_F(publish_pgtest, the_router_vacuums_its_queue_and_never_truncates_it) {
+  fake_sink_server sink;
+  engine_harness e{*db, publish_yaml(sink.url())};
+  producer app{db->url()};
+  // 1,200 events no route takes (rating below 4): routed, stored, no delivery.
+  app.exec("SELECT txrelay.publish('review.posted', jsonb_build_object('rating', 1, 'n', g)) "
+           "FROM generate_series(1, 1200) g");
+  ASSERT_TRUE(eventually([&] { return db->scalar("SELECT count(*) FROM txrelay.unrouted_events") == "0"; },
+                         std::chrono::seconds{30}));
+  EXPECT_EQ(db->scalar("SELECT count(*) FROM txrelay.events WHERE delivery_ids IS NULL AND rejection IS NULL"), "1200");
+  // Its claimed rows do not wait for autovacuum (once a minute at most).
+  EXPECT_TRUE(eventually([&] {
+    return db->scalar("SELECT vacuum_count FROM pg_stat_user_tables "
+                      "WHERE schemaname = 'txrelay' AND relname = 'unrouted_events'") != "0";
+  }, std::chrono::seconds{15}));
+  // A truncating vacuum would lock every producer out while it runs.
+  for (const auto* table : {"unrouted_events", "pending_deliveries"})
+    EXPECT_EQ(db->scalar(std::string{"SELECT reloptions::text FROM pg_class WHERE oid = 'txrelay."} + table +
+                         "'::regclass"),
+              "{vacuum_truncate=false}")
+      << table;
+}
+
 TEST_F(publish_pgtest, connections_cut_while_routing_lose_nothing_and_route_nothing_twice) {
   fake_sink_server sink;
   engine_harness e{*db, publish_yaml(sink.url())};
