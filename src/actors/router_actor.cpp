@@ -77,31 +77,35 @@ result<bool, pg::pg_error> route_projected(router_self* self, pg::connection& c,
 }
 
 /// One transaction: claim up to `limit` events, admit them, record their
-/// deliveries or rejections, commit, dispatch.
-round_result route_round(router_self* self, int limit) {
+/// deliveries or rejections, commit, dispatch. `probe`: look first whether
+/// anything waits (an idle poll is then one round trip, no transaction);
+/// right after a round that found events, something very likely does.
+round_result route_round(router_self* self, int limit, bool probe = true) {
   auto& st = self->state;
   auto conn = ensure_connection(st.conn, st.options.database_url, st.options.database_limits);
   if (!conn)
     return unexpected{round_failure{conn.error(), {}}};
   auto& c = **conn;
-  if (auto any = pg::any_unrouted(c); !any)
-    return unexpected{round_failure{any.error(), {}}};
-  else if (!*any)
-    return std::size_t{0}; // the common idle poll: one round trip, no transaction
+  if (probe) {
+    if (auto any = pg::any_unrouted(c); !any)
+      return unexpected{round_failure{any.error(), {}}};
+    else if (!*any)
+      return std::size_t{0}; // the common idle poll: one round trip, no transaction
+  }
   std::vector<std::string> claimed_ids;
   auto fail = [&](pg::pg_error err) -> round_result {
     if (!err.connection_lost)
       c.exec("ROLLBACK");
     return unexpected{round_failure{std::move(err), std::move(claimed_ids)}};
   };
-  if (auto begun = c.exec("BEGIN"); !begun)
-    return fail(begun.error());
   // One node routes at a time: rounds on two nodes side by side could commit
   // a later event's deliveries before an earlier one's of the same key, and
   // per-key order follows delivery ids. The others find the lock taken and
-  // poll again; a node that dies releases it with its connection.
-  auto exclusive = c.exec_prepared("txr_router_lock", "SELECT pg_try_advisory_xact_lock($1::bigint)",
-                                   {pg::router_lock_key});
+  // poll again; a node that dies releases it with its connection. BEGIN in
+  // the same round trip.
+  static const std::string begin_locked =
+    std::string{"BEGIN; SELECT pg_try_advisory_xact_lock("} + pg::router_lock_key + ")";
+  auto exclusive = c.exec(begin_locked);
   if (!exclusive)
     return fail(exclusive.error());
   if (exclusive->get(0, 0) != "t") {
@@ -238,8 +242,9 @@ void vacuum_queue_if_due(router_self* self) {
 /// event's latency.
 void poll(router_self* self) {
   auto& st = self->state;
+  bool found = false;
   for (int round = 0; round < 16; ++round) {
-    auto done = route_round(self, st.publish.batch);
+    auto done = route_round(self, st.publish.batch, /*probe=*/!found);
     if (!done) {
       const auto& err = done.error().error;
       if (!is_transient(err)) {
@@ -263,6 +268,7 @@ void poll(router_self* self) {
       self->delayed_send(self, st.publish.poll_interval, poll_atom::value);
       return;
     }
+    found = true;
   }
   self->send(self, poll_atom::value); // a full backlog: go on right after the mailbox
 }
