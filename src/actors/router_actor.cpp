@@ -229,8 +229,9 @@ void vacuum_queue_if_due(router_self* self) {
     return;
   st.claimed_since_vacuum = 0;
   st.last_vacuum = now;
-  // TRUNCATE false (also the table's setting, migration 14): giving empty
-  // pages back takes a lock that holds off every producer's insert.
+  // TRUNCATE false: giving empty pages back needs an ACCESS EXCLUSIVE lock,
+  // which VACUUM waits for (up to 5 s, in 50 ms steps) while producers
+  // insert; routing would wait with it. Autovacuum gives them back.
   if (auto done = st.conn->exec("VACUUM (SKIP_LOCKED, TRUNCATE false) txrelay.unrouted_events"); !done)
     log::warn("vacuuming the routing queue failed: " + one_line_excerpt(done.error().message, 300));
 }

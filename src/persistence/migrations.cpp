@@ -460,13 +460,6 @@ ALTER TABLE txrelay.unrouted_events
   ADD COLUMN payload jsonb,
   ADD COLUMN created_at timestamptz;
 
--- Both queues are inserted into and deleted from all day. A vacuum that
--- gives their empty pages back to the file system takes an ACCESS EXCLUSIVE
--- lock, holding off every producer's insert (up to 300 ms were measured):
--- their pages are kept for the next rows instead.
-ALTER TABLE txrelay.unrouted_events SET (vacuum_truncate = false);
-ALTER TABLE txrelay.pending_deliveries SET (vacuum_truncate = false);
-
 -- As migration 6, but an event without an idempotency key goes into the queue only.
 CREATE OR REPLACE FUNCTION txrelay.publish(topic text, payload jsonb, key text DEFAULT NULL,
                                 idempotency_key text DEFAULT NULL)

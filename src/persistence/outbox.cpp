@@ -707,10 +707,13 @@ result<long long, pg_error> declare_topics(connection& conn, const std::vector<s
 }
 
 result<bool, pg_error> any_unrouted(connection& conn) {
-  auto res = conn.exec_prepared("txr_any_unrouted", "SELECT EXISTS (SELECT 1 FROM txrelay.unrouted_events)", {});
+  // The first entry of the primary key: a scan of the table would read every
+  // page it ever grew to (a drained backlog leaves them empty until a vacuum
+  // gives them back), 200 times a second.
+  auto res = conn.exec_prepared("txr_any_unrouted", "SELECT seq FROM txrelay.unrouted_events ORDER BY seq LIMIT 1", {});
   if (!res)
     return unexpected{res.error()};
-  return res->get(0, 0) == "t";
+  return res->rows() > 0;
 }
 
 result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, int limit) {
