@@ -1,13 +1,16 @@
 #pragma once
 // The router routes events that producers published from SQL, inside their
-// own transactions (txrelay.publish()): they are committed without deliveries
-// and wait in txrelay.unrouted_events. Every poll interval the router claims
-// what is there (oldest first, SKIP LOCKED), admits each event exactly as the
-// HTTP side admits a client's (topic schema, routes and their conditions),
-// creates its delivery rows or records why it was refused, runs in_transaction
-// projections, and commits all of it in one durable transaction. Only after
-// that COMMIT are the deliveries dispatched to the senders, as an ingest
-// writer dispatches its own.
+// own transactions (txrelay.publish()): they wait in txrelay.unrouted_events,
+// each queue row carrying its event (or, for one with an idempotency key,
+// naming the row stored in txrelay.events). The router claims what is there
+// (oldest first, SKIP LOCKED) every poll interval, and at once again after a
+// round that found events; admits each event exactly as the HTTP side admits
+// a client's (topic schema, routes and their conditions); stores it with its
+// delivery rows or with why it was refused; runs in_transaction projections;
+// and commits all of it in one durable transaction. Only after that COMMIT
+// are the deliveries dispatched to the senders, as an ingest writer
+// dispatches its own. It vacuums its queue itself (autovacuum comes once a
+// minute at most, and claimed rows are dead tuples every claim walks past).
 //
 // Nothing is skipped or routed twice: the claim (a DELETE of the queue rows)
 // and the routing commit together, so a crash or a lost connection before the

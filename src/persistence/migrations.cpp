@@ -540,22 +540,22 @@ BEGIN
     INSERT INTO txrelay.unrouted_events (event_id, topic, key, payload, created_at)
     VALUES (new_id, topic, key, payload, clock_timestamp());
     RETURN new_id;
-  ELSE
-    INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
-    VALUES (new_id, topic, key, payload, idempotency_key, clock_timestamp())
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
-    IF NOT FOUND THEN
-      -- The key was used before (over HTTP or SQL): the first event's id,
-      -- nothing new stored. Under REPEATABLE READ a duplicate committed after
-      -- this transaction's snapshot raises a serialization failure instead.
-      SELECT e.id INTO new_id FROM txrelay.events e WHERE e.idempotency_key = publish.idempotency_key;
-      IF new_id IS NULL THEN
-        RAISE EXCEPTION 'txrelay.publish: idempotency_key is taken by an event this transaction cannot see; retry the transaction'
-          USING ERRCODE = 'serialization_failure';
-      END IF;
-      RETURN new_id;
-    END IF;
   END IF;
+  INSERT INTO txrelay.events (id, topic, key, payload, idempotency_key, created_at)
+  VALUES (new_id, topic, key, payload, idempotency_key, clock_timestamp())
+  ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+  IF NOT FOUND THEN
+    -- The key was used before (over HTTP or SQL): the first event's id,
+    -- nothing new stored. Under REPEATABLE READ a duplicate committed after
+    -- this transaction's snapshot raises a serialization failure instead.
+    SELECT e.id INTO new_id FROM txrelay.events e WHERE e.idempotency_key = publish.idempotency_key;
+    IF new_id IS NULL THEN
+      RAISE EXCEPTION 'txrelay.publish: idempotency_key is taken by an event this transaction cannot see; retry the transaction'
+        USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN new_id;
+  END IF;
+  -- Stored already: the queue row only names it.
   INSERT INTO txrelay.unrouted_events (event_id) VALUES (new_id);
   RETURN new_id;
 END

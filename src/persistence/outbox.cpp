@@ -737,22 +737,45 @@ result<std::vector<published_event>, pg_error> claim_unrouted(connection& conn, 
   return events;
 }
 
+namespace {
+
+// What routing writes into an event's row, as binary arrays: its id, its
+// deliveries (ids and sinks, each list an array literal; NULL for none) and
+// its rejection (NULL if accepted).
+struct routing_columns {
+  binary_array ids{binary_array::element::uuid};
+  binary_array id_lists{binary_array::element::text};
+  binary_array sink_lists{binary_array::element::text};
+  binary_array rejections{binary_array::element::text};
+
+  bool add(const routing_decision& d) {
+    const auto& item = d.item;
+    if (!ids.add_uuid(item.event_id))
+      return false;
+    if (item.delivery_ids.empty()) {
+      id_lists.add_null();
+      sink_lists.add_null();
+    } else {
+      id_lists.add_text(uuid_array_literal(item.delivery_ids));
+      sink_lists.add_text(text_array_literal(item.event.sinks));
+    }
+    add_optional(rejections, d.rejection_json);
+    return true;
+  }
+};
+
+} // namespace
+
 result<long long, pg_error> record_routing(connection& conn, const std::vector<const routing_decision*>& decisions) {
   binary_array ids{binary_array::element::uuid};
   binary_array event_ids{binary_array::element::uuid};
   binary_array sinks{binary_array::element::text};
-  binary_array new_ids{binary_array::element::uuid}; // events carried by their queue rows
-  binary_array new_topics{binary_array::element::text};
-  binary_array new_keys{binary_array::element::text};
-  binary_array new_payloads{binary_array::element::text};
-  binary_array new_created{binary_array::element::text};
-  binary_array new_id_lists{binary_array::element::text};
-  binary_array new_sink_lists{binary_array::element::text};
-  binary_array new_rejections{binary_array::element::text};
-  binary_array stored_ids{binary_array::element::uuid}; // stored events routed somewhere or refused
-  binary_array stored_id_lists{binary_array::element::text};
-  binary_array stored_sink_lists{binary_array::element::text};
-  binary_array stored_rejections{binary_array::element::text};
+  routing_columns carried; // events carried by their queue rows: inserted, with these
+  binary_array topics{binary_array::element::text};
+  binary_array keys{binary_array::element::text};
+  binary_array payloads{binary_array::element::text};
+  binary_array created{binary_array::element::text};
+  routing_columns stored; // stored events routed somewhere or refused: updated
   for (const auto* d : decisions) {
     const auto& item = d->item;
     if (auto bad = repeated_sink(item))
@@ -764,37 +787,23 @@ result<long long, pg_error> record_routing(connection& conn, const std::vector<c
         return unexpected{not_a_uuid(item.event_id)};
       sinks.add_text(item.event.sinks[i]);
     }
-    std::optional<std::string> id_list, sink_list;
-    if (!item.delivery_ids.empty()) {
-      id_list = uuid_array_literal(item.delivery_ids);
-      sink_list = text_array_literal(item.event.sinks);
-    }
-    if (d->stored) {
-      if (!id_list && !d->rejection_json)
-        continue; // routed to no sink: its row stays as it is
-      if (!stored_ids.add_uuid(item.event_id))
-        return unexpected{not_a_uuid(item.event_id)};
-      add_optional(stored_id_lists, id_list);
-      add_optional(stored_sink_lists, sink_list);
-      add_optional(stored_rejections, d->rejection_json);
-      continue;
-    }
-    if (!new_ids.add_uuid(item.event_id))
+    if (d->stored && item.delivery_ids.empty() && !d->rejection_json)
+      continue; // a stored event routed to no sink: its row stays as it is
+    if (!(d->stored ? stored : carried).add(*d))
       return unexpected{not_a_uuid(item.event_id)};
-    new_topics.add_text(item.event.topic);
-    add_optional(new_keys, item.event.key);
-    new_payloads.add_text(item.event.payload_json);
-    new_created.add_text(item.created_at);
-    add_optional(new_id_lists, id_list);
-    add_optional(new_sink_lists, sink_list);
-    add_optional(new_rejections, d->rejection_json);
+    if (d->stored)
+      continue;
+    topics.add_text(item.event.topic);
+    add_optional(keys, item.event.key);
+    payloads.add_text(item.event.payload_json);
+    created.add_text(item.created_at);
   }
   auto res = conn.exec_prepared_binary(
     "txr_routing", routing_sql,
-    {ids.bytes(), event_ids.bytes(), sinks.bytes(), new_ids.bytes(), new_topics.bytes(), new_keys.bytes(),
-     new_payloads.bytes(), new_created.bytes(), new_id_lists.bytes(), new_sink_lists.bytes(),
-     new_rejections.bytes(), stored_ids.bytes(), stored_id_lists.bytes(), stored_sink_lists.bytes(),
-     stored_rejections.bytes()});
+    {ids.bytes(), event_ids.bytes(), sinks.bytes(), carried.ids.bytes(), topics.bytes(), keys.bytes(),
+     payloads.bytes(), created.bytes(), carried.id_lists.bytes(), carried.sink_lists.bytes(),
+     carried.rejections.bytes(), stored.ids.bytes(), stored.id_lists.bytes(), stored.sink_lists.bytes(),
+     stored.rejections.bytes()});
   if (!res)
     return unexpected{res.error()};
   return res->get_int(0, 0);
